@@ -1,0 +1,26 @@
+# xraylab: two commands on a fresh machine (Python 3.11 + pip).
+#   make demo   create .venv, install, render the quick-start job on the embedded default CT
+#   make test   create .venv, install, run the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.xraylab-installed
+
+.PHONY: demo test install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/xraylab demo --out outputs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+clean:
+	rm -rf outputs .pytest_cache

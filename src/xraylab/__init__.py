@@ -1,0 +1,1 @@
+from xraylab._version import __version__

@@ -1,0 +1,1 @@
+"""Datasets: synthetic generation, manifests, torch Datasets for synthetic and real data."""

@@ -1,0 +1,88 @@
+"""The dataset manifest: one row per sample, every parameter that made it as a column.
+
+A *dataset* is a folder holding ``manifest.parquet`` and ``dataset.json`` plus the
+files the manifest points to (paths relative to the folder). Column conventions
+shared by every stage (generate, degrade, train, evaluate):
+
+=====================  =====================================================
+``image_id``           unique sample id (str)
+``subject_id``         patient / CT id (str); splits never cut across it
+``split``              ``train`` / ``val`` / ``test``
+``image``              relative path of the image (16-bit or 8-bit PNG)
+``mask:<structure>``   relative path of a binary mask PNG for ``<structure>``
+``sha256:<column>``    SHA-256 of the file named in ``<column>``
+``angle_deg``          patient rotation α in degrees (synthetic rotation sets)
+``angle_group``        Fok et al. angle group (:mod:`xraylab.data.angles`)
+``label``              class label for classification (str or int)
+``corruption``         corruption name, ``"none"`` for clean images
+``severity``           corruption severity level (int, 0 = clean)
+=====================  =====================================================
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from xraylab.errors import InputFileError
+from xraylab.io.atomic import write_bytes, write_text
+
+MANIFEST_NAME = "manifest.parquet"
+DATASET_JSON = "dataset.json"
+REQUIRED_COLUMNS = ("image_id", "subject_id", "split", "image")
+MASK_PREFIX = "mask:"
+SHA_PREFIX = "sha256:"
+
+
+def mask_columns(df: pd.DataFrame) -> list[str]:
+    """Names of the ``mask:<structure>`` columns, in table order."""
+    return [c for c in df.columns if c.startswith(MASK_PREFIX)]
+
+
+def structures_of(df: pd.DataFrame) -> list[str]:
+    """Structure names that have a mask column."""
+    return [c[len(MASK_PREFIX) :] for c in mask_columns(df)]
+
+
+def write_manifest(folder: str | os.PathLike, df: pd.DataFrame) -> Path:
+    """Write ``df`` as ``folder/manifest.parquet`` atomically (rows sorted by ``image_id``)."""
+    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return write_bytes(Path(folder) / MANIFEST_NAME, buf.getvalue())
+
+
+def read_manifest(folder: str | os.PathLike, required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read and validate ``folder/manifest.parquet`` (``folder`` may also be the file itself)."""
+    path = Path(folder)
+    if path.is_dir():
+        path = path / MANIFEST_NAME
+    if not path.is_file():
+        raise InputFileError(
+            f"{path}: dataset manifest not found; pass a folder made by `xraylab generate` or "
+            "`xraylab degrade`, or write a manifest.parquet with columns " + ", ".join(required)
+        )
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:
+        raise InputFileError(f"{path}: cannot read manifest ({exc}); the file may be truncated") from exc
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputFileError(f"{path}: manifest lacks column(s) {', '.join(missing)}; add them and retry")
+    return df
+
+
+def write_dataset_json(folder: str | os.PathLike, info: dict[str, Any]) -> Path:
+    """Write ``dataset.json`` (resolved spec, seed, versions, counts) atomically."""
+    return write_text(Path(folder) / DATASET_JSON, json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_dataset_json(folder: str | os.PathLike) -> dict[str, Any]:
+    """Read ``dataset.json`` from a dataset folder ({} when absent)."""
+    path = Path(folder) / DATASET_JSON
+    return json.loads(path.read_text()) if path.is_file() else {}

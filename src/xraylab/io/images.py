@@ -1,0 +1,136 @@
+"""2D image files: 16-bit/8-bit PNG radiographs, binary PNG masks, resize with padding.
+
+Conventions: an image in memory is a float32 numpy array ``[H, W]`` with values
+in [0, 1]; a mask is a boolean or uint8 array ``[H, W]``. PNG files are written
+atomically (see :mod:`xraylab.io.atomic`) and deterministically (no timestamps),
+so the same array always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from xraylab.errors import InputFileError
+from xraylab.io.atomic import write_bytes
+
+
+def _png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=False, compress_level=6)
+    return buf.getvalue()
+
+
+def to_uint16(image: np.ndarray) -> np.ndarray:
+    """Map a float image in [0, 1] to uint16 [0, 65535] (clipped, rounded)."""
+    return np.round(np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0) * 65535.0).astype(np.uint16)
+
+
+def png16_bytes(image: np.ndarray) -> bytes:
+    """Encode a float [0, 1] ``[H, W]`` image as 16-bit grayscale PNG bytes."""
+    arr = to_uint16(image)
+    if arr.ndim != 2:
+        raise ValueError(f"expected a 2D image, got shape {arr.shape}")
+    return _png_bytes(Image.fromarray(arr))
+
+
+def write_png16(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write a float [0, 1] ``[H, W]`` image as a 16-bit grayscale PNG (atomic)."""
+    return write_bytes(path, png16_bytes(image))
+
+
+def png8_bytes(image: np.ndarray) -> bytes:
+    """Encode a float [0, 1] image (``[H, W]`` gray or ``[H, W, 3]`` RGB) as 8-bit PNG bytes."""
+    arr = np.round(np.clip(np.asarray(image, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
+    return _png_bytes(Image.fromarray(arr))
+
+
+def write_png8(path: str | os.PathLike, image: np.ndarray) -> Path:
+    """Write a float [0, 1] gray or RGB image as an 8-bit PNG (atomic)."""
+    return write_bytes(path, png8_bytes(image))
+
+
+def mask_png_bytes(mask: np.ndarray) -> bytes:
+    """Encode a binary ``[H, W]`` mask as an 8-bit PNG with values {0, 255}."""
+    arr = (np.asarray(mask) > 0).astype(np.uint8) * 255
+    return _png_bytes(Image.fromarray(arr))
+
+
+def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> Path:
+    """Write a binary ``[H, W]`` mask as a {0, 255} 8-bit PNG (atomic)."""
+    return write_bytes(path, mask_png_bytes(mask))
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG/JPEG/TIFF image as float32 in [0, 1].
+
+    Returns ``[H, W]`` for grayscale and ``[H, W, 3]`` for colour images. 16-bit
+    files are scaled by 65535, 8-bit files by 255.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: image file not found; check the path in the manifest or command line")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            arr = np.asarray(img)
+    except Exception as exc:  # PIL raises many types for broken files
+        raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        scale = 65535.0
+    elif arr.dtype == np.uint16:
+        scale = 65535.0
+    elif arr.dtype == np.bool_:
+        scale = 1.0
+    else:
+        scale = 255.0
+    out = arr.astype(np.float32) / scale
+    if out.ndim == 3 and out.shape[2] == 4:
+        out = out[..., :3]
+    return np.clip(out, 0.0, 1.0)
+
+
+def read_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask PNG as a boolean ``[H, W]`` array (any non-zero pixel is foreground)."""
+    arr = read_image(path)
+    if arr.ndim == 3:
+        arr = arr.max(axis=2)
+    return arr > 0
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resize_pad(x: torch.Tensor, size: int | tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+    """Resize ``[..., H, W]`` to ``size`` keeping the aspect ratio, zero-padding the rest.
+
+    The image is scaled by ``min(th/H, tw/W)`` and centred; the border is 0.
+    ``mode`` is ``"bilinear"`` for images (Fok et al. 2024 preprocessing) and
+    ``"nearest"`` for label masks. Works on any device and float dtype.
+    """
+    th, tw = (size, size) if isinstance(size, int) else size
+    h, w = x.shape[-2:]
+    scale = min(th / h, tw / w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    lead = x.shape[:-2]
+    flat = x.reshape(-1, 1, h, w).float()
+    kwargs = {"align_corners": False, "antialias": True} if mode == "bilinear" else {}
+    resized = F.interpolate(flat, size=(nh, nw), mode=mode, **kwargs)
+    out = flat.new_zeros(flat.shape[0], 1, th, tw)
+    top, left = (th - nh) // 2, (tw - nw) // 2
+    out[:, :, top : top + nh, left : left + nw] = resized
+    return out.reshape(*lead, th, tw)

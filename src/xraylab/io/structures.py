@@ -1,0 +1,81 @@
+"""Structure names and named groups of TotalSegmentator labels.
+
+A *structure* requested by a user is either a raw label name of the CT's label
+map (``clavicula_left``, ``heart``, ...) or a named group that unions several
+labels. Groups map TotalSegmentator v2 "total" names to the classes users ask for,
+including the five JSRT/SCR classes (heart, left/right clavicle, left/right lung).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from xraylab.errors import StructureError
+
+_LUNG_LEFT = ("lung_upper_lobe_left", "lung_lower_lobe_left")
+_LUNG_RIGHT = ("lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lobe_right")
+
+STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "clavicles": ("clavicula_left", "clavicula_right"),
+    "lungs": _LUNG_LEFT + _LUNG_RIGHT,
+    "heart": ("heart",),
+    "ribs": tuple(f"rib_{side}_{i}" for side in ("left", "right") for i in range(1, 13)),
+    "spine": tuple(f"vertebrae_{v}" for v in (
+        [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)] + ["S1"]
+    )) + ("sacrum",),
+    # JSRT / SCR classes (van Ginneken et al. 2006): heart, left/right clavicle, left/right lung.
+    "left_clavicle": ("clavicula_left",),
+    "right_clavicle": ("clavicula_right",),
+    "left_lung": _LUNG_LEFT,
+    "right_lung": _LUNG_RIGHT,
+}
+
+# Shorthand that expands to several structures (each rendered as its own mask).
+STRUCTURE_SETS: dict[str, tuple[str, ...]] = {
+    "jsrt": ("heart", "left_clavicle", "left_lung", "right_clavicle", "right_lung"),
+}
+
+# TotalSegmentator v1 split the heart into chambers; accept them as "heart" when v2's label is absent.
+_HEART_V1 = ("heart_myocardium", "heart_atrium_left", "heart_ventricle_left", "heart_atrium_right",
+             "heart_ventricle_right")
+
+
+def expand_structure_list(names: Iterable[str]) -> list[str]:
+    """Expand set shorthands (``jsrt``) and split comma lists; keep order, drop duplicates."""
+    out: list[str] = []
+    for item in names:
+        for name in str(item).split(","):
+            name = name.strip()
+            if not name:
+                continue
+            for n in STRUCTURE_SETS.get(name, (name,)):
+                if n not in out:
+                    out.append(n)
+    return out
+
+
+def resolve_structure(name: str, available: Mapping[int, str], source: str = "label map") -> list[int]:
+    """Label ids that make up structure ``name`` in a label map with id → name table ``available``.
+
+    Raises :class:`StructureError` naming the structure and listing what exists when the name is unknown
+    or none of its labels are present in the table.
+    """
+    by_name = {v: k for k, v in available.items()}
+    if name in by_name:
+        return [by_name[name]]
+    if name in STRUCTURE_GROUPS:
+        members = STRUCTURE_GROUPS[name]
+        ids = [by_name[m] for m in members if m in by_name]
+        if not ids and name == "heart":
+            ids = [by_name[m] for m in _HEART_V1 if m in by_name]
+        if ids:
+            return ids
+        raise StructureError(
+            f"structure group {name!r} needs labels {', '.join(members[:5])}{'...' if len(members) > 5 else ''}, "
+            f"none of which the {source} has; give a label map that contains them"
+        )
+    known = sorted(set(STRUCTURE_GROUPS) | set(STRUCTURE_SETS) | set(by_name))
+    raise StructureError(
+        f"unknown structure {name!r} for {source}; use a group ({', '.join(sorted(STRUCTURE_GROUPS))}, jsrt) "
+        f"or a label name such as {', '.join(known[:8])} ... ({len(by_name)} labels available)"
+    )

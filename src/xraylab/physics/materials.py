@@ -1,0 +1,116 @@
+"""HU → mass density and material assignment for CT voxels.
+
+Density follows the piecewise-linear HU → ρ calibration of Schneider et al. 2000
+(as tabulated for GATE; REFERENCES.md §4) by default, or DeepDRR's two-segment
+fit. Each voxel is assigned one material by HU thresholds; the material's mass
+attenuation coefficients (:mod:`xraylab.physics.attenuation`) then turn density
+line integrals into attenuation.
+
+Material ids are fixed: 0 air, 1 lung, 2 adipose, 3 soft_tissue, 4 bone.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MATERIALS: tuple[str, ...] = ("air", "lung", "adipose", "soft_tissue", "bone")
+
+# Schneider et al. 2000, HU → ρ (g/cm³) breakpoints as listed in REFERENCES.md §4 [V].
+SCHNEIDER_HU = (-1000.0, -98.0, -97.0, 14.0, 23.0, 100.0, 101.0, 1600.0, 3000.0)
+SCHNEIDER_RHO = (0.00121, 0.93, 0.9305, 1.03, 1.031, 1.1199, 1.0762, 1.9642, 2.8)
+
+# Names of TotalSegmentator v2 labels that are bone (used with ``force_bone_from_labels``).
+BONE_LABEL_PREFIXES = (
+    "rib_", "vertebrae_", "clavicula_", "scapula_", "humerus_", "femur_", "hip_", "sacrum", "sternum", "skull",
+)
+
+
+class MaterialConfig(BaseModel):
+    """How CT numbers become densities and materials.
+
+    Thresholds are upper bounds in HU: a voxel with HU < ``air_max_hu`` is air, < ``lung_max_hu`` lung,
+    < ``adipose_max_hu`` adipose, < ``bone_min_hu`` soft tissue, otherwise bone. Defaults: air and lung
+    bins of Schneider 2000 (REFERENCES.md §4); adipose up to −30 HU (the usual fat range −150…−30 HU, rather
+    than Schneider's 19 HU, so that water at 0 HU and muscle count as soft tissue); the bone threshold of
+    DeepDRR (350 HU) so that iodinated blood and marrow-like soft tissue stay soft tissue.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    density_model: Literal["schneider", "deepdrr"] = "schneider"
+    air_max_hu: float = -950.0
+    lung_max_hu: float = -120.0
+    adipose_max_hu: float = -30.0
+    bone_min_hu: float = 350.0
+    force_bone_from_labels: bool = Field(
+        True,
+        description=(
+            "with a label map: voxels labelled as bone by TotalSegmentator are bone; when the map labels the "
+            "skeleton (ribs and vertebrae), unlabelled voxels above the bone threshold (iodinated contrast, "
+            "calcifications) become soft tissue"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MaterialConfig":
+        t = (self.air_max_hu, self.lung_max_hu, self.adipose_max_hu, self.bone_min_hu)
+        if any(b <= a for a, b in zip(t, t[1:])):
+            raise ValueError(f"material thresholds must increase: air < lung < adipose < bone, got {t}")
+        return self
+
+
+def hu_to_density(hu: torch.Tensor, model: str = "schneider") -> torch.Tensor:
+    """Mass density in g/cm³ (≥ 0) of CT numbers ``hu`` (any shape, HU).
+
+    ``schneider``: linear interpolation of the Schneider 2000 table, clamped at its ends
+    (HU < −1000 → air density, HU > 3000 → extrapolated slope of the last segment).
+    ``deepdrr``: ρ = max(0, min(0.001029·HU + 1.030, 0.0005886·HU + 1.03)).
+    """
+    x = hu.to(torch.float32)
+    if model == "deepdrr":
+        return torch.clamp(torch.minimum(0.001029 * x + 1.030, 0.0005886 * x + 1.03), min=0.0)
+    if model != "schneider":
+        raise ValueError(f"unknown density model {model!r}")
+    xp = torch.tensor(SCHNEIDER_HU, dtype=torch.float32, device=x.device)
+    fp = torch.tensor(SCHNEIDER_RHO, dtype=torch.float32, device=x.device)
+    xc = torch.clamp(x, min=xp[0].item())
+    idx = torch.clamp(torch.searchsorted(xp, xc.contiguous(), right=True) - 1, 0, len(xp) - 2)
+    x0, x1, f0, f1 = xp[idx], xp[idx + 1], fp[idx], fp[idx + 1]
+    return torch.clamp(f0 + (xc - x0) * (f1 - f0) / (x1 - x0), min=0.0)
+
+
+def assign_materials(
+    hu: torch.Tensor,
+    config: MaterialConfig | None = None,
+    labels: torch.Tensor | None = None,
+    bone_label_ids: Sequence[int] = (),
+) -> torch.Tensor:
+    """Material id per voxel (uint8, same shape as ``hu``; ids index :data:`MATERIALS`).
+
+    When ``config.force_bone_from_labels`` is set, voxels whose label id is in ``bone_label_ids``
+    become bone regardless of HU; if those ids cover the skeleton (at least ten bone labels), bone is
+    restricted to them and other voxels above the threshold become soft tissue.
+    """
+    cfg = config or MaterialConfig()
+    x = hu.to(torch.float32)
+    mat = torch.full(x.shape, 3, dtype=torch.uint8, device=x.device)
+    mat[x < cfg.adipose_max_hu] = 2
+    mat[x < cfg.lung_max_hu] = 1
+    mat[x < cfg.air_max_hu] = 0
+    mat[x >= cfg.bone_min_hu] = 4
+    if cfg.force_bone_from_labels and labels is not None and len(bone_label_ids):
+        ids = torch.tensor(list(bone_label_ids), device=labels.device, dtype=labels.dtype)
+        is_bone = torch.isin(labels, ids)
+        if len(bone_label_ids) >= 10:
+            mat[(mat == 4) & ~is_bone] = 3
+        mat[is_bone] = 4
+    return mat
+
+
+def bone_label_ids(structures: dict[int, str]) -> list[int]:
+    """Label ids whose TotalSegmentator name denotes a bone."""
+    return sorted(i for i, n in structures.items() if n.startswith(BONE_LABEL_PREFIXES))
+
