@@ -1,0 +1,195 @@
+"""Label-aware augmentation strategies for the trainer.
+
+``make_augmentation(strategy, **options)`` returns ``aug(image, mask, generator)``:
+
+* ``image``: float ``[B, C, H, W]`` or ``[B, C, D, H, W]`` in [0, 1] (any device);
+* ``mask``: labels with the same spatial shape (any dtype, any channel count) or ``None``;
+* returns ``(image, mask, records)`` where ``records[i]`` lists the operations applied to
+  sample ``i`` as dicts ``{"stage", "op", "params"[, "severity"]}``.
+
+Spatial operations move masks with nearest-neighbour sampling; intensity operations
+and corruptions never touch them. Samples are processed one by one with draws from
+the single ``generator``, so a seed fixes the whole batch.
+
+Strategies (``options`` in brackets; every strategy also takes ``p_clean``, the
+probability that a sample is returned untouched):
+
+=================  ==================================================================
+``none``           identity
+``traditional``    one of GB / GN / HB / LB at a random level (Ward & Imran baselines)
+``physics``        one X-ray physics corruption of random type and level
+``dermoscopy``     one dermoscopy corruption of random type and level
+``medmnistc``      MedMNIST-C style: one random corruption of ``modality`` [``modality``,
+                   ``pool``]
+``ramp``           RAMP, Table 1 (spatial + intensity + multi-corruption sampler)
+                   [any :class:`~xraylab.degrade.ramp.RampConfig` field: ``p_ramp``,
+                   ``k``, ``pool``, ``exclude`` (names or families), stage probabilities]
+``ramp_intensity`` RAMP's intensity-focused comparison: intensity stage only
+``ramp_geometric`` RAMP's geometric comparison: flips and elastic deformation only
+``ramp_artifact``  RAMP's artifact-focused comparison: with p 0.85 one or two operators
+                   from ghosting, stripe, bias field, motion blur (our reading of
+                   "selected artifact-like perturbations")
+=================  ==================================================================
+
+Single-corruption strategies draw an integer level from the corruption's levels
+(``discrete=True``, the paper's datasets) or a continuous severity in
+``severity_range`` (default ``(0, N)``) when ``discrete=False``; their ``p_clean``
+defaults to 0.2 (one clean share next to four levels), RAMP's to 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Sequence
+
+import torch
+
+from xraylab.degrade import ramp, registry, rng
+from xraylab.errors import ConfigError
+
+Records = list[list[dict[str, Any]]]
+Augmentation = Callable[[torch.Tensor, "torch.Tensor | None", torch.Generator], tuple[torch.Tensor, Any, Records]]
+
+TRADITIONAL = ("gaussian_blur", "gaussian_noise", "high_brightness", "low_brightness")
+ARTIFACT_POOL = ("ct_ghosting", "ct_stripe", "ct_bias_field", "ct_motion_blur")
+STRATEGIES = (
+    "none", "traditional", "physics", "dermoscopy", "medmnistc",
+    "ramp", "ramp_intensity", "ramp_geometric", "ramp_artifact",
+)
+
+
+def _check_range(name: str, value: float) -> float:
+    if not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"augmentation option '{name}' must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+class _Batchwise:
+    """Runs a per-sample function over the batch; handles ``p_clean`` and stacking."""
+
+    def __init__(self, per_sample: Callable, p_clean: float):
+        self.per_sample = per_sample
+        self.p_clean = _check_range("p_clean", p_clean)
+
+    def __call__(self, image: torch.Tensor, mask: torch.Tensor | None, generator: torch.Generator):
+        if image.dim() not in (4, 5) or not image.is_floating_point():
+            raise ConfigError(f"augmentation expects a float [B, C, H, W] or [B, C, D, H, W] image, got {tuple(image.shape)}")
+        if mask is not None and (mask.shape[0] != image.shape[0] or mask.shape[2:] != image.shape[2:]):
+            raise ConfigError(f"mask shape {tuple(mask.shape)} does not match image shape {tuple(image.shape)}")
+        outs, masks, records = [], [], []
+        for i in range(image.shape[0]):
+            x = image[i : i + 1]
+            m = mask[i : i + 1] if mask is not None else None
+            if self.p_clean > 0 and rng.bernoulli(generator, self.p_clean):
+                recs: list[dict[str, Any]] = []
+            else:
+                x, m, recs = self.per_sample(x, m, generator)
+            outs.append(x)
+            masks.append(m)
+            records.append(recs)
+        out_mask = torch.cat(masks, 0) if mask is not None else None
+        return torch.cat(outs, 0), out_mask, records
+
+
+def _single_corruption(pool: Sequence[str], discrete: bool, severity_range: tuple[float, float] | None):
+    pool = list(pool)
+    for n in pool:
+        registry.get(n)  # validate names early
+
+    def per_sample(x, m, g):
+        name = pool[rng.randint(g, 0, len(pool) - 1)]
+        op = registry.get(name)
+        if discrete:
+            sev = float(op.levels[rng.randint(g, 0, len(op.levels) - 1)])
+        else:
+            lo, hi = severity_range if severity_range is not None else (0.0, float(op.n_levels))
+            sev = rng.uniform(g, lo, hi)
+        x, m = op.apply_with_mask(x, m, sev, g)
+        return x, m, [{"stage": "corruption", "op": name, "severity": sev, "params": op.params(sev)}]
+
+    return per_sample
+
+
+def _ramp(cfg: ramp.RampConfig):
+    pool = cfg.corruption_pool()
+    for n in pool:
+        registry.get(n)
+
+    def per_sample(x, m, g):
+        recs: list[dict[str, Any]] = []
+        if cfg.spatial:
+            x, m, r = ramp.spatial_stage(x, m, g, cfg)
+            recs += r
+        if cfg.intensity:
+            x, r = ramp.intensity_stage(x, g, cfg)
+            recs += r
+        plan = ramp.sample_corruptions(g, cfg.p_ramp, cfg.k, pool)
+        x, m, r = ramp.apply_corruptions(x, m, plan, g)
+        return x, m, recs + r
+
+    return per_sample
+
+
+def _ramp_config(options: dict[str, Any], **fixed: Any) -> ramp.RampConfig:
+    known = {f.name for f in dataclasses.fields(ramp.RampConfig)}
+    bad = sorted(set(options) - known)
+    if bad:
+        raise ConfigError(f"unknown RAMP option(s) {', '.join(bad)}; valid: {', '.join(sorted(known))}")
+    kw = {**fixed, **options}
+    for key in ("k", "pool", "exclude"):
+        v = kw.get(key)
+        if isinstance(v, str):
+            kw[key] = tuple(t.strip() for t in v.split(",") if t.strip())
+        elif isinstance(v, int):
+            kw[key] = (v,)
+        elif v is not None and not isinstance(v, tuple):
+            kw[key] = tuple(v)
+    cfg = ramp.RampConfig(**kw)
+    for f in dataclasses.fields(cfg):
+        if f.name.startswith("p_"):
+            _check_range(f.name, getattr(cfg, f.name))
+    if not cfg.k or any(int(k) < 1 for k in cfg.k):
+        raise ConfigError(f"RAMP option 'k' must be positive integers, got {cfg.k!r}")
+    return cfg
+
+
+def make_augmentation(strategy: str, **options: Any) -> Augmentation:
+    """Build the augmentation callable for ``strategy`` (see the module docstring)."""
+    opts = dict(options)
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown augmentation strategy '{strategy}'; choose from: {', '.join(STRATEGIES)}")
+    if strategy == "none":
+        p_clean = opts.pop("p_clean", 0.0)
+        if opts:
+            raise ConfigError(f"strategy 'none' takes no option(s) {', '.join(opts)}")
+        return _Batchwise(lambda x, m, g: (x, m, []), p_clean)
+    if strategy.startswith("ramp"):
+        p_clean = opts.pop("p_clean", 0.0)
+        fixed: dict[str, Any] = {}
+        if strategy == "ramp_intensity":
+            fixed = {"spatial": False, "intensity": True, "p_ramp": 0.0}
+        elif strategy == "ramp_geometric":
+            fixed = {"spatial": True, "intensity": False, "p_ramp": 0.0}
+        elif strategy == "ramp_artifact":
+            fixed = {"spatial": False, "intensity": False, "pool": ARTIFACT_POOL, "k": (1, 2)}
+        return _Batchwise(_ramp(_ramp_config(opts, **fixed)), p_clean)
+    # single-corruption samplers
+    p_clean = opts.pop("p_clean", 0.2)
+    discrete = bool(opts.pop("discrete", True))
+    severity_range = opts.pop("severity_range", None)
+    if strategy == "traditional":
+        pool = opts.pop("pool", TRADITIONAL)
+    elif strategy == "physics":
+        pool = opts.pop("pool", tuple(n for n in registry.names("xray") if n not in TRADITIONAL))
+    elif strategy == "dermoscopy":
+        pool = opts.pop("pool", tuple(n for n in registry.names("dermoscopy") if n not in TRADITIONAL))
+    else:  # medmnistc
+        modality = opts.pop("modality", "xray")
+        pool = opts.pop("pool", tuple(registry.names(modality)))
+    if opts:
+        raise ConfigError(f"strategy '{strategy}' got unknown option(s) {', '.join(sorted(opts))}")
+    if isinstance(pool, str):
+        pool = tuple(p.strip() for p in pool.split(","))
+    if not pool:
+        raise ConfigError(f"strategy '{strategy}': empty corruption pool")
+    return _Batchwise(_single_corruption(pool, discrete, severity_range), p_clean)
