@@ -74,9 +74,11 @@ def contact_sheet(
     if legend:
         handles = [Patch(color=OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)], label=s) for i, s in enumerate(legend)]
         fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False)
+    top = 1.0
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.04 if legend else 0, 1, 1))
+        top = 1.0 - 0.35 / (tile_inches * nrows + 0.4)  # keep the title clear of the first row's captions
+    fig.tight_layout(rect=(0, 0.04 if legend else 0, 1, top))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
