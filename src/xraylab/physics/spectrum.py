@@ -1,0 +1,225 @@
+"""X-ray tube spectra (spekpy) and the photon fluence they deliver to each detector pixel.
+
+Units: energies keV, distances mm (spekpy takes cm: converted here), tube load mAs,
+fluence photons / mm² per energy bin, air kerma µGy.
+
+spekpy (REFERENCES.md §2): ``sp.Spek(kvp, th, dk, z, mas, targ)``, ``.multi_filter([(matl, mm)])``,
+``.get_spectrum()`` → photons cm⁻² keV⁻¹ at distance z for the set mAs. spekpy models no inherent
+filtration, so the clinical 2.5 mm Al + 0.1 mm Cu is added explicitly in the defaults.
+Spectra are slow to build (≈ 0.4 s each), so every spekpy result is cached on its parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# keV → J and Gy → µGy, as spekpy uses them (spekpy.SpekConstants) so that our kerma matches spekpy's.
+_KEV_TO_J = 1.6022e-16
+_GY_TO_UGY = 1.0e6
+
+# Friendly aliases for spekpy material names (spekpy/data/matl_def/*.comp).
+FILTER_ALIASES: dict[str, str] = {
+    "water": "Water, Liquid",
+    "air": "Air Dry (Near Sea Level)",
+    "pmma": "Polymethyl Methacrylate (Lucite Perspex or Plexiglas)",
+    "soft_tissue": "Tissue, Soft (ICRP)",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def spekpy_materials() -> frozenset[str]:
+    """Names of every material spekpy can filter with (its ``matl_def`` and ``matl_usr`` tables)."""
+    import spekpy
+
+    base = os.path.join(os.path.dirname(spekpy.__file__), "data")
+    names: set[str] = set()
+    for sub in ("matl_def", "matl_usr"):
+        d = os.path.join(base, sub)
+        if os.path.isdir(d):
+            names.update(f[: -len(".comp")] for f in os.listdir(d) if f.endswith(".comp"))
+    return frozenset(names)
+
+
+def spekpy_material_name(name: str) -> str:
+    """spekpy's name of filter material ``name`` (alias or spekpy name); ``ValueError`` if unknown."""
+    resolved = FILTER_ALIASES.get(name.lower(), name)
+    if resolved not in spekpy_materials():
+        raise ValueError(
+            f"unknown filter material {name!r}: use an element symbol (Al, Cu, Sn, ...), one of "
+            f"{', '.join(FILTER_ALIASES)} or a spekpy material name"
+        )
+    return resolved
+
+
+class FilterLayer(BaseModel):
+    """One layer of added filtration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    material: str = Field(description="element symbol, alias (water, air, pmma) or spekpy material name")
+    thickness_mm: float = Field(ge=0, le=100, description="thickness, mm")
+
+    @field_validator("material")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        spekpy_material_name(v)
+        return v
+
+
+class SpectrumConfig(BaseModel):
+    """Tube settings. Defaults: W anode, 12°, 2.5 mm Al + 0.1 mm Cu (REFERENCES.md §1–2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kvp: float = Field(120.0, ge=40, le=150, description="tube voltage, kV (peak)")
+    anode: Literal["W", "Mo", "Rh"] = Field("W", description="anode (target) material")
+    anode_angle_deg: float = Field(12.0, ge=5, le=30, description="anode angle, degrees")
+    filtration: tuple[FilterLayer, ...] = Field(
+        (FilterLayer(material="Al", thickness_mm=2.5), FilterLayer(material="Cu", thickness_mm=0.1)),
+        description="added filtration, list of (material, thickness_mm)",
+    )
+    mas: float = Field(2.5, gt=0, le=1000, description="tube load, mAs")
+    bin_keV: float = Field(2.0, ge=0.25, le=10, description="energy bin width, keV")
+    monoenergetic_keV: float | None = Field(
+        None, ge=10, le=150,
+        description="if set, a single energy (keV) carrying the same number of photons as the spekpy spectrum",
+    )
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """A tube spectrum at a given distance from the focal spot.
+
+    energies_keV: bin centres ``[E]``; fluence_per_mm2: photons / mm² per bin ``[E]`` (already times bin width,
+    for the configured mAs) at ``distance_mm``; mean_keV, hvl1_mm_al, air_kerma_ugy as spekpy reports them
+    (air kerma for the configured mAs at ``distance_mm``).
+    """
+
+    energies_keV: np.ndarray
+    fluence_per_mm2: np.ndarray
+    distance_mm: float
+    mean_keV: float
+    hvl1_mm_al: float
+    air_kerma_ugy: float
+
+    def tensor(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """(energies_keV ``[E]``, fluence_per_mm2 ``[E]``) as float32 tensors on ``device``."""
+        return (
+            torch.as_tensor(self.energies_keV, dtype=torch.float32, device=device),
+            torch.as_tensor(self.fluence_per_mm2, dtype=torch.float32, device=device),
+        )
+
+
+def _filters_key(filtration) -> tuple[tuple[str, float], ...]:
+    return tuple((spekpy_material_name(f.material), float(f.thickness_mm)) for f in filtration)
+
+
+@functools.lru_cache(maxsize=32)
+def _spek(kvp: float, anode: str, angle: float, filters: tuple[tuple[str, float], ...], bin_keV: float, z_cm: float):
+    """A spekpy ``Spek`` object at 1 mAs (cached: construction is the slow part)."""
+    import spekpy
+
+    s = spekpy.Spek(kvp=kvp, th=angle, dk=bin_keV, z=z_cm, mas=1.0, targ=anode)
+    if filters:
+        s.multi_filter([(m, t) for m, t in filters if t > 0])
+    return s
+
+
+@functools.lru_cache(maxsize=256)
+def _spectrum_cached(kvp, anode, angle, filters, bin_keV, z_cm, x_cm):
+    s = _spek(kvp, anode, angle, filters, bin_keV, z_cm)
+    # Off-axis position through ``set`` (spekpy state); reset to the axis afterwards because the object is shared.
+    # REFERENCES.md §5 heel numbers were computed this way.
+    s.set(x=x_cm, y=0.0)
+    try:
+        k, phi = s.get_spectrum()  # photons cm⁻² keV⁻¹ at z for 1 mAs
+        kerma = float(s.get_kerma())
+        mean = float(s.get_emean())
+        hvl = float(s.get_hvl1()) if x_cm == 0.0 else float("nan")
+    finally:
+        s.set(x=0.0, y=0.0)
+    k = np.asarray(k, dtype=np.float64)
+    per_mm2_per_bin = np.nan_to_num(np.asarray(phi, dtype=np.float64)) * bin_keV / 100.0  # cm⁻² → mm⁻²
+    return k, per_mm2_per_bin, mean, hvl, kerma
+
+
+def make_spectrum(cfg: SpectrumConfig, distance_mm: float, off_axis_mm: float = 0.0) -> Spectrum:
+    """The spectrum of ``cfg`` at ``distance_mm`` from the focal spot (on the central ray unless ``off_axis_mm``).
+
+    ``off_axis_mm`` is a displacement along the anode–cathode axis in the plane at ``distance_mm``
+    (spekpy's x: negative towards the anode). With ``cfg.monoenergetic_keV`` the spectrum is one bin at that
+    energy holding the polychromatic spectrum's photon count; its mean energy is that energy and HVL/kerma
+    are computed for it.
+    """
+    key = (float(cfg.kvp), cfg.anode, float(cfg.anode_angle_deg), _filters_key(cfg.filtration), float(cfg.bin_keV),
+           float(distance_mm) / 10.0, float(off_axis_mm) / 10.0)
+    k, n, mean, hvl, kerma = _spectrum_cached(*key)
+    n = n * cfg.mas
+    kerma = kerma * cfg.mas
+    if cfg.monoenergetic_keV is not None:
+        e = float(cfg.monoenergetic_keV)
+        total = float(n.sum())
+        k = np.array([e])
+        n = np.array([total])
+        kerma = float(air_kerma_ugy(k, n))
+        mean = e
+        hvl = _mono_hvl_mm_al(e)
+    return Spectrum(energies_keV=k, fluence_per_mm2=n, distance_mm=float(distance_mm), mean_keV=mean,
+                    hvl1_mm_al=hvl, air_kerma_ugy=kerma)
+
+
+def _mono_hvl_mm_al(energy_keV: float) -> float:
+    from xraylab.physics.attenuation import mass_attenuation
+
+    mu = float(mass_attenuation("Al", np.array([energy_keV]))[0]) * 2.699  # cm⁻¹
+    return 10.0 * math.log(2.0) / mu
+
+
+def muen_air(energies_keV: np.ndarray) -> np.ndarray:
+    """Mass energy-absorption coefficient of dry air (cm²/g) at ``energies_keV`` — spekpy's NIST table."""
+    s = _spek(80.0, "W", 12.0, (), 1.0, 100.0)
+    return np.asarray(s.muen_air_data.get_muen_over_rho_air(np.asarray(energies_keV, dtype=np.float64)))
+
+
+def air_kerma_ugy(energies_keV, fluence_per_mm2) -> np.ndarray | float:
+    """Air kerma (µGy) of a photon fluence: K = Σ_E Φ(E)·E·(μen/ρ)_air(E).
+
+    ``fluence_per_mm2``: photons / mm² per bin, energy along the last axis (numpy or torch, any leading shape).
+    Same constants as spekpy's ``get_kerma`` so the two agree to rounding.
+    """
+    e = np.asarray(energies_keV, dtype=np.float64)
+    coef = e * muen_air(e) * 1e3 * 100.0 * _KEV_TO_J * _GY_TO_UGY  # per (photon/mm²): cm²/kg · mm²→cm² factor
+    if isinstance(fluence_per_mm2, torch.Tensor):
+        c = torch.as_tensor(coef, dtype=fluence_per_mm2.dtype, device=fluence_per_mm2.device)
+        return (fluence_per_mm2 * c).sum(-1)
+    return (np.asarray(fluence_per_mm2, dtype=np.float64) * coef).sum(-1)
+
+
+def pixel_obliquity(geometry, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Relative photon count per pixel from inverse square and obliquity, ``[1, 1, H, W]`` float32.
+
+    A flat detector pixel at angle θ from the central ray is at distance SID/cos θ (inverse square: cos² θ)
+    and is tilted by θ to the ray (projected area: cos θ): factor cos³ θ, 1 on the central ray.
+    The source offset (focal-spot sampling) is ignored: it changes θ negligibly.
+    """
+    h, w = geometry.rows, geometry.cols
+    u0, v0 = geometry.principal_point_mm
+    p = geometry.pitch_mm
+    cu = (torch.arange(w, dtype=torch.float64, device=device) - (w - 1) / 2) * p + u0
+    cv = (torch.arange(h, dtype=torch.float64, device=device) - (h - 1) / 2) * p + v0
+    r2 = cv[:, None] ** 2 + cu[None, :] ** 2
+    cos = geometry.sid_mm / torch.sqrt(geometry.sid_mm**2 + r2)
+    return (cos**3).to(torch.float32)[None, None]
+
+
+def detector_air_kerma_ugy(cfg: SpectrumConfig, geometry) -> float:
+    """Air kerma free in air at the detector centre (SID), µGy, for the configured mAs."""
+    return make_spectrum(cfg, geometry.sid_mm).air_kerma_ugy
