@@ -90,6 +90,12 @@ def render_ct(
     if out_path is not None and out_path.exists() and any(out_path.iterdir()) and not overwrite:
         raise ConfigError(f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
     times: dict[str, float] = {}
+    from xraylab.physics.config import apply_overrides
+    from xraylab.physics.presets import preset_config
+
+    # The physics config owns the focal spot; keep the geometry's record of it equal.
+    physics = apply_overrides(preset_config(preset), list(overrides))
+    geometry = geometry.model_copy(update={"focal_spot_mm": physics.focal_spot.size_mm})
     t0 = time.perf_counter()
     projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
     projection = projector.project(geometry, progress=progress)

@@ -66,7 +66,10 @@ class Geometry(BaseModel):
     isocenter_mm: tuple[float, float, float] | None = Field(
         None, description="isocenter in CT physical (LPS) coordinates, mm; None = volume centre"
     )
-    focal_spot_mm: float = Field(1.2, ge=0, description="nominal focal-spot size, mm")
+    focal_spot_mm: float = Field(
+        1.2, ge=0, description="nominal focal-spot size, mm (a record; the physics config's focal_spot.size_mm "
+        "drives the blur, and rendering sets this field equal to it)"
+    )
     source_offset_mm: tuple[float, float] = Field(
         (0.0, 0.0), description="shift of the source point in the focal-spot plane along (u, v), mm"
     )
