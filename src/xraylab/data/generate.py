@@ -1,0 +1,459 @@
+"""``xraylab generate``: a synthetic dataset from a spec — plan, render (resumably, sharded), manifest.
+
+Output folder::
+
+    images/<image_id>.png              16-bit radiograph in [0, 1], output.size pixels
+    masks/<structure>/<image_id>.png   binary masks on the same grid ({0, 255})
+    layers/<image_id>.npz              optional float32 physical layers (output.layers: true)
+    manifest.parquet                   one row per image: ids, split, every geometry.* and physics.* parameter,
+                                       angle_deg, angle_group, subset:<name>, file paths and sha256:<column>
+    dataset.json                       resolved spec, seed, package versions, counts, splits
+    contact_sheet.png                  a grid of images with mask outlines
+    .xraylab/                          resume state: spec fingerprint and one record per complete item
+
+Determinism: an item's noise comes from a generator seeded by ``(seed, image_id)``, random sweep values from
+``(seed, subject, point, sample)``, the split from the split seed, and no file holds a time stamp, so the same
+spec and seed give byte-identical files on the same machine, whatever the executor, worker count or sharding.
+
+Resumability: every file is written under a temporary name and renamed; an item's record is written last, and
+the manifest is rebuilt from records only, so it never lists an incomplete item. Re-running the same command
+skips complete items, removes stale temporaries and finishes the job. ``overwrite=True`` starts afresh.
+
+Sharding: ``shard=(i, n)`` renders the i-th of n contiguous, CT-grouped slices of the plan (0 ≤ i < n) into
+the same output folder and writes ``manifest.shard-<i>-of-<n>.parquet``; ``merge`` checks that every item is
+complete and writes the final manifest, dataset.json and contact sheet (identical to an unsharded run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from xraylab.data import executors
+from xraylab.data.angles import angle_group
+from xraylab.data.manifest import MANIFEST_NAME, write_dataset_json, write_manifest
+from xraylab.data.sources import CTRef, check_structures, resolve_cts
+from xraylab.data.spec import GenerateSpec, load_spec
+from xraylab.data.splits import assign_splits
+from xraylab.data.sweep import (
+    Resolver, check_parameter_names, expand_variants, geometry_columns, physics_columns, stable_int,
+)
+from xraylab.data.worker import RECORDS_DIR, STATE_DIR, is_complete, record_path
+from xraylab.errors import ConfigError
+
+CONTACT_SHEET = "contact_sheet.png"
+FINGERPRINT_FILE = f"{STATE_DIR}/spec.json"
+
+
+@dataclass
+class Plan:
+    """Everything decided before rendering: CTs, items (manifest rows without hashes), splits."""
+
+    spec: GenerateSpec
+    source: str
+    refs: list[CTRef]
+    structures: list[str]
+    missing: dict[str, list[str]]
+    splits: dict[str, str]
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        spec = self.spec.model_dump(mode="json")
+        spec["render"].pop("device", None)  # where it runs is not what it makes
+        blob = json.dumps({"spec": spec, "items": [i["image_id"] for i in self.items]}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class GenerateResult:
+    out: Path
+    n_items: int
+    n_rendered: int
+    n_skipped: int
+    complete: bool
+    seconds: float
+    shard: tuple[int, int] | None = None
+
+
+def item_seed(seed: int, image_id: str) -> int:
+    """The noise seed of one item, from the spec seed and the item's id."""
+    return stable_int("noise", seed, image_id)
+
+
+def _in_range(value: Any, lo: float, hi: float) -> bool:
+    try:
+        return value is not None and lo <= float(value) <= hi
+    except (TypeError, ValueError):
+        return False
+
+
+def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | None = None) -> Plan:
+    """Validate everything and list the items; raises ``ConfigError`` before any work on bad input."""
+    from xraylab.io.structures import expand_structure_list
+
+    if device:
+        spec = spec.model_copy(update={"render": spec.render.model_copy(update={"device": device})})
+    check_parameter_names(spec, source)
+    structures = expand_structure_list(spec.structures)
+    refs = resolve_cts(spec, spec_dir, source)
+    missing = check_structures(refs, structures, spec.on_missing_structure, source)
+    fixed_unknown = [s for s in spec.split.subjects if s not in {r.subject_id for r in refs}]
+    if fixed_unknown:
+        raise ConfigError(f"{source}: split.subjects: unknown subject(s) {', '.join(fixed_unknown)}")
+    split_seed = spec.seed if spec.split.seed is None else spec.split.seed
+    fractions = {"train": spec.split.train, "val": spec.split.val, "test": spec.split.test}
+    splits = assign_splits([r.subject_id for r in refs], fractions, split_seed, spec.split.subjects)
+    resolver = Resolver(spec, source)
+    swept = spec.sweep.parameter_names()
+    plan = Plan(spec, source, refs, structures, missing, splits)
+    for ref in refs:
+        present = [s for s in structures if s not in missing.get(ref.subject_id, [])]
+        variants = expand_variants(spec.sweep, spec.seed, ref.subject_id)
+        width = max(4, len(str(len(variants) - 1)))
+        for v in variants:
+            image_id = f"{ref.subject_id}_{v.index:0{width}d}"
+            geom = resolver.geometry(v.params)
+            phys = resolver.physics(v.params)
+            row: dict[str, Any] = {
+                "image_id": image_id,
+                "subject_id": ref.subject_id,
+                "split": splits[ref.subject_id],
+                "image": f"images/{image_id}.png",
+            }
+            for s in structures:
+                row[f"mask:{s}"] = f"masks/{s}/{image_id}.png" if s in present else None
+            if spec.output.layers:
+                row["layers"] = f"layers/{image_id}.npz"
+            row["angle_deg"] = float(geom.rotation_deg)
+            row["angle_group"] = angle_group(geom.rotation_deg)
+            row["variant"] = v.index
+            row["sweep_point"] = v.point
+            row["sample"] = v.sample
+            row["sweep_factor"] = v.factor
+            for name in swept:
+                row[f"sweep:{name}"] = json.dumps(v.params.get(name)) if name in v.params else None
+            row["seed"] = item_seed(spec.seed, image_id)
+            row["ct_source"] = ref.source
+            row["ct_downsample"] = ref.downsample
+            row["preset"] = spec.preset
+            row["renderer"] = spec.render.renderer
+            row["n_points"] = spec.render.n_points
+            row["height"], row["width"] = spec.output.hw
+            scale = min(row["height"] / geom.rows, row["width"] / geom.cols)  # resize_pad's scale
+            row["pixel_spacing_mm"] = geom.pitch_mm / scale  # output pixel size at the detector plane
+            row["pixel_spacing_iso_mm"] = geom.pitch_mm / scale / geom.magnification  # at the isocenter
+            row.update(geometry_columns(geom))
+            row.update(physics_columns(phys))
+            plan.items.append({
+                "image_id": image_id,
+                "subject_id": ref.subject_id,
+                "ct": ref.to_dict(),
+                "structures": present,
+                "geometry": geom.model_dump(mode="json"),
+                "physics": phys.model_dump(mode="json"),
+                "seed": row["seed"],
+                "row": row,
+            })
+    # Subsets: boolean columns from ranges over manifest columns (e.g. center: {angle_deg: [-2, 2]}).
+    for name, conds in spec.subsets.items():
+        for col in conds:
+            if plan.items and col not in plan.items[0]["row"]:
+                raise ConfigError(f"{source}: subsets.{name}.{col}: unknown manifest column; use e.g. angle_deg or "
+                                  "geometry.rotation_deg")
+        for it in plan.items:
+            it["row"][f"subset:{name}"] = all(_in_range(it["row"].get(c), lo, hi) for c, (lo, hi) in conds.items())
+    if not plan.items:
+        raise ConfigError(f"{source}: the spec produces no images (empty sweep or no CTs)")
+    return plan
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` → (i, n) with 0 ≤ i < n."""
+    if text is None:
+        return None
+    try:
+        i, n = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: use i/n, e.g. 0/4 (shards are numbered 0 … n−1)") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"--shard {text!r}: need 0 ≤ i < n (shards are numbered 0 … n−1)")
+    return i, n
+
+
+def shard_items(items: list[dict], shard: tuple[int, int] | None) -> list[dict]:
+    """The contiguous slice of the (CT-grouped) plan that shard ``(i, n)`` renders."""
+    if shard is None:
+        return list(items)
+    i, n = shard
+    lo, hi = math.floor(len(items) * i / n), math.floor(len(items) * (i + 1) / n)
+    return items[lo:hi]
+
+
+# --------------------------------------------------------------------------- output folder state
+def _prepare_out(out: Path, plan: Plan, overwrite: bool, shard: tuple[int, int] | None) -> None:
+    fp_path = out / FINGERPRINT_FILE
+    ours = fp_path.is_file() or (out / MANIFEST_NAME).is_file()
+    if out.exists() and overwrite:
+        if shard is not None:
+            raise ConfigError(f"{out}: --overwrite cannot be combined with --shard (it would delete other shards' "
+                              "work); delete the folder once before starting the shards")
+        if any(out.iterdir()) and not (ours or (out / STATE_DIR).is_dir()):
+            raise ConfigError(f"{out}: folder is not an xraylab dataset; refusing to delete it — choose another --out")
+        # Rename first, then delete: a kill mid-deletion leaves no half-deleted dataset under OUT.
+        trash = out.parent / f".{out.name}.deleting-{os.getpid()}"
+        os.replace(out, trash)
+        shutil.rmtree(trash)
+    if out.exists() and any(out.iterdir()):
+        if not fp_path.is_file():
+            raise ConfigError(f"{out}: output folder exists, is not empty and holds no xraylab generate state; "
+                              "choose another --out or pass --overwrite")
+        old = json.loads(fp_path.read_text()).get("fingerprint")
+        if old != plan.fingerprint:
+            raise ConfigError(f"{out}: folder holds a dataset made from a different spec or seed; pass --overwrite "
+                              "to start afresh or choose another --out")
+    from xraylab.io.atomic import write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    if not fp_path.is_file():
+        write_text(fp_path, json.dumps({"fingerprint": plan.fingerprint, "name": plan.spec.name}, indent=2) + "\n")
+
+
+def _records(out: Path, items: Sequence[dict]) -> list[dict]:
+    rows = []
+    for it in items:
+        p = record_path(out, it["image_id"])
+        if p.is_file():
+            rows.append(json.loads(p.read_text()))
+    return rows
+
+
+def write_manifest_from_records(out: Path, items: Sequence[dict], name: str = MANIFEST_NAME) -> int:
+    """Write a manifest of the complete items among ``items`` (from their records); returns the row count."""
+    import io
+
+    import pandas as pd
+
+    from xraylab.io.atomic import write_bytes
+
+    rows = _records(out, items)
+    if not rows:
+        return 0
+    df = pd.DataFrame(rows)
+    if name == MANIFEST_NAME:
+        write_manifest(out, df)
+    else:
+        df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        write_bytes(out / name, buf.getvalue())
+    return len(rows)
+
+
+def _counts(rows: list[dict]) -> dict[str, Any]:
+    from collections import Counter
+
+    return {
+        "images": len(rows),
+        "subjects": len({r["subject_id"] for r in rows}),
+        "per_split": dict(sorted(Counter(r["split"] for r in rows).items())),
+        "per_angle_group": dict(sorted(Counter(r["angle_group"] for r in rows).items())),
+        "per_subset": {k[len("subset:"):]: sum(bool(r[k]) for r in rows) for k in (rows[0] if rows else {})
+                       if k.startswith("subset:")},
+    }
+
+
+def _dataset_info(plan: Plan, rows: list[dict], spec_file: str | None) -> dict[str, Any]:
+    from xraylab.versions import package_versions
+
+    spec = plan.spec.model_dump(mode="json")
+    spec["render"].pop("device", None)
+    return {
+        "name": plan.spec.name,
+        "description": plan.spec.description,
+        "kind": "synthetic_xray",
+        "spec": spec,
+        "spec_file": Path(spec_file).name if spec_file else None,
+        "seed": plan.spec.seed,
+        "split_seed": plan.spec.seed if plan.spec.split.seed is None else plan.spec.split.seed,
+        "splits": plan.splits,
+        "subjects": {r.subject_id: r.source for r in plan.refs},
+        "structures": plan.structures,
+        "missing_structures": plan.missing,
+        "swept_parameters": plan.spec.sweep.parameter_names(),
+        "counts": _counts(rows),
+        "layout": {"images": "images/<image_id>.png (16-bit, [0, 1])",
+                   "masks": "masks/<structure>/<image_id>.png ({0, 255})",
+                   "layers": "layers/<image_id>.npz (float32)" if plan.spec.output.layers else None,
+                   "manifest": MANIFEST_NAME},
+        "versions": package_versions(),
+    }
+
+
+def _caption(row: dict, swept: list[str]) -> str:
+    parts = [row["subject_id"]]
+    for name in swept:
+        v = row.get(f"sweep:{name}")
+        if v is not None:
+            val = json.loads(v)
+            short = name.split(".")[-1]
+            if name == "geometry.rotation_deg":
+                parts.append(f"α={val:g}°")
+            else:
+                parts.append(f"{short}={val:.4g}" if isinstance(val, float) else f"{short}={val}")
+    return " ".join(parts)
+
+
+def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:
+    """``contact_sheet.png``: up to ``output.contact_sheet`` images (evenly spread) with mask outlines."""
+    n_max = plan.spec.output.contact_sheet
+    if n_max == 0 or not rows:
+        return None
+    from xraylab.io.images import read_image, read_mask
+    from xraylab.viz import contact_sheet
+
+    rows = sorted(rows, key=lambda r: r["image_id"])
+    if len(rows) > n_max:
+        idx = sorted({round(i * (len(rows) - 1) / (n_max - 1)) for i in range(n_max)}) if n_max > 1 else [0]
+        rows = [rows[i] for i in idx]
+    images, masks = [], []
+    for r in rows:
+        images.append(read_image(out / r["image"]))
+        masks.append([read_mask(out / r[f"mask:{s}"]) if r.get(f"mask:{s}") else images[-1] * 0 > 1
+                      for s in plan.structures])
+    swept = plan.spec.sweep.parameter_names()
+    return contact_sheet(out / CONTACT_SHEET, images, masks, captions=[_caption(r, swept) for r in rows],
+                         ncols=min(7, math.ceil(math.sqrt(len(rows) * 1.8))), title=plan.spec.name,
+                         legend=plan.structures or None)
+
+
+def finalize(out: Path, plan: Plan, spec_file: str | None) -> None:
+    """Write manifest.parquet, dataset.json and contact_sheet.png of a complete dataset; drop shard manifests."""
+    rows = sorted(_records(out, plan.items), key=lambda r: r["image_id"])
+    write_manifest_from_records(out, plan.items)
+    write_dataset_json(out, _dataset_info(plan, rows, spec_file))
+    write_contact_sheet(out, rows, plan)
+    for p in out.glob("manifest.shard-*-of-*.parquet"):
+        p.unlink()
+
+
+# --------------------------------------------------------------------------- entry points
+def generate(
+    spec_path: str | os.PathLike,
+    out: str | os.PathLike,
+    sets: Sequence[str] = (),
+    overwrite: bool = False,
+    shard: str | tuple[int, int] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    ray_address: str | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> GenerateResult:
+    """Generate (or resume) the dataset of ``spec_path`` into ``out``. See the module docstring."""
+    t0 = time.perf_counter()
+    spec, spec_dir = load_spec(spec_path, list(sets))
+    plan = plan_dataset(spec, spec_dir, str(spec_path), device=device)
+    shard_t = parse_shard(shard) if isinstance(shard, (str, type(None))) else shard
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"--executor {executor!r}: choose local or ray")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers}: need at least 1")
+    out = Path(out)
+    _prepare_out(out, plan, overwrite, shard_t)
+    if shard_t is None:
+        from xraylab.io.atomic import remove_stale_temporaries
+
+        remove_stale_temporaries(out)
+    mine = shard_items(plan.items, shard_t)
+    pending = [it for it in mine if not is_complete(out, it)]
+    n_workers = workers or executors.available_cpus()
+
+    context = {
+        "out": str(out.resolve()),
+        "render": plan.spec.render.model_dump(mode="json"),
+        "output": {**plan.spec.output.model_dump(mode="json"), "size": list(plan.spec.output.hw)},
+    }
+    bar = None
+    if progress and pending:
+        from tqdm.auto import tqdm
+
+        label = plan.spec.name + (f" shard {shard_t[0]}/{shard_t[1]}" if shard_t else "")
+        bar = tqdm(total=len(pending), unit="img", desc=label, dynamic_ncols=True, smoothing=0.1)
+    pending_ids = {it["image_id"] for it in pending}
+    records = out / RECORDS_DIR
+    state = {"done": 0, "manifest_at": time.monotonic()}
+
+    def poll() -> None:
+        if records.is_dir():
+            names = {e.name[:-5] for e in os.scandir(records) if e.name.endswith(".json")}
+            done = len(pending_ids & names)
+        else:
+            done = 0
+        if bar is not None and done > state["done"]:
+            bar.update(done - state["done"])
+        state["done"] = max(state["done"], done)
+        if shard_t is None and time.monotonic() - state["manifest_at"] > 20.0:
+            write_manifest_from_records(out, plan.items)
+            state["manifest_at"] = time.monotonic()
+
+    def on_item(_row: dict) -> None:
+        poll()
+
+    try:
+        if pending:
+            chunks = executors.make_chunks(pending, n_workers)
+            if executor == "ray":
+                executors.run_ray(context, pending, poll, address=ray_address, num_cpus=workers,
+                                  gpu=plan.spec.render.device.startswith("cuda"))
+            elif n_workers == 1 or len(chunks) == 1 and len(pending) == 1:
+                executors.run_inline(context, chunks, poll, on_item)
+            else:
+                executors.run_pool(context, chunks, n_workers, poll)
+            poll()
+    finally:
+        if bar is not None:
+            bar.close()
+        if shard_t is None:
+            write_manifest_from_records(out, plan.items)
+
+    complete = all(is_complete(out, it) for it in plan.items)
+    if shard_t is not None:
+        write_manifest_from_records(out, mine, name=f"manifest.shard-{shard_t[0]}-of-{shard_t[1]}.parquet")
+    elif complete:
+        finalize(out, plan, str(spec_path))
+    return GenerateResult(out=out, n_items=len(mine), n_rendered=len(pending), n_skipped=len(mine) - len(pending),
+                          complete=complete, seconds=time.perf_counter() - t0, shard=shard_t)
+
+
+def merge(spec_path: str | os.PathLike, out: str | os.PathLike, sets: Sequence[str] = ()) -> GenerateResult:
+    """Combine the shards rendered into ``out``: check completeness, write the final manifest and metadata."""
+    t0 = time.perf_counter()
+    spec, spec_dir = load_spec(spec_path, list(sets))
+    plan = plan_dataset(spec, spec_dir, str(spec_path))
+    out = Path(out)
+    fp_path = out / FINGERPRINT_FILE
+    if not fp_path.is_file():
+        raise ConfigError(f"{out}: no generate state here; run the shards (xraylab generate SPEC --out {out} "
+                          "--shard i/n) first")
+    if json.loads(fp_path.read_text()).get("fingerprint") != plan.fingerprint:
+        raise ConfigError(f"{out}: the shards were made from a different spec or seed than {spec_path}")
+    missing = [it for it in plan.items if not is_complete(out, it)]
+    if missing:
+        shard_files = sorted(p.name for p in out.glob("manifest.shard-*-of-*.parquet"))
+        raise ConfigError(f"{out}: {len(missing)} of {len(plan.items)} items are not complete (first: "
+                          f"{missing[0]['image_id']}; shard manifests present: {', '.join(shard_files) or 'none'}); "
+                          "re-run the unfinished shards, then merge")
+    from xraylab.io.atomic import remove_stale_temporaries
+
+    remove_stale_temporaries(out)
+    finalize(out, plan, str(spec_path))
+    return GenerateResult(out=out, n_items=len(plan.items), n_rendered=0, n_skipped=len(plan.items), complete=True,
+                          seconds=time.perf_counter() - t0)

