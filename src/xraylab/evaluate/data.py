@@ -1,0 +1,138 @@
+"""Reading evaluation samples from a dataset folder into model-ready tensors.
+
+Images are read with :mod:`xraylab.io.images`, converted to the model's channel count
+(gray repeated, RGB averaged for 1-channel models) and resized with zero padding to
+``image_size`` (:func:`xraylab.io.images.resize_pad`, bilinear); masks get the same
+geometry with nearest-neighbour resizing, so metrics are computed on the model's grid.
+The pixel spacing is scaled accordingly, so distances in mm refer to the patient.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from xraylab.data.angles import angle_group
+from xraylab.data.manifest import MASK_PREFIX, read_manifest
+from xraylab.errors import ConfigError, InputFileError
+from xraylab.io.images import read_image, read_mask, resize_pad
+
+SPACING_COLUMNS = ("spacing_mm", "pixel_spacing_mm", "detector_spacing_mm")
+
+
+def load_rows(folder: str | Path, split: str | None, max_images: int | None = None) -> pd.DataFrame:
+    """Manifest rows of ``folder`` (optionally one split, at most ``max_images``) with metadata columns filled.
+
+    Adds ``angle``/``angle_group`` (NaN/None when the dataset has no ``angle_deg``),
+    ``corruption`` (``"none"`` when absent) and ``severity`` (0 when absent).
+    """
+    df = read_manifest(folder)
+    if split is not None and "split" in df.columns:
+        df = df[df["split"] == split]
+        if df.empty:
+            raise InputFileError(f"{folder}: no rows with split == {split!r}; set split: null to use every row")
+    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+    if max_images is not None:
+        df = df.iloc[:max_images].reset_index(drop=True)
+    out = df.copy()
+    if "angle_deg" in out.columns:
+        out["angle"] = out["angle_deg"].astype(float)
+        out["angle_group"] = [angle_group(a) for a in out["angle"]]
+    else:
+        out["angle"] = np.nan
+        out["angle_group"] = None
+    if "corruption" not in out.columns:
+        out["corruption"] = "none"
+    out["corruption"] = out["corruption"].fillna("none").astype(str)
+    if "severity" not in out.columns:
+        out["severity"] = 0
+    out["severity"] = pd.to_numeric(out["severity"], errors="coerce").fillna(0).astype(float)
+    out.attrs["folder"] = str(folder)
+    return out
+
+
+def native_spacing(rows: pd.DataFrame, spacing_mm) -> np.ndarray | None:
+    """Native (row, col) pixel spacing in mm per row, ``[N, 2]``, or None when unknown."""
+    n = len(rows)
+    if spacing_mm is not None:
+        s = np.asarray(spacing_mm, dtype=np.float64)
+        return np.broadcast_to(s if s.ndim else np.array([s, s]), (n, 2)).astype(np.float64).copy()
+    for col in SPACING_COLUMNS:
+        if col in rows.columns:
+            v = pd.to_numeric(rows[col], errors="coerce").to_numpy(dtype=np.float64)
+            if np.isfinite(v).all():
+                return np.repeat(v[:, None], 2, axis=1)
+    return None
+
+
+def _to_channels(img: np.ndarray, in_channels: int) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    if t.ndim == 2:
+        t = t[None]
+    else:
+        t = t.permute(2, 0, 1)
+    if t.shape[0] == in_channels:
+        return t
+    if in_channels == 1:
+        return t.mean(dim=0, keepdim=True)
+    if t.shape[0] == 1:
+        return t.expand(in_channels, -1, -1)
+    raise ConfigError(f"cannot turn a {t.shape[0]}-channel image into {in_channels} channels")
+
+
+def mask_columns_for(rows: pd.DataFrame, classes: Sequence[str]) -> list[str]:
+    """The ``mask:<class>`` columns for ``classes``; raises when one is missing."""
+    cols = [f"{MASK_PREFIX}{c}" for c in classes]
+    missing = [c for c in cols if c not in rows.columns]
+    if missing:
+        have = [c for c in rows.columns if c.startswith(MASK_PREFIX)]
+        raise InputFileError(
+            f"{rows.attrs.get('folder', 'dataset')}: manifest lacks {', '.join(missing)} needed by the model "
+            f"(it has {', '.join(have) or 'no mask columns'})"
+        )
+    return cols
+
+
+def load_batch(
+    rows: pd.DataFrame,
+    folder: str | Path,
+    image_size: int,
+    in_channels: int,
+    classes: Sequence[str] | None = None,
+    spacing: np.ndarray | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray | None]:
+    """Load ``rows`` as ``images [B, C, S, S]`` float32 in [0, 1], ``masks [B, K, S, S]`` bool (or None),
+    and the effective spacing ``[B, 2]`` in mm on the resized grid (or None)."""
+    folder = Path(folder)
+    mcols = mask_columns_for(rows, classes) if classes is not None else []
+    images, masks, eff = [], [], []
+    for i, (_, r) in enumerate(rows.iterrows()):
+        img = read_image(folder / str(r["image"]))
+        h, w = img.shape[:2]
+        x = resize_pad(_to_channels(img, in_channels), image_size)
+        images.append(x.clamp_(0.0, 1.0))
+        if mcols:
+            ms = []
+            for c in mcols:
+                m = read_mask(folder / str(r[c]))
+                if m.shape != (h, w):
+                    raise InputFileError(f"{folder / str(r[c])}: mask shape {m.shape} differs from image {(h, w)}")
+                ms.append(torch.from_numpy(m.astype(np.float32)))
+            masks.append(resize_pad(torch.stack(ms), image_size, mode="nearest") > 0.5)
+        if spacing is not None:
+            scale = min(image_size / h, image_size / w)
+            nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+            eff.append(spacing[i] * np.array([h / nh, w / nw]))
+    x = torch.stack(images)
+    y = torch.stack(masks) if mcols else None
+    return x, y, (np.stack(eff) if spacing is not None else None)
+
+
+def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices covering ``range(n)`` in chunks of ``batch_size``."""
+    for start in range(0, n, batch_size):
+        yield slice(start, min(n, start + batch_size))

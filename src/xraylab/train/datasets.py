@@ -1,0 +1,99 @@
+"""Torch Dataset over manifest rows: lazy PNG/NPZ reads with the same preprocessing for every source.
+
+Preprocessing (Fok et al. 2024): resize to ``image_size`` × ``image_size`` keeping the aspect ratio
+with zero padding (bilinear for images, nearest for masks) and intensities in [0, 1]. Grayscale
+images are repeated to ``in_channels``; colour images are averaged when ``in_channels == 1``.
+
+An item is ``(image [C, S, S] float32, target, index)`` where ``target`` is ``[K, S, S]`` float32 {0, 1}
+masks for segmentation or a long class index for the classification-like tasks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from xraylab.errors import InputFileError
+from xraylab.io.images import read_image, read_mask, resize_pad
+
+
+def read_array_image(path: Path) -> np.ndarray:
+    """Read a PNG/JPEG/TIFF via :func:`read_image`, or an ``.npz``/``.npy`` array (key ``image`` or the first)."""
+    if path.suffix.lower() not in (".npz", ".npy"):
+        return read_image(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: image file not found; check the path in the manifest")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            arr = loaded["image"] if "image" in loaded.files else loaded[loaded.files[0]]
+        else:
+            arr = loaded
+    except Exception as exc:
+        raise InputFileError(f"{path}: cannot read array ({exc})") from exc
+    return np.asarray(arr, dtype=np.float32)
+
+
+def to_channels(img: np.ndarray, in_channels: int) -> torch.Tensor:
+    """``[H, W]`` or ``[H, W, 3]`` array -> ``[in_channels, H, W]`` float32 tensor."""
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+    if t.shape[0] == in_channels:
+        return t
+    if in_channels == 1:
+        return t.mean(0, keepdim=True)
+    if t.shape[0] == 1:
+        return t.expand(in_channels, -1, -1).contiguous()
+    raise InputFileError(f"cannot turn a {t.shape[0]}-channel image into {in_channels} channels")
+
+
+class ManifestDataset(Dataset):
+    """Samples of a mixed manifest table (see :mod:`xraylab.train.mixing`)."""
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        task: str,
+        mask_columns: Sequence[str],
+        image_size: int,
+        in_channels: int,
+    ) -> None:
+        self.roots = table["_root"].astype(str).tolist()
+        self.images = table["image"].astype(str).tolist()
+        self.masks = [table[c].astype(str).tolist() for c in mask_columns] if task == "segmentation" else []
+        self.targets = table["_target"].tolist() if task != "segmentation" else None
+        self.task = task
+        self.image_size = int(image_size)
+        self.in_channels = int(in_channels)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        root = Path(self.roots[i])
+        img = to_channels(read_array_image(root / self.images[i]), self.in_channels)
+        img = resize_pad(img, self.image_size, mode="bilinear").clamp(0.0, 1.0)
+        if self.task == "segmentation":
+            masks = torch.stack([torch.from_numpy(read_mask(root / col[i]).astype(np.float32)) for col in self.masks])
+            target = (resize_pad(masks, self.image_size, mode="nearest") > 0.5).float()
+        else:
+            target = torch.tensor(int(self.targets[i]), dtype=torch.long)
+        return img, target, i
+
+
+class IndexSampler(Sampler[int]):
+    """Yields a precomputed index list (the epoch plan of :func:`xraylab.train.mixing.epoch_indices`)."""
+
+    def __init__(self, indices: Sequence[int]) -> None:
+        self.indices = [int(i) for i in indices]
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)

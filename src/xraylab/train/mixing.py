@@ -1,0 +1,215 @@
+"""Data mixing: read every dataset of a spec, keep its train/val rows, resolve classes, plan epochs.
+
+Each dataset of the spec is a folder with ``manifest.parquet`` (:mod:`xraylab.data.manifest`). Its
+``split`` column decides where a row goes (``train`` / ``val``; ``test`` rows are never read, RAMP
+§3.5); ``where`` filters rows (e.g. Fok's Syn_cen = ``angle_group: [center]``); ``ratio`` fixes the
+share of each training epoch drawn from the dataset. Everything that can be checked before training
+is checked here: columns, labels, subject-level splits and that every referenced file exists.
+
+The mixed tables carry ``_dataset`` (dataset name), ``_root`` (its folder) and ``_target`` (class
+index, classification-like tasks) next to the manifest's own columns.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xraylab.data.manifest import MASK_PREFIX, read_manifest, structures_of
+from xraylab.errors import ConfigError, InputFileError
+from xraylab.train.spec import DatasetSpec, TrainSpec
+
+TASK_COLUMN = {"classification": None, "severity": "severity", "type": "corruption"}
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class MixedData:
+    """Training and validation rows of all datasets, with the resolved output classes."""
+
+    train: pd.DataFrame
+    val: pd.DataFrame
+    classes: list[str]
+    image_columns: list[str]  # the file columns every row references (image + masks)
+
+
+def _target_column(spec: TrainSpec) -> str | None:
+    if spec.task == "segmentation":
+        return None
+    return spec.label_column if spec.task == "classification" else TASK_COLUMN[spec.task]
+
+
+def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec) -> pd.DataFrame:
+    where = f"data[{i}] ({ds.name})"
+    if ds.path is None:
+        raise ConfigError(f"{where}: no dataset folder; set data[{i}].path in the spec or pass --data {ds.name}=DIR")
+    root = Path(ds.path)
+    df = read_manifest(root)
+    for col, values in ds.where.items():
+        if col not in df.columns:
+            raise ConfigError(f"{where}.where: manifest {root} has no column {col!r} (has {', '.join(df.columns)})")
+        df = df[df[col].isin(values)]
+    bad = sorted(set(df["split"].astype(str)) - set(SPLITS))
+    if bad:
+        raise InputFileError(f"{root}: unknown split value(s) {bad}; use train / val / test")
+    _check_subjects(df, root)
+    if ds.val_fraction is not None and not (df["split"] == "val").any():
+        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name)
+    keep = []
+    if ds.train:
+        keep.append("train")
+    if ds.val:
+        keep.append("val")
+    df = df[df["split"].isin(keep)].copy()
+    df["_dataset"] = ds.name
+    df["_root"] = str(root)
+    return df
+
+
+def _check_subjects(df: pd.DataFrame, root: Path) -> None:
+    per_subject = df.groupby("subject_id")["split"].nunique()
+    crossing = per_subject[per_subject > 1]
+    if len(crossing):
+        raise InputFileError(
+            f"{root}: subject(s) {', '.join(map(str, crossing.index[:5]))} appear in more than one split; "
+            "splits must be subject-level"
+        )
+
+
+def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str) -> pd.DataFrame:
+    """Move a seeded ``fraction`` of the train subjects (at least one) to ``val``."""
+    train_subjects = np.array(sorted(df.loc[df["split"] == "train", "subject_id"].astype(str).unique()))
+    if len(train_subjects) < 2:
+        return df
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    n_val = min(len(train_subjects) - 1, max(1, round(fraction * len(train_subjects))))
+    val_subjects = set(rng.choice(train_subjects, size=n_val, replace=False))
+    df = df.copy()
+    df.loc[df["subject_id"].astype(str).isin(val_subjects) & (df["split"] == "train"), "split"] = "val"
+    return df
+
+
+def _resolve_classes(spec: TrainSpec, table: pd.DataFrame, first_structures: list[str]) -> list[str]:
+    if spec.task == "segmentation":
+        return list(spec.structures) if spec.structures else first_structures
+    col = _target_column(spec)
+    values = table[col]
+    if spec.task == "severity":
+        levels = pd.to_numeric(values, errors="coerce")
+        if levels.isna().any() or (levels < 0).any() or (levels % 1 != 0).any():
+            raise InputFileError("column 'severity' must hold integer levels >= 0 (0 = clean)")
+        default = [str(k) for k in range(max(4, int(levels.max())) + 1)]
+    elif spec.task == "type":
+        others = sorted(set(values.astype(str)) - {"none"})
+        default = ["none"] + others
+    else:
+        default = sorted(set(values.astype(str)))
+    return list(spec.classes) if spec.classes else default
+
+
+def _check_columns(spec: TrainSpec, df: pd.DataFrame, i: int, classes: list[str] | None) -> list[str]:
+    ds = spec.data[i]
+    where = f"data[{i}] ({ds.name}, {ds.path})"
+    if spec.task == "segmentation":
+        wanted = classes or structures_of(df)
+        if not wanted:
+            raise ConfigError(f"{where}: manifest has no mask:<structure> columns; segmentation needs masks")
+        missing = [s for s in wanted if MASK_PREFIX + s not in df.columns]
+        if missing:
+            raise ConfigError(
+                f"{where}: manifest has no mask column(s) {', '.join(MASK_PREFIX + s for s in missing)} "
+                f"(structures); it has {', '.join(structures_of(df)) or 'none'}"
+            )
+        return [MASK_PREFIX + s for s in wanted]
+    col = _target_column(spec)
+    if col not in df.columns:
+        field = "label_column" if spec.task == "classification" else f"task {spec.task}"
+        raise ConfigError(f"{where}: manifest has no column {col!r} needed by {field}")
+    if df[col].isna().any():
+        raise InputFileError(f"{where}: column {col!r} has empty values")
+    return []
+
+
+def _check_files(table: pd.DataFrame, columns: list[str]) -> None:
+    missing = []
+    for col in columns:
+        for root, rel in zip(table["_root"], table[col]):
+            if rel is None or (isinstance(rel, float) and np.isnan(rel)) or not (Path(root) / str(rel)).is_file():
+                missing.append(f"{Path(root) / str(rel)} ({col})")
+    if missing:
+        raise InputFileError(
+            f"{len(missing)} file(s) named by the manifests are missing, e.g. {'; '.join(missing[:3])}; "
+            "regenerate the dataset or fix the manifest"
+        )
+
+
+def load_mixed_data(spec: TrainSpec, check_files: bool = True) -> MixedData:
+    """Read, filter and check every dataset of ``spec``; raise one clear error on any problem."""
+    frames = []
+    structures = list(spec.structures) if spec.structures else None
+    columns: list[str] = []
+    for i, ds in enumerate(spec.data):
+        df = _load_one(i, ds, spec)
+        columns = _check_columns(spec, df, i, structures)
+        if spec.task == "segmentation" and structures is None:
+            structures = [c[len(MASK_PREFIX) :] for c in columns]  # the first dataset's structures
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    first_structures = structures or []
+    classes = _resolve_classes(spec, table, first_structures)
+    if spec.task != "segmentation":
+        col = _target_column(spec)
+        labels = table[col].map(lambda v: str(int(v)) if spec.task == "severity" else str(v))
+        unknown = sorted(set(labels) - set(classes))
+        if unknown:
+            raise ConfigError(f"classes: label(s) {unknown} of column {col!r} are not in classes {classes}")
+        table["_target"] = labels.map({c: k for k, c in enumerate(classes)}).astype("int64")
+        if len(classes) < 2:
+            raise ConfigError(f"{spec.task}: need at least two classes, found {classes} in column {col!r}")
+    image_columns = ["image"] + columns
+    if check_files:
+        _check_files(table, image_columns)
+    train = table[table["split"] == "train"].reset_index(drop=True)
+    val = table[table["split"] == "val"].reset_index(drop=True)
+    if train.empty:
+        raise ConfigError("no training rows: the datasets have no split == 'train' rows after filtering")
+    if val.empty:
+        raise ConfigError(
+            "no validation rows: the datasets with val: true have no split == 'val' rows; "
+            "set val_fraction on a dataset to carve a subject-level validation split (needs at least two subjects)"
+        )
+    return MixedData(train=train, val=val, classes=classes, image_columns=image_columns)
+
+
+def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarray:
+    """Row indices of ``train`` for one training epoch, shuffled with a generator seeded by (seed, epoch).
+
+    Without ratios every row appears once. With ratios the epoch has as many samples as the training
+    table, dataset ``d`` contributing ``round(N * ratio_d / Σ ratio)`` of them (drawn without
+    replacement while it has rows, then cycling through fresh permutations). ``steps_per_epoch``
+    truncates the epoch to ``steps_per_epoch * batch_size`` samples.
+    """
+    rng = np.random.default_rng([spec.seed, epoch, 7])
+    ratios = {d.name: d.ratio for d in spec.data if d.train}
+    if all(r is None for r in ratios.values()):
+        order = rng.permutation(len(train))
+    else:
+        n_total = len(train)
+        total_ratio = sum(r for r in ratios.values() if r is not None)
+        parts = []
+        for name, r in ratios.items():
+            rows = np.flatnonzero(train["_dataset"].to_numpy() == name)
+            n = round(n_total * (r or 0.0) / total_ratio)
+            if n == 0 or len(rows) == 0:
+                continue
+            reps = -(-n // len(rows))
+            drawn = np.concatenate([rng.permutation(rows) for _ in range(reps)])[:n]
+            parts.append(drawn)
+        order = rng.permutation(np.concatenate(parts))
+    if spec.steps_per_epoch is not None:
+        order = order[: spec.steps_per_epoch * spec.batch_size]
+    return order

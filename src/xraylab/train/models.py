@@ -1,0 +1,178 @@
+"""One factory for every model the trainer and evaluator build by name.
+
+Segmentation (segmentation-models-pytorch): ``unet`` (depth 3–5, Fok et al. Table 3), ``unetplusplus``,
+``fpn``, ``deeplabv3plus``, ``swin_unet`` (U-Net decoder on a timm Swin-T encoder, the Swin-Unet
+stand-in) and ``mit_unet`` (U-Net on a SegFormer MiT-b0 encoder). They take ``[B, C, H, W]`` images in
+[0, 1] and return logits ``[B, K, H, W]`` (multi-label: sigmoid per class).
+
+Classification (timm): ``resnet18``, ``convnext_tiny``, ``vit_base_patch16_224`` (ViT-b16) and
+``small_cnn`` (a tiny CNN for tests and smoke runs). They return logits ``[B, K]``.
+
+Every model starts from random initialisation (``encoder_weights=None`` / ``pretrained=False``); a
+local state dict is loaded with :func:`load_weights`. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from xraylab.errors import ConfigError, InputFileError
+
+SEG_MODELS = ("unet", "unetplusplus", "fpn", "deeplabv3plus", "swin_unet", "mit_unet")
+CLS_MODELS = ("resnet18", "convnext_tiny", "vit_base_patch16_224", "small_cnn")
+MODEL_NAMES = SEG_MODELS + CLS_MODELS
+_SMP_CLASS = {"unet": "Unet", "unetplusplus": "UnetPlusPlus", "fpn": "FPN", "deeplabv3plus": "DeepLabV3Plus"}
+_DECODER_CHANNELS = (256, 128, 64, 32, 16)
+SWIN_ENCODER = "tu-swin_tiny_patch4_window7_224"
+
+
+def is_segmentation_model(name: str) -> bool:
+    return name in SEG_MODELS
+
+
+def check_model_task(name: str, task: str, image_size: int, kwargs: dict[str, Any]) -> None:
+    """Raise ``ValueError`` when ``name`` cannot serve ``task`` at ``image_size`` (spec validation)."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if (task == "segmentation") != is_segmentation_model(name):
+        kind = "segmentation" if task == "segmentation" else "classification"
+        options = SEG_MODELS if task == "segmentation" else CLS_MODELS
+        raise ValueError(f"model {name!r} is not a {kind} model (task {task}); choose one of {', '.join(options)}")
+    if name in ("unet", "unetplusplus", "fpn", "deeplabv3plus"):
+        depth = int(kwargs.get("depth", 5))
+        if not 3 <= depth <= 5:
+            raise ValueError(f"model.kwargs.depth must be 3, 4 or 5, got {depth}")
+        if image_size % (2**depth):
+            raise ValueError(f"image_size {image_size} must be divisible by 2**depth = {2**depth} for {name}")
+    elif name in ("swin_unet", "mit_unet") and image_size % 32:
+        raise ValueError(f"image_size {image_size} must be divisible by 32 for {name}")
+
+
+def _smp_model(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+    import segmentation_models_pytorch as smp
+
+    kw = dict(kwargs)
+    kw.pop("encoder_weights", None)  # never download: always random init
+    if name in _SMP_CLASS:
+        depth = int(kw.pop("depth", 5))
+        kw.setdefault("encoder_name", "resnet18")
+        kw["encoder_depth"] = depth
+        if name in ("unet", "unetplusplus"):
+            kw.setdefault("decoder_channels", _DECODER_CHANNELS[5 - depth :])
+        if name == "fpn":
+            kw.setdefault("upsampling", 2 ** (depth - 3))
+        cls = getattr(smp, _SMP_CLASS[name])
+    else:
+        image_size = kw.pop("image_size", None)
+        cls = smp.Unet
+        if name == "swin_unet":
+            kw.setdefault("encoder_name", SWIN_ENCODER)
+            if image_size is not None:
+                kw.setdefault("img_size", int(image_size))
+        else:
+            kw.setdefault("encoder_name", "mit_b0")
+    model = cls(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
+    if name in _SMP_CLASS:
+        _drop_unused_resnet_stages(model.encoder, kw["encoder_depth"])
+    return model
+
+
+def _drop_unused_resnet_stages(encoder: nn.Module, depth: int) -> None:
+    """Replace ResNet stages a shallow encoder never runs (``layer{depth}`` and up) by identities.
+
+    smp builds the whole ResNet even at depth 3; the unused stages would only bloat checkpoints
+    (resnet18: 11 M of 11.4 M parameters at depth 3).
+    """
+    for k in range(max(depth, 1), 5):
+        if isinstance(getattr(encoder, f"layer{k}", None), nn.Sequential):
+            setattr(encoder, f"layer{k}", nn.Identity())
+
+
+class SmallCNN(nn.Module):
+    """Four conv-BN-ReLU blocks with stride-2 pooling and a linear head: ``[B, C, H, W] -> [B, K]``."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 16) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_channels
+        for k in range(4):
+            w = width * 2 ** min(k, 2)
+            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+
+def _classifier(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+    if name == "small_cnn":
+        return SmallCNN(in_channels, num_classes, **kwargs)
+    import timm
+
+    kw = dict(kwargs)
+    kw.pop("pretrained", None)
+    image_size = kw.pop("image_size", None)
+    if name.startswith("vit") and image_size is not None:
+        kw.setdefault("img_size", int(image_size))
+    return timm.create_model(name, pretrained=False, in_chans=in_channels, num_classes=num_classes, **kw)
+
+
+def build_model(name: str, task: str, in_channels: int, num_classes: int, **kwargs: Any) -> nn.Module:
+    """Build model ``name`` for ``task`` with random weights.
+
+    ``in_channels``: image channels C; ``num_classes``: K output channels (structures or classes).
+    ``kwargs``: factory options — ``depth`` (3–5) and ``encoder_name`` for the smp models,
+    ``image_size`` for Swin/ViT, and any keyword of the underlying smp/timm constructor.
+    """
+    try:
+        check_model_task(name, task, int(kwargs.get("image_size", 2**10)), kwargs)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if num_classes < 1:
+        raise ConfigError(f"model {name!r} needs at least one output class, got {num_classes}")
+    try:
+        if is_segmentation_model(name):
+            return _smp_model(name, in_channels, num_classes, kwargs)
+        return _classifier(name, in_channels, num_classes, kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"model {name!r}: bad model.kwargs {kwargs} ({exc})") from None
+
+
+def load_weights(
+    model: nn.Module, path: str | os.PathLike, prefix: str = "", strict: bool = False
+) -> dict[str, list[str]]:
+    """Load a local state dict (a bare state dict or an xraylab checkpoint) into ``model``.
+
+    ``prefix`` is prepended to every key of the file, e.g. ``"encoder."`` to load a plain
+    torchvision/timm ResNet state dict into an smp encoder. Keys whose shapes differ (e.g. a
+    classifier head with another class count) are skipped; a file that matches no key at all is an
+    error. Returns ``{"missing": [...], "unexpected": [...], "skipped": [...]}``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: weights file not found (model.weights); weights are never downloaded")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputFileError(f"{path}: cannot load weights ({exc})") from exc
+    if isinstance(state, dict) and "model_state" in state:
+        state = state["model_state"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputFileError(f"{path}: not a state dict of tensors")
+    state = {prefix + k: v for k, v in state.items()}
+    own = model.state_dict()
+    if not any(k in own and own[k].shape == v.shape for k, v in state.items()):
+        raise InputFileError(
+            f"{path}: no parameter name and shape matches the model; check the file or set model.weights_prefix"
+        )
+    skipped = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    state = {k: v for k, v in state.items() if k not in skipped}
+    result = model.load_state_dict(state, strict=strict)
+    return {"missing": list(result.missing_keys), "unexpected": list(result.unexpected_keys), "skipped": skipped}
