@@ -57,7 +57,7 @@ def part_diffdrr(device: str) -> dict:
 
     from xraylab.physics.geometry import preset_geometry
 
-    spec = yaml.safe_load(SPEC.read_text())
+    spec = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     n, ds, n_points = spec["geometry"]["rows"], spec["render"]["downsample"], spec["render"]["n_points"]
     geom = preset_geometry("fok2024", rows=n, cols=n)
     sw = spec["sweep"]["grid"]["geometry.rotation_deg"]
@@ -96,7 +96,7 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--part", part, "--device", args.device]
         if args.workers:
             cmd += ["--workers", str(args.workers)]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out = subprocess.run(cmd, capture_output=True, encoding="utf-8", check=True)
         results[part] = json.loads(out.stdout.strip().splitlines()[-1])
     x, d = results["xraylab"], results["diffdrr"]
     x_rate, d_rate = x["images"] / x["seconds"], d["images"] / d["seconds"]

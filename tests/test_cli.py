@@ -14,7 +14,7 @@ XRAYLAB = [sys.executable, "-m", "xraylab.cli"]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([*XRAYLAB, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([*XRAYLAB, *map(str, args)], capture_output=True, encoding="utf-8", cwd=cwd, timeout=600)
 
 
 def test_render_help_documents_every_option_with_units():
@@ -37,7 +37,7 @@ def test_render_default_ct_writes_layers_masks_preview_and_metadata(tmp_path):
     assert {"material/bone", "material/lung", "path/clavicles", "path/lungs", "physics/image"} <= set(layers.files)
     assert layers["material/bone"].dtype == np.float32 and layers["material/bone"].shape == (64, 64)
     assert (out / "masks" / "lungs.png").is_file() and (out / "preview.png").is_file()
-    meta = json.loads((out / "metadata.json").read_text())
+    meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert meta["geometry"]["rotation_deg"] == 10.0 and meta["geometry"]["rows"] == 64
     assert "torch" in meta["versions"]
     assert not list(tmp_path.glob(".*partial*"))

@@ -140,7 +140,7 @@ def render_ct(
             "versions": package_versions(),
             **physics_meta,
         }
-        (stage / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        (stage / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         if out_path.exists():
             shutil.rmtree(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -147,7 +147,7 @@ def test_fok_spec_on_downsampled_ct(tmp_path):
         # Display convention: the patient's left is on the image's right.
         assert _centroid_col(masks["left_lung"]) > 16 > _centroid_col(masks["right_lung"]), r["image_id"]
         assert sha256_file(out / r["image"]) == r["sha256:image"]
-    info = json.loads((out / "dataset.json").read_text())
+    info = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert info["counts"]["per_angle_group"]["Center"] == 3 and info["counts"]["per_subset"] == {"center": 3, "all": 21}
 
 

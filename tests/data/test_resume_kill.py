@@ -44,7 +44,7 @@ def test_kill_then_rerun_completes(tmp_path):
     if (out / "manifest.parquet").is_file():  # a partial manifest lists complete items only
         assert set(read_manifest(out)["image_id"]) <= {k[:-5] for k in done_before}
 
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    res = subprocess.run(cmd, capture_output=True, encoding="utf-8", timeout=400)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"{n - len(done_before)} images rendered, {len(done_before)} already complete" in res.stdout
     df = read_manifest(out)

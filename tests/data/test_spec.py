@@ -159,4 +159,4 @@ def test_demo_command_embedded_spec_matches_simulations_demo():
     from xraylab.commands import demo
 
     assert yaml.safe_load(demo._EMBEDDED_SPEC) == {
-        k: v for k, v in yaml.safe_load((SIMULATIONS / "demo.yaml").read_text()).items()}
+        k: v for k, v in yaml.safe_load((SIMULATIONS / "demo.yaml").read_text(encoding="utf-8")).items()}

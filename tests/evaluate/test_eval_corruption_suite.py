@@ -59,7 +59,7 @@ def test_report_files(corruption_run):
         assert (corruption_run / "tables" / f"{name}.csv").is_file()
     for fig in ("corruption_clean_vs_corrupted", "corruption_heatmap", "corruption_dice_vs_severity"):
         assert (corruption_run / "figures" / f"{fig}.png").stat().st_size > 5000
-    md = (corruption_run / "summary.md").read_text()
+    md = (corruption_run / "summary.md").read_text(encoding="utf-8")
     assert "RAMP Table 5" in md
     assert "| model | clean_dice | mean_corrupted_dice | robustness_gap | worst_case_dice |" in md
     assert md.count("Best model per") >= 3

@@ -55,7 +55,7 @@ def test_table_layout_and_boxplot(rotation_run):
     assert len(t) == 2 * 3 * 5
     assert set(t["metric"]) == {"dice", "hd_mm", "hd95_mm"}
     assert (t["n"] == 2).all()
-    md = (rotation_run / "summary.md").read_text()
+    md = (rotation_run / "summary.md").read_text(encoding="utf-8")
     header = next(line for line in md.splitlines() if line.startswith("| model | metric"))
     assert header == "| model | metric | " + " | ".join(ANGLE_GROUPS) + " |"
     assert "Best model per column" in md and "**trained**" in md

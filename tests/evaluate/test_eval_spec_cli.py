@@ -46,7 +46,7 @@ def test_unknown_model_reference_is_rejected():
 def test_cli_bad_spec_exits_2_with_one_line(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("output: o\nmodels: []\nrotation: {dataset: d}\n")
-    r = subprocess.run([sys.executable, "-m", "xraylab.cli", "evaluate", str(p)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", "xraylab.cli", "evaluate", str(p)], capture_output=True, encoding="utf-8", timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "models" in r.stderr
 

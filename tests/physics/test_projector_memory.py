@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_fok_detector_renders_within_8_gb():
-    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=900)
+    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, encoding="utf-8", timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     shape, lung_px, max_density, peak_gb = r.stdout.strip().splitlines()[-1].rsplit(" ", 3)
     assert shape == "(1, 1, 1800, 1800)"

@@ -30,14 +30,14 @@ def _run_cli(monkeypatch, capsys, *args) -> tuple[int, str, str]:
 
 
 def test_specs_exist_for_every_task():
-    tasks = {yaml.safe_load(p.read_text())["task"] for p in SPECS}
+    tasks = {yaml.safe_load(p.read_text(encoding="utf-8"))["task"] for p in SPECS}
     assert tasks == {"segmentation", "classification", "severity", "type"}
     assert any("smoke" in p.name for p in SPECS) and any("fok" in p.name for p in SPECS)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
 def test_simulation_spec_validates(path):
-    raw = yaml.safe_load(path.read_text())
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     paths = {d["name"]: "/data/" + d["name"] for d in raw["data"]}
     spec = load_spec(path, paths)
     assert all(d.path for d in spec.data)

@@ -48,7 +48,7 @@ def test_run_directory_holds_everything_a_person_needs(seg_run):
     for name in ("spec.yaml", "versions.json", "seed.txt", "data.json", "metrics.csv", "curves.png",
                  "checkpoints/best.pt", "checkpoints/last.pt"):
         assert (run_dir / name).is_file(), name
-    assert (run_dir / "seed.txt").read_text().strip() == "3"
+    assert (run_dir / "seed.txt").read_text(encoding="utf-8").strip() == "3"
     assert not list(run_dir.rglob("*.tmp"))
     last = read_checkpoint(run_dir, "last.pt")
     assert {"optimizer", "scaler", "aug_generator", "adv_generator", "torch_rng", "state"} <= set(last["training"])

@@ -36,7 +36,7 @@ def demo_spec_path(tmp_dir: Path) -> Path:
         return _REPO_SPEC
     tmp_dir.mkdir(parents=True, exist_ok=True)
     p = tmp_dir / "demo.yaml"
-    p.write_text(_EMBEDDED_SPEC)
+    p.write_text(_EMBEDDED_SPEC, encoding="utf-8")
     return p
 
 

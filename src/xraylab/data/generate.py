@@ -215,7 +215,7 @@ def _prepare_out(out: Path, plan: Plan, overwrite: bool, shard: tuple[int, int] 
         if not fp_path.is_file():
             raise ConfigError(f"{out}: output folder exists, is not empty and holds no xraylab generate state; "
                               "choose another --out or pass --overwrite")
-        old = json.loads(fp_path.read_text()).get("fingerprint")
+        old = json.loads(fp_path.read_text(encoding="utf-8")).get("fingerprint")
         if old != plan.fingerprint:
             raise ConfigError(f"{out}: folder holds a dataset made from a different spec or seed; pass --overwrite "
                               "to start afresh or choose another --out")
@@ -231,7 +231,7 @@ def _records(out: Path, items: Sequence[dict]) -> list[dict]:
     for it in items:
         p = record_path(out, it["image_id"])
         if p.is_file():
-            rows.append(json.loads(p.read_text()))
+            rows.append(json.loads(p.read_text(encoding="utf-8")))
     return rows
 
 
@@ -443,7 +443,7 @@ def merge(spec_path: str | os.PathLike, out: str | os.PathLike, sets: Sequence[s
     if not fp_path.is_file():
         raise ConfigError(f"{out}: no generate state here; run the shards (xraylab generate SPEC --out {out} "
                           "--shard i/n) first")
-    if json.loads(fp_path.read_text()).get("fingerprint") != plan.fingerprint:
+    if json.loads(fp_path.read_text(encoding="utf-8")).get("fingerprint") != plan.fingerprint:
         raise ConfigError(f"{out}: the shards were made from a different spec or seed than {spec_path}")
     missing = [it for it in plan.items if not is_complete(out, it)]
     if missing:

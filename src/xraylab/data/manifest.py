@@ -85,4 +85,4 @@ def write_dataset_json(folder: str | os.PathLike, info: dict[str, Any]) -> Path:
 def read_dataset_json(folder: str | os.PathLike) -> dict[str, Any]:
     """Read ``dataset.json`` from a dataset folder ({} when absent)."""
     path = Path(folder) / DATASET_JSON
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -58,7 +58,7 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
     if not mpath.is_file():
         raise ConfigError(f"{source}: cts: data manifest {mpath} not found")
     try:
-        data = yaml.safe_load(mpath.read_text()) or {}
+        data = yaml.safe_load(mpath.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: cts: cannot parse data manifest {mpath} ({exc})") from None
     cases = data.get("cases") or []

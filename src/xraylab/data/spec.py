@@ -333,7 +333,7 @@ def load_spec(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> tuple
     if not p.is_file():
         raise ConfigError(f"{p}: generate spec not found; give the path of a YAML spec (see simulations/)")
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{p}: cannot parse YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):

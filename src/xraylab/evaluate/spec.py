@@ -194,7 +194,7 @@ def load_spec(path: str | os.PathLike) -> EvaluateSpec:
     if not path.is_file():
         raise InputFileError(f"{path}: spec file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):

@@ -231,7 +231,7 @@ def read_structure_table(path: str | os.PathLike) -> dict[int, str]:
     """Read an id → name table from CSV with columns ``id`` and ``structure`` (or ``name``)."""
     path = Path(path)
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read structure table ({exc})") from None

@@ -84,7 +84,7 @@ def load_physics_config(path) -> PhysicsConfig:
 
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read physics config {p}: {exc}") from None
     if not isinstance(data, dict):

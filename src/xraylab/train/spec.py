@@ -210,7 +210,7 @@ def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None,
     if not path.is_file():
         raise ConfigError(f"{path}: training spec not found")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     raw = _relative_to(raw, path.parent)

@@ -122,7 +122,7 @@ def _prepare_run_dir(run_dir: Path, spec: TrainSpec, resume: bool) -> bool:
     spec_file = run_dir / SPEC
     if resume:
         if spec_file.is_file():
-            saved = yaml.safe_load(spec_file.read_text())
+            saved = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
             current = yaml.safe_load(spec_to_yaml(spec))
             keys = (set(saved) | set(current)) - RESUME_MAY_CHANGE
             changed = sorted(k for k in keys if saved.get(k) != current.get(k))
