@@ -1,1 +1,3 @@
 from xraylab._version import __version__
+
+__all__ = ["__version__"]

@@ -41,8 +41,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xraylab.specs import read_yaml_mapping, validate_spec
 from xraylab.errors import ConfigError
 
 
@@ -287,15 +288,6 @@ def flatten_overrides(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def format_validation_error(exc: ValidationError, source: str) -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-")) or "spec"
-        msg = e["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}")
-    return f"{source}: invalid generate spec: " + "; ".join(parts)
-
-
 def apply_spec_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     """Apply ``--set key.path=value`` (value parsed as YAML) to the raw spec mapping.
 
@@ -330,21 +322,11 @@ def apply_spec_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
 def load_spec(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> tuple[GenerateSpec, Path]:
     """Read and validate a generate spec; returns (spec, spec folder). ``sets``: ``key=value`` overrides."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: generate spec not found; give the path of a YAML spec (see simulations/)")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: cannot parse YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{p}: a generate spec must be a mapping, got {type(raw).__name__}")
+    raw = read_yaml_mapping(p, "generate")
     raw = apply_spec_sets(raw, list(sets))
     return parse_spec(raw, str(p)), p.resolve().parent
 
 
 def parse_spec(raw: dict[str, Any], source: str = "spec") -> GenerateSpec:
     """Validate a raw mapping into a :class:`GenerateSpec` (``ConfigError`` naming ``source`` and the field)."""
-    try:
-        return GenerateSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+    return validate_spec(GenerateSpec, raw, source, "generate")

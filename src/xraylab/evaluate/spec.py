@@ -22,10 +22,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xraylab.errors import ConfigError, InputFileError
+from xraylab.specs import read_yaml_mapping, validate_spec
 
 
 class _Strict(BaseModel):
@@ -171,32 +170,14 @@ def resolve_paths(spec: EvaluateSpec, base: Path) -> EvaluateSpec:
     return EvaluateSpec.model_validate(data)
 
 
-def _format_validation(exc: ValidationError, where: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{where}: invalid evaluate spec: " + "; ".join(parts)
-
-
 def parse_spec(data: dict, where: str = "<spec>", base: Path | None = None) -> EvaluateSpec:
     """Validate a spec dict; raise :class:`ConfigError` naming the field path and ``where``."""
-    try:
-        spec = EvaluateSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, where)) from exc
+    spec = validate_spec(EvaluateSpec, data, where, "evaluate")
     return resolve_paths(spec, base) if base is not None else spec
 
 
 def load_spec(path: str | os.PathLike) -> EvaluateSpec:
     """Read and validate a YAML spec file; relative paths resolve against its folder."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: spec file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the spec must be a YAML mapping of fields")
+    data = read_yaml_mapping(path, "evaluate")
     return parse_spec(data, where=str(path), base=path.resolve().parent)

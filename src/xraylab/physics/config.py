@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xraylab.errors import ConfigError
+from xraylab.specs import describe_validation_error
 from xraylab.physics.collimation import CollimationConfig
 from xraylab.physics.detector import DetectorConfig
 from xraylab.physics.focal_spot import FocalSpotConfig
@@ -58,15 +59,6 @@ class PhysicsConfig(BaseModel):
         return self
 
 
-def _format_errors(exc: ValidationError, prefix: str = "") -> str:
-    parts = []
-    for e in exc.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
-        path = f"{prefix}{loc}" if loc else (prefix.rstrip(".") or "config")
-        parts.append(f"{path}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def make_physics_config(data: dict | None = None, source: str | None = None, **fields) -> PhysicsConfig:
     """Validate ``data`` (and/or keyword fields) into a :class:`PhysicsConfig`; ``ConfigError`` names the field."""
     raw = dict(data or {})
@@ -75,7 +67,7 @@ def make_physics_config(data: dict | None = None, source: str | None = None, **f
         return PhysicsConfig.model_validate(raw)
     except ValidationError as exc:
         where = f" in {source}" if source else ""
-        raise ConfigError(f"invalid physics config{where}: {_format_errors(exc)}") from None
+        raise ConfigError(f"invalid physics config{where}: {describe_validation_error(exc)}") from None
 
 
 def load_physics_config(path) -> PhysicsConfig:
@@ -147,4 +139,4 @@ def apply_overrides(config: PhysicsConfig, overrides: Iterable[str]) -> PhysicsC
     try:
         return PhysicsConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid override: {_format_errors(exc)}") from None
+        raise ConfigError(f"invalid override: {describe_validation_error(exc)}") from None

@@ -221,9 +221,9 @@ def make_geometry(**fields) -> Geometry:
     from pydantic import ValidationError
 
     from xraylab.errors import ConfigError
+    from xraylab.specs import describe_validation_error
 
     try:
         return Geometry(**fields)
     except ValidationError as exc:
-        msgs = "; ".join(f"geometry.{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(msgs) from None
+        raise ConfigError(describe_validation_error(exc, prefix="geometry.")) from None

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xraylab.specs import read_yaml_mapping, validate_spec
 from xraylab.errors import ConfigError
 
 TASKS = ("segmentation", "classification", "severity", "type")
@@ -179,23 +180,9 @@ class TrainSpec(_Strict):
         return self
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}")
-    return f"{source}: invalid training spec: " + "; ".join(parts)
-
-
 def parse_spec(raw: dict[str, Any], source: str = "<spec>") -> TrainSpec:
     """Validate a spec dictionary; raise :class:`ConfigError` naming ``source`` and the field path."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: a training spec must be a YAML mapping, got {type(raw).__name__}")
-    try:
-        return TrainSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
+    return validate_spec(TrainSpec, raw, source, "training")
 
 
 def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None, **overrides: Any) -> TrainSpec:
@@ -207,12 +194,7 @@ def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None,
     error. ``overrides`` (e.g. ``epochs=2``) replace top-level fields; ``None`` values are ignored.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: training spec not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    raw = read_yaml_mapping(path, "training")
     raw = _relative_to(raw, path.parent)
     raw = apply_overrides(raw, data_paths, str(path), **overrides)
     return parse_spec(raw, str(path))
