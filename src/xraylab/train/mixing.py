@@ -2,7 +2,7 @@
 
 Each dataset of the spec is a folder with ``manifest.parquet`` (:mod:`xraylab.data.manifest`). Its
 ``split`` column decides where a row goes (``train`` / ``val``; ``test`` rows are never read, RAMP
-§3.5); ``where`` filters rows (e.g. Fok's Syn_cen = ``angle_group: [center]``); ``ratio`` fixes the
+§3.5); ``where`` filters rows (e.g. Fok's Syn_cen = ``angle_group: [Center]`` or ``subset:center: [true]``); ``ratio`` fixes the
 share of each training epoch drawn from the dataset. Everything that can be checked before training
 is checked here: columns, labels, subject-level splits and that every referenced file exists.
 

@@ -52,7 +52,7 @@ class DatasetSpec(_Strict):
         None, gt=0, description="share of each training epoch drawn from this dataset; null = all its rows once"
     )
     where: dict[str, list[Any]] = Field(
-        default_factory=dict, description="keep rows whose column value is in the list, e.g. {angle_group: [center]}"
+        default_factory=dict, description="keep rows whose column value is in the list, e.g. {angle_group: [Center]} (Fok Syn_cen)"
     )
     train: bool = Field(True, description="its `train` rows join the training set")
     val: bool = Field(True, description="its `val` rows join the validation set (best-checkpoint selection)")
