@@ -32,7 +32,7 @@ from typing import Literal, Sequence
 
 import torch
 import torch.nn.functional as F
-from diffdrr.renderers import _get_alpha_minmax, _get_alphas, _get_xyzs
+from diffdrr.renderers import _get_alpha_minmax, _get_alphas
 
 from xraylab.io.ct import CTVolume
 from xraylab.io.structures import resolve_structure
@@ -167,39 +167,48 @@ class Projector:
         return max(256, int(self.memory_budget_mb * 2**20 / bytes_per_ray))
 
     # ------------------------------------------------------------------ sampling
+    def _grid_coords(self, alphas: torch.Tensor, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """grid_sample coordinates in [−1, 1] of the points ``s + α (t − s)``, ``[1, 1, n, P, 3]``.
+
+        The same mapping as DiffDRR's ``_get_xyzs`` (voxel index → normalised, voxel centres at integers),
+        written as one fused multiply-add so that no extra ``[n, P, 3]`` temporaries are made.
+        """
+        scale = 2.0 / self._dims
+        a = (s + _VOXEL_SHIFT) * scale - 1.0  # [1, n, 3]
+        b = (t - s + _EPS) * scale  # [1, n, 3]
+        return torch.addcmul(a.unsqueeze(-2), alphas.unsqueeze(-1), b.unsqueeze(-2)).unsqueeze(1)
+
     def _trace_chunk(self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Accumulate one chunk of rays: material integrals ``[n, 5]`` (g/cm³·mm) and paths ``[n, L+1]`` (mm)."""
         s, t = src[None], tgt[None]  # [1, n, 3]: DiffDRR's helpers broadcast per-ray sources
         dims = self._dims
+        amin, amax = _get_alpha_minmax(s, t, dims, _VOXEL_SHIFT, _EPS)  # [1, n, 1], volume entry and exit
         if self.renderer == "siddon":
-            alphas = _get_alphas(s, t, dims, _VOXEL_SHIFT, _EPS, False)  # [1, n, P+1]
-            amin, amax = _get_alpha_minmax(s, t, dims, _VOXEL_SHIFT, _EPS)  # [1, n, 1]
-            alphas = torch.minimum(torch.maximum(alphas, amin), amax.clamp(min=0))
+            alphas = _get_alphas(s, t, dims, _VOXEL_SHIFT, _EPS, False)  # [1, n, P+1] plane crossings
+            alphas = torch.minimum(torch.maximum(alphas, amin), amax)
             mid = 0.5 * (alphas[..., :-1] + alphas[..., 1:])
-            seg = torch.diff(alphas, dim=-1) * length[None, :, None]  # segment lengths, mm
-            xyz = _get_xyzs(mid, s, t, dims, _VOXEL_SHIFT, _EPS)  # [1, 1, n, P, 3]
-            vals = F.grid_sample(self._both, xyz, mode="nearest", align_corners=False)[0, :, 0]  # [2, n, P]
-            rho, code = vals[0], vals[1]
+            weight = (torch.diff(alphas, dim=-1) * length[None, :, None])[0]  # segment lengths [n, P], mm
+            vals = F.grid_sample(self._both, self._grid_coords(mid, s, t), mode="nearest", align_corners=False)
+            rho, code = vals[0, 0, 0], vals[0, 1, 0]  # [n, P] each
         else:
-            amin, amax = _get_alpha_minmax(s, t, dims, _VOXEL_SHIFT, _EPS)
-            hit = (amax > amin).float()
+            span = (amax - amin).clamp(min=0)
             u = torch.linspace(0.0, 1.0, self.n_points, device=self.device)
-            alphas = amin + (amax - amin).clamp(min=0) * u  # [1, n, P]
-            step = ((amax - amin).clamp(min=0) / max(self.n_points - 1, 1)) * length[None, :, None] * hit
-            seg = step.expand_as(alphas).clone()
-            seg[..., 0] *= 0.5  # trapezoidal end weights
-            seg[..., -1] *= 0.5
-            xyz = _get_xyzs(alphas, s, t, dims, _VOXEL_SHIFT, _EPS)
+            xyz = self._grid_coords(amin + span * u, s, t)
             rho = F.grid_sample(self._density, xyz, mode="bilinear", align_corners=False)[0, 0, 0]
             code = F.grid_sample(self._code, xyz, mode="nearest", align_corners=False)[0, 0, 0]
-            seg = seg[0]
-        seg = seg.reshape(rho.shape)
-        code = code.to(torch.int64)
-        nm = len(MATERIALS)
-        mat = torch.zeros(rho.shape[0], nm, device=self.device).scatter_add_(1, code % nm, rho * seg)
-        paths = torch.zeros(rho.shape[0], self._n_label_channels, device=self.device)
-        if self._n_label_channels > 1:
-            paths.scatter_add_(1, code // nm, seg)
+            weight = (span / max(self.n_points - 1, 1) * length[None, :, None])[0]  # step length [n, 1], mm
+        n = rho.shape[0]
+        nm, nl = len(MATERIALS), self._n_label_channels
+        idx = code.to(torch.int64)  # packed structure-channel × material code
+        per_sample = weight.shape[-1] > 1  # Siddon: one length per segment; trilinear: one step per ray
+        dens = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, rho * weight if per_sample else rho)
+        mat = dens.view(n, nl, nm).sum(1)
+        if not per_sample:
+            mat = mat * weight
+        paths = torch.zeros(n, nl, device=self.device)
+        if nl > 1:
+            lengths = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, weight.expand_as(rho))
+            paths = lengths.view(n, nl, nm).sum(2)
         return mat, paths
 
     # ------------------------------------------------------------------ public API
