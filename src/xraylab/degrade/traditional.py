@@ -37,7 +37,7 @@ class GaussianNoise(Corruption):
     table = {"sigma": (0.0, 0.04, 0.08, 0.12, 0.16)}
 
     def _apply(self, x, p, g):
-        return x + p["sigma"] * rng.randn(x.shape, g, x)
+        return rng.randn(x.shape, g, x).mul_(p["sigma"]).add_(x)  # in place on the fresh noise tensor
 
 
 @register
