@@ -58,3 +58,15 @@ def test_bad_input_is_one_line_exit_2_and_no_output_folder(tmp_path, args, messa
     err = r.stderr.strip()
     assert err.startswith("xraylab: error:") and message in err and len(err.splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_embedded_demo_spec_matches_simulations_demo_yaml():
+    # `xraylab demo` falls back to an embedded copy of simulations/demo.yaml when the repository is absent;
+    # the two must describe the same job.
+    import yaml
+
+    from xraylab.commands import demo
+
+    assert demo._REPO_SPEC.is_file()
+    repo = yaml.safe_load(demo._REPO_SPEC.read_text(encoding="utf-8"))
+    assert yaml.safe_load(demo._EMBEDDED_SPEC) == repo

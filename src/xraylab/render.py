@@ -59,7 +59,7 @@ def simulate_layers(
     gen = torch.Generator(device=torch.device(device)).manual_seed(int(seed))
     render = (lambda g: projector.project(g).materials) if projector is not None else None
     layers = sim.simulate(projection.materials, projection.geometries[0], generator=gen, render=render)
-    return layers, {"physics": cfg.model_dump(mode="json"), "stage_seconds": getattr(sim, "stage_times", {})}
+    return layers, {"physics": cfg.model_dump(mode="json"), "stage_seconds": sim.stage_times}
 
 
 def _staging_dir(out: Path) -> Path:

@@ -30,7 +30,7 @@ def test_four_suites_are_shipped():
 def test_unknown_field_names_path_and_file(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump({"output": "o", "models": [{"name": "m", "path": "x"}],
-                                 "rotation": {"dataset": "d", "refrence": "m"}}))
+                                 "rotation": {"dataset": "d", "refrence": "m"}}), encoding="utf-8")
     with pytest.raises(ConfigError) as exc:
         load_spec(p)
     assert "rotation.refrence" in str(exc.value) and str(p) in str(exc.value)
@@ -45,7 +45,7 @@ def test_unknown_model_reference_is_rejected():
 
 def test_cli_bad_spec_exits_2_with_one_line(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("output: o\nmodels: []\nrotation: {dataset: d}\n")
+    p.write_text("output: o\nmodels: []\nrotation: {dataset: d}\n", encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "xraylab.cli", "evaluate", str(p)], capture_output=True, encoding="utf-8", timeout=300)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "models" in r.stderr
@@ -60,7 +60,7 @@ def test_cli_runs_a_spec(tmp_path, monkeypatch):
     monkeypatch.setattr(models_mod, "load_model_spec", lambda name, path, device: seg_model(name, net))
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump({"output": "run", "models": [{"name": "tiny", "path": "ckpt"}],
-                                    "rotation": {"dataset": "data", "split": "test"}}))
+                                    "rotation": {"dataset": "data", "split": "test"}}), encoding="utf-8")
     r = CliRunner().invoke(cli.app, ["evaluate", str(spec), "--max-images", "3"])
     assert r.exit_code == 0, r.output
     df = pd.read_parquet(tmp_path / "run" / "results.parquet")

@@ -1,4 +1,4 @@
-"""Loading a real trainer checkpoint through the evaluator (skips while the trainer is absent)."""
+"""Loading a real trainer checkpoint through the evaluator."""
 
 import pytest
 import torch
@@ -10,8 +10,7 @@ from .helpers import make_rotation_dataset
 
 @pytest.mark.slow
 def test_trainer_checkpoint_round_trip(tmp_path):
-    models = pytest.importorskip("xraylab.train.models")
-    checkpoint = pytest.importorskip("xraylab.train.checkpoint")
+    from xraylab.train import checkpoint, models
     from xraylab.evaluate.data import load_rows
     from xraylab.evaluate.engine import classification_rows
 

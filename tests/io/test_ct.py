@@ -158,3 +158,34 @@ def test_default_ct_loads_with_totalsegmentator_labels():
     for group in ("clavicles", "lungs", "heart", "ribs", "spine"):
         ids = resolve_structure(group, ct.structures)
         assert torch.isin(ct.labels, torch.tensor(ids, dtype=ct.labels.dtype)).any(), group
+
+
+def test_partial_weights_count_as_absent_and_segmentation_sends_no_stats(tmp_path, monkeypatch):
+    """Only a complete local model is used (TotalSegmentator would download missing parts), without telemetry."""
+    import totalsegmentator.python_api as ts_api
+
+    from xraylab.io.ct import local_totalsegmentator_model, segment_ct
+
+    weights = tmp_path / "weights"
+    (weights / "Dataset291_TotalSegmentator_part1_organs_1559subj").mkdir(parents=True)
+    monkeypatch.setenv("TOTALSEG_WEIGHTS_PATH", str(weights))
+    assert local_totalsegmentator_model() is None
+    for i in (292, 293, 294, 295):
+        (weights / f"Dataset{i}_TotalSegmentator_part").mkdir()
+    assert local_totalsegmentator_model() == "full"
+
+    img, _ = _ct_image()
+    sitk.WriteImage(img, str(tmp_path / "ct.nii.gz"))
+    ct = load_ct(tmp_path / "ct.nii.gz", segment="never")
+    calls = {}
+
+    def fake_totalsegmentator(src, out, **kw):
+        calls.update(kw)
+        calls["stats_disabled"] = ts_api.send_usage_stats(None, {}) is None and ts_api.send_usage_stats.__name__ == "<lambda>"
+        seg = _labels_for(sitk.ReadImage(src))
+        sitk.WriteImage(seg, out)
+
+    monkeypatch.setattr(ts_api, "totalsegmentator", fake_totalsegmentator)
+    labelled = segment_ct(ct)
+    assert calls["fast"] is False and calls["ml"] is True and calls["stats_disabled"]
+    assert labelled.structures[1] == "spleen" and int((labelled.labels == 2).sum()) == 3 * 5 * 5

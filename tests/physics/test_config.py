@@ -78,12 +78,12 @@ def test_extra_fields_forbidden_and_axis_consistency():
 
 def test_yaml_with_preset_base(tmp_path):
     p = tmp_path / "phys.yaml"
-    p.write_text("preset: bedside_ap\nspectrum:\n  kvp: 85\ndetector:\n  bit_depth: 14\n")
+    p.write_text("preset: bedside_ap\nspectrum:\n  kvp: 85\ndetector:\n  bit_depth: 14\n", encoding="utf-8")
     c = load_physics_config(p)
     assert c.spectrum.kvp == 85 and c.detector.bit_depth == 14 and c.grid is None
     assert c.spectrum.mas == preset_config("bedside_ap").spectrum.mas
     bad = tmp_path / "bad.yaml"
-    bad.write_text("spectrum:\n  kvp: 500\n")
+    bad.write_text("spectrum:\n  kvp: 500\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"bad\.yaml.*spectrum\.kvp"):
         load_physics_config(bad)
 

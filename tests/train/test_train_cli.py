@@ -48,7 +48,7 @@ def test_cli_trains_from_a_spec_with_data_on_the_command_line(shapes_dir, tmp_pa
                     loss={"name": "ce"})
     raw["data"] = [{"name": "real", "path": None}]
     spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(raw))
+    spec.write_text(yaml.safe_dump(raw), encoding="utf-8")
     code, out, err = _run_cli(monkeypatch, capsys, "train", spec, "--data", f"real={shapes_dir}",
                               "--out", tmp_path / "run", "--no-progress", "--epochs", "2")
     assert code == 0, err
@@ -59,7 +59,7 @@ def test_cli_trains_from_a_spec_with_data_on_the_command_line(shapes_dir, tmp_pa
 def test_cli_bad_spec_is_one_line_and_exit_2(shapes_dir, tmp_path, monkeypatch, capsys):
     raw = base_spec(shapes_dir, model={"name": "resnet9000"})
     spec = tmp_path / "bad.yaml"
-    spec.write_text(yaml.safe_dump(raw))
+    spec.write_text(yaml.safe_dump(raw), encoding="utf-8")
     code, out, err = _run_cli(monkeypatch, capsys, "train", spec, "--out", tmp_path / "run")
     assert code == 2
     assert err.startswith("xraylab: error:") and "resnet9000" in err and err.count("\n") == 1

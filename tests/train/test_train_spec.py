@@ -45,7 +45,7 @@ def test_load_spec_applies_data_paths_and_overrides(tmp_path):
     raw = base_spec(tmp_path)
     raw["data"] = [{"name": "real", "path": None}, {"name": "syn_all", "path": None, "val": False}]
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     spec = load_spec(path, {"real": "/r", "syn_all": "/s"}, epochs=7, device=None)
     assert [d.path for d in spec.data] == ["/r", "/s"] and spec.epochs == 7
     with pytest.raises(ConfigError, match="no dataset named 'syn_cen'"):

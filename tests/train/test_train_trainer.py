@@ -176,7 +176,6 @@ def test_bad_data_fails_before_anything_is_written(shapes_dir, tmp_path):
 
 @pytest.mark.parametrize("strategy", ["traditional", "ramp"])
 def test_augmented_training_changes_the_batches_and_resumes_exactly(shapes_dir, tmp_path, strategy):
-    pytest.importorskip("xraylab.degrade.pipelines", reason="xraylab.degrade.pipelines (degradations issue) not built yet")
     over = dict(epochs=2, steps_per_epoch=1)
     spec = parse_spec(base_spec(shapes_dir, augmentation={"strategy": strategy, "p_clean": 0.0}, **over))
     plain = parse_spec(base_spec(shapes_dir, **over))

@@ -23,8 +23,9 @@ def register(app: typer.Typer) -> None:
                                    help="Acquisition + physics preset: chest_pa, bedside_ap, fok2024, ideal."),
         rotation: float = typer.Option(0.0, "--rotation", help="Patient rotation α about the S–I axis, degrees "
                                        "(α > 0: the patient's left side moves posterior)."),
-        tilt: float = typer.Option(0.0, "--tilt", help="Patient tilt about the L–R axis, degrees."),
-        rows: Optional[int] = typer.Option(None, "--rows", help="Detector rows, pixels (keeps the preset's field of view)."),
+        tilt: float = typer.Option(0.0, "--tilt", help="Patient tilt about the L–R axis, degrees "
+                                   "(tilt > 0: the head moves anterior)."),
+        rows: Optional[int] = typer.Option(None, "--rows", help="Detector rows, pixels (without --pitch the preset's field of view is kept along the longer side)."),
         cols: Optional[int] = typer.Option(None, "--cols", help="Detector columns, pixels."),
         pitch: Optional[float] = typer.Option(None, "--pitch", help="Detector pixel pitch, mm."),
         sid: Optional[float] = typer.Option(None, "--sid", help="Source–image distance, mm."),

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from xraylab.data.angles import ANGLE_GROUPS
-from xraylab.evaluate.metrics.classification import balanced_accuracy
+from xraylab.evaluate.metrics.classification import balanced_accuracy, balanced_error
 
 CLEAN = "none"
 HIGHER_IS_BETTER = {
@@ -241,7 +241,7 @@ def balanced_errors(df: pd.DataFrame) -> pd.DataFrame:
     for (m, c, s), g in d.groupby(["model", "corruption", "severity"], sort=True):
         classes = sorted(set(g["target"]) | set(g["prediction"]))
         idx = {k: i for i, k in enumerate(classes)}
-        be = 1.0 - balanced_accuracy(g["target"].map(idx).to_numpy(), g["prediction"].map(idx).to_numpy(), len(classes))
+        be = balanced_error(g["target"].map(idx).to_numpy(), g["prediction"].map(idx).to_numpy(), len(classes))
         rows.append({"model": m, "corruption": c, "severity": s, "be": be})
     return pd.DataFrame(rows, columns=["model", "corruption", "severity", "be"])
 

@@ -1,10 +1,14 @@
 """Reading evaluation samples from a dataset folder into model-ready tensors.
 
-Images are read with :mod:`xraylab.io.images`, converted to the model's channel count
-(gray repeated, RGB averaged for 1-channel models) and resized with zero padding to
+Images are read and converted to the model's channel count exactly as the trainer does
+(:func:`xraylab.train.datasets.read_array_image`: PNG/JPEG/TIFF through :mod:`xraylab.io.images`
+or ``.npz``/``.npy``; :func:`~xraylab.train.datasets.to_channels`: gray repeated, RGB averaged
+for 1-channel models) and resized with zero padding to
 ``image_size`` (:func:`xraylab.io.images.resize_pad`, bilinear); masks get the same
 geometry with nearest-neighbour resizing, so metrics are computed on the model's grid.
-The pixel spacing is scaled accordingly, so distances in mm refer to the patient.
+The native pixel spacing (``spacing_mm`` of the suite, else the first manifest column of
+:data:`SPACING_COLUMNS`; for ``xraylab generate`` datasets ``pixel_spacing_mm``, the detector
+plane) is scaled by the resize, so distances in mm are in that plane.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import torch
 
 from xraylab.data.angles import angle_group
 from xraylab.data.manifest import MASK_PREFIX, read_manifest
-from xraylab.errors import ConfigError, InputFileError
-from xraylab.io.images import read_image, read_mask, resize_pad
+from xraylab.errors import InputFileError
+from xraylab.io.images import read_mask, resize_pad
+from xraylab.train.datasets import read_array_image, to_channels
 
 SPACING_COLUMNS = ("spacing_mm", "pixel_spacing_mm", "detector_spacing_mm")
 
@@ -69,21 +74,6 @@ def native_spacing(rows: pd.DataFrame, spacing_mm) -> np.ndarray | None:
     return None
 
 
-def _to_channels(img: np.ndarray, in_channels: int) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
-    if t.ndim == 2:
-        t = t[None]
-    else:
-        t = t.permute(2, 0, 1)
-    if t.shape[0] == in_channels:
-        return t
-    if in_channels == 1:
-        return t.mean(dim=0, keepdim=True)
-    if t.shape[0] == 1:
-        return t.expand(in_channels, -1, -1)
-    raise ConfigError(f"cannot turn a {t.shape[0]}-channel image into {in_channels} channels")
-
-
 def mask_columns_for(rows: pd.DataFrame, classes: Sequence[str]) -> list[str]:
     """The ``mask:<class>`` columns for ``classes``; raises when one is missing."""
     cols = [f"{MASK_PREFIX}{c}" for c in classes]
@@ -111,9 +101,9 @@ def load_batch(
     mcols = mask_columns_for(rows, classes) if classes is not None else []
     images, masks, eff = [], [], []
     for i, (_, r) in enumerate(rows.iterrows()):
-        img = read_image(folder / str(r["image"]))
+        img = read_array_image(folder / str(r["image"]))
         h, w = img.shape[:2]
-        x = resize_pad(_to_channels(img, in_channels), image_size)
+        x = resize_pad(to_channels(img, in_channels), image_size)
         images.append(x.clamp_(0.0, 1.0))
         if mcols:
             ms = []

@@ -1,9 +1,9 @@
 """Models under evaluation: a torch module plus the facts the evaluator needs about it.
 
 The trainer's ``xraylab.train.checkpoint.load_model(path, device)`` returns
-``(module in eval mode, info)``; :func:`load_model_spec` wraps it and is imported lazily,
-so any ``torch.nn.Module`` with an info dict can also be evaluated through
-:func:`from_module` (what the tests do).
+``(module in eval mode, info)``; :func:`load_model_spec` wraps it (imported lazily). Any
+``torch.nn.Module`` with an info dict can also be evaluated through :func:`from_module`
+(what the tests do).
 
 Contract: segmentation modules map ``[B, C, S, S]`` images in [0, 1] to logits
 ``[B, K, S, S]`` (sigmoid per class, threshold 0.5); classifiers (tasks
@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from xraylab.errors import ConfigError, InputFileError
+from xraylab.errors import ConfigError
 
 SEGMENTATION = "segmentation"
 CLASSIFIER_TASKS = ("classification", "severity", "type")
@@ -63,16 +63,9 @@ def from_module(name: str, module: torch.nn.Module, info: Mapping[str, Any], dev
 
 def load_model_spec(name: str, path: str, device: str | torch.device = "cpu") -> EvalModel:
     """Load a trainer checkpoint (run folder or ``.pt``) through ``xraylab.train.checkpoint.load_model``."""
-    try:
-        from xraylab.train.checkpoint import load_model
-    except ImportError as exc:
-        raise ConfigError(
-            f"model {name!r}: cannot load {path} because xraylab.train.checkpoint is unavailable ({exc})"
-        ) from exc
-    try:
-        module, info = load_model(path, device=str(device))
-    except FileNotFoundError as exc:
-        raise InputFileError(f"model {name!r}: checkpoint not found at {path} ({exc})") from exc
+    from xraylab.train.checkpoint import load_model  # raises InputFileError naming a missing or broken file
+
+    module, info = load_model(path, device=str(device))
     return from_module(name, module, info, device)
 
 

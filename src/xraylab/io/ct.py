@@ -334,37 +334,60 @@ def load_default_ct(downsample: int = 1) -> CTVolume:
 
 
 # --------------------------------------------------------------------------- TotalSegmentator
-def totalsegmentator_weights_present() -> bool:
-    """True when TotalSegmentator v2 "total" weights exist locally (nothing is downloaded)."""
+_FULL_TASKS = (291, 292, 293, 294, 295)  # TotalSegmentator v2 "total", 1.5 mm: five part models
+_FAST_TASK = 297  # "total" --fast, 3 mm: one model
+
+
+def local_totalsegmentator_model() -> str | None:
+    """Which TotalSegmentator "total" model is fully present locally: ``"full"``, ``"fast"`` or None.
+
+    Every weight folder the model needs must exist, because TotalSegmentator downloads missing ones.
+    """
     try:
         from totalsegmentator.config import get_weights_dir
     except Exception:
-        return False
+        return None
     root = Path(get_weights_dir())
-    return root.is_dir() and any(root.glob("Dataset29[1-7]_*"))
+    if not root.is_dir():
+        return None
+    have = {int(p.name[7:10]) for p in root.glob("Dataset[0-9][0-9][0-9]_*") if p.is_dir()}
+    if set(_FULL_TASKS) <= have:
+        return "full"
+    if _FAST_TASK in have:
+        return "fast"
+    return None
+
+
+def totalsegmentator_weights_present() -> bool:
+    """True when a complete TotalSegmentator v2 "total" model exists locally (nothing is downloaded)."""
+    return local_totalsegmentator_model() is not None
 
 
 def segment_ct(ct: CTVolume, device: str = "cpu") -> CTVolume:
     """Label ``ct`` with TotalSegmentator (task "total") when its weights are present locally.
 
     Raises :class:`SegmentationUnavailableError` explaining how to supply weights or a label map
-    otherwise — it never starts a download.
+    otherwise — it never starts a download, and TotalSegmentator's usage statistics are not sent.
     """
-    if not totalsegmentator_weights_present():
+    model = local_totalsegmentator_model()
+    if model is None:
         raise SegmentationUnavailableError(
             f"{ct.source}: no label map given and no local TotalSegmentator weights; pass --labels LABELMAP "
-            "(e.g. from `TotalSegmentator -i ct.nii.gz -o seg --ml`), or put the v2 'total' weights in the "
-            "folder named by TOTALSEG_WEIGHTS_PATH (or ~/.totalsegmentator/nnunet/results)"
+            "(e.g. from `TotalSegmentator -i ct.nii.gz -o seg --ml`), or put the v2 'total' weights "
+            "(Dataset291–295, or Dataset297 for --fast) in the folder named by TOTALSEG_WEIGHTS_PATH "
+            "(or ~/.totalsegmentator/nnunet/results)"
         )
     import tempfile
+    from unittest import mock
 
+    import totalsegmentator.python_api as ts_api
     from totalsegmentator.map_to_binary import class_map
-    from totalsegmentator.python_api import totalsegmentator
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(ts_api, "send_usage_stats", lambda *a, **k: None):
         src, out = Path(tmp) / "ct.nii.gz", Path(tmp) / "seg.nii.gz"
         sitk.WriteImage(ct.to_sitk(), str(src))
-        totalsegmentator(str(src), str(out), ml=True, device="gpu" if device.startswith("cuda") else "cpu", quiet=True)
+        ts_api.totalsegmentator(str(src), str(out), ml=True, fast=model == "fast",
+                                device="gpu" if device.startswith("cuda") else "cpu", quiet=True)
         lab_img = align_labels(ct.to_sitk(), sitk.ReadImage(str(out)), Path(ct.source), out)
     lab = torch.from_numpy(_array_ijk(lab_img).astype(np.int16))
     return replace(ct, labels=lab, structures=dict(class_map["total"]))

@@ -120,7 +120,7 @@ def resize_pad(x: torch.Tensor, size: int | tuple[int, int], mode: str = "biline
 
     The image is scaled by ``min(th/H, tw/W)`` and centred; the border is 0.
     ``mode`` is ``"bilinear"`` for images (Fok et al. 2024 preprocessing) and
-    ``"nearest"`` for label masks. Works on any device and float dtype.
+    ``"nearest"`` for label masks. Works on any device; the result is float32 whatever the input dtype.
     """
     th, tw = (size, size) if isinstance(size, int) else size
     h, w = x.shape[-2:]

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xraylab.errors import ConfigError
-from xraylab.specs import describe_validation_error
+from xraylab.specs import describe_validation_error, read_yaml_mapping
 from xraylab.physics.collimation import CollimationConfig
 from xraylab.physics.detector import DetectorConfig
 from xraylab.physics.focal_spot import FocalSpotConfig
@@ -75,12 +75,7 @@ def load_physics_config(path) -> PhysicsConfig:
     from pathlib import Path
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read physics config {p}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"physics config {p} must be a mapping, got {type(data).__name__}")
+    data = read_yaml_mapping(p, "physics")  # missing file, bad YAML / encoding, non-mapping → ConfigError
     preset = data.pop("preset", None)
     if preset is not None:
         from xraylab.physics.presets import preset_config

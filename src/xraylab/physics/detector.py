@@ -24,9 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xraylab.physics.attenuation import DENSITIES, mass_attenuation
 
-_NOMINAL_DENSITY = {"CsI": 4.51, "Gd2O2S": 7.32}
-
-
 class DetectorConfig(BaseModel):
     """Flat-panel detector. Defaults: CsI:Tl 600 µm, packing 0.8, 16 bit, saturation 64 µGy (REFERENCES.md §1, §8)."""
 
@@ -70,7 +67,7 @@ class DetectorConfig(BaseModel):
         """Effective scintillator mass thickness ρ·t·f in g/cm²."""
         if self.areal_density_mg_cm2 is not None:
             return self.areal_density_mg_cm2 / 1000.0
-        rho = _NOMINAL_DENSITY.get(self.scintillator, DENSITIES.get(self.scintillator, 1.0))
+        rho = DENSITIES.get(self.scintillator, 1.0)
         return rho * self.thickness_um * 1e-4 * self.packing_fraction
 
 
@@ -163,12 +160,6 @@ def signal_moments(fluence: torch.Tensor, energies_keV: torch.Tensor, cfg: Detec
     if bin_factor is not None:
         w = w * bin_factor.to(w).view(1, -1)
     return torch.einsum("behw,ke->bkhw", fluence, w)
-
-
-def noise_scale(fluence: torch.Tensor, energies_keV: torch.Tensor, cfg: DetectorConfig) -> torch.Tensor:
-    """Signal per effective quantum s = Σq·c² / Σq·c, ``[B, 1, H, W]``."""
-    m = signal_moments(fluence, energies_keV, cfg)
-    return m[:, 1:] / m[:, :1].clamp_min(1e-30)
 
 
 class DetectorOutput(dict):

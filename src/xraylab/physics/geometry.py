@@ -16,7 +16,7 @@ Patient rotation α (``rotation_deg``) turns the patient about their own
 superior–inferior axis through the isocenter, right-handed about +z (superior):
 α > 0 moves the patient's left side backwards (towards posterior) and the right
 side forwards. Tilt (``tilt_deg``) is right-handed about +x (patient left):
-tilt > 0 moves the head towards posterior.
+tilt > 0 moves the head towards anterior (−y) and the feet towards posterior.
 
 Source and detector
 -------------------
@@ -94,16 +94,6 @@ class Geometry(BaseModel):
         """Magnification of the isocenter plane, SID / SOD (REFERENCES.md §5)."""
         return self.sid_mm / self.sod_mm
 
-    @property
-    def detector_size_mm(self) -> tuple[float, float]:
-        """Detector height and width, mm."""
-        return self.rows * self.pitch_mm, self.cols * self.pitch_mm
-
-    def geometric_unsharpness_mm(self, focal_spot_mm: float | None = None) -> float:
-        """Ug = F · OID / SOD at the detector for an object at the isocenter (REFERENCES.md §5)."""
-        f = self.focal_spot_mm if focal_spot_mm is None else focal_spot_mm
-        return f * self.oid_mm / self.sod_mm
-
     # ------------------------------------------------------------------ frames
     def beam_direction(self) -> torch.Tensor:
         """Unit vector of the central ray (source → detector) in the world frame, ``[3]``."""
@@ -153,12 +143,6 @@ class Geometry(BaseModel):
         t = torch.tensor(self.translation_mm, dtype=points.dtype, device=points.device)
         return (points - t) @ r + isocenter_ct.to(points)
 
-    def ct_to_world(self, points: torch.Tensor, isocenter_ct: torch.Tensor) -> torch.Tensor:
-        """Map CT physical points ``[..., 3]`` (mm) to the world frame: R (x − c) + t."""
-        r = self.patient_rotation().to(points)
-        t = torch.tensor(self.translation_mm, dtype=points.dtype, device=points.device)
-        return (points - isocenter_ct.to(points)) @ r.T + t
-
     def project_world(self, points: torch.Tensor) -> torch.Tensor:
         """Pinhole projection of world points ``[N, 3]`` to fractional pixel (row, col), ``[N, 2]``.
 
@@ -200,7 +184,8 @@ PRESET_GEOMETRIES: dict[str, dict] = {
 def preset_geometry(name: str, **overrides) -> Geometry:
     """Build the named preset geometry (``chest_pa``, ``bedside_ap``, ``fok2024``) with overrides.
 
-    ``rows``/``cols`` overrides without ``pitch_mm`` keep the preset's field of view.
+    ``rows``/``cols`` overrides without ``pitch_mm`` keep the preset's field of view along the longer detector side
+    (the pitch becomes field / max(rows, cols)).
     """
     from xraylab.errors import ConfigError
 

@@ -24,7 +24,7 @@ Targets and sources
 * Field-size dependence, 20 cm slab: SPR(10 × 10 cm) ≈ 0.5 × SPR(30 × 30 cm), saturating near 30 × 30 cm
   (REFERENCES.md §7 [V]; the ratio is read from the same textbook curves [R]).
 * Chest PA without grid: mediastinum SF ≈ 0.9 (SPR ≈ 9, Niklason et al. 1981, Radiology 141:1 [V]);
-  lungs SF 0.4–0.6 [R]; the fit aims at 0.57 for the lungs so that with a 12:1 grid (Ts/Tp ≈ 0.13–0.17)
+  lungs SF 0.4–0.6 [R]; the fit aims at 0.55 for the lungs so that with a 12:1 grid (Ts/Tp ≈ 0.13–0.17)
   the lungs stay inside 0.2–0.35 (REFERENCES.md §7 [R]).
 
 * Chest PA with the ``chest_pa`` 12:1 grid (angular selectivity folded into the kernel): lungs SF 0.27,

@@ -62,11 +62,6 @@ class XRaySimulator:
         self.stage_times[name] = self.stage_times.get(name, 0.0) + (t1 - t0)
         return t1
 
-    def spectrum_report(self, geometry) -> dict[str, float]:
-        """Mean energy (keV), HVL1 (mm Al) and free-in-air kerma at the detector centre (µGy) of the beam."""
-        s = make_spectrum(self.config.spectrum, geometry.sid_mm)
-        return {"mean_keV": s.mean_keV, "hvl1_mm_al": s.hvl1_mm_al, "detector_air_kerma_ugy": s.air_kerma_ugy}
-
     def _fixed_layers(self, geometry) -> dict:
         """Everything that depends only on config and geometry (cached): N₀, field, grid factors, flood, gain."""
         key = (self.config.model_dump_json(), geometry.model_dump_json(), str(self.device))

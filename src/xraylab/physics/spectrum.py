@@ -177,9 +177,9 @@ def make_spectrum(cfg: SpectrumConfig, distance_mm: float, off_axis_mm: float = 
 
 
 def _mono_hvl_mm_al(energy_keV: float) -> float:
-    from xraylab.physics.attenuation import mass_attenuation
+    from xraylab.physics.attenuation import linear_attenuation
 
-    mu = float(mass_attenuation("Al", np.array([energy_keV]))[0]) * 2.699  # cm⁻¹
+    mu = float(linear_attenuation("Al", np.array([energy_keV]))[0])  # cm⁻¹ at the nominal density
     return 10.0 * math.log(2.0) / mu
 
 

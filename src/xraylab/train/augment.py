@@ -1,7 +1,7 @@
 """Training-time augmentation: a thin bridge to :func:`xraylab.degrade.pipelines.make_augmentation`.
 
-The degradation pipelines are imported lazily, so the trainer works (strategy ``none``) before they
-exist. The returned callable maps ``(image [B, C, H, W], mask [B, K, H, W] | None, generator)`` to
+The degradation pipelines are imported lazily (only when a strategy other than ``none`` is asked
+for), so ``import xraylab.train`` stays cheap. The returned callable maps ``(image [B, C, H, W], mask [B, K, H, W] | None, generator)`` to
 ``(image, mask)``; masks change only under geometric strategies.
 """
 
@@ -21,18 +21,14 @@ def _identity(image: torch.Tensor, mask: torch.Tensor | None, generator: torch.G
 
 
 def build_augmentation(strategy: str, p_clean: float | None = None, options: dict[str, Any] | None = None) -> Augment:
-    """The augmentation for ``strategy`` (``none`` needs nothing); raise ConfigError when unavailable.
+    """The augmentation for ``strategy`` (``none`` needs nothing); raise ConfigError for bad options.
 
     ``p_clean``: probability that a sample stays clean (None = the strategy's own default).
     """
     if strategy == "none":
         return _identity
-    try:
-        from xraylab.degrade.pipelines import make_augmentation
-    except ImportError as exc:
-        raise ConfigError(
-            f"augmentation.strategy {strategy!r} needs xraylab.degrade.pipelines, which is not available ({exc})"
-        ) from None
+    from xraylab.degrade.pipelines import make_augmentation
+
     try:
         kwargs = dict(options or {})
         if p_clean is not None:

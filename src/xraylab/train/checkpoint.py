@@ -2,16 +2,19 @@
 
 A checkpoint holds only tensors and primitive containers:
 
-==============  ==============================================================
-``model_state`` the model's state dict
-``model``       ``{"name": str, "kwargs": dict}`` for :func:`~xraylab.train.models.build_model`
-``task``        ``segmentation`` | ``classification`` | ``severity`` | ``type``
-``classes``     structure names or class labels, in output-channel order
-``image_size``  square input side in pixels
-``in_channels`` input channels C
-``epoch``       epochs completed (1-based)
-``best_metric`` best validation metric so far (mean Dice or balanced accuracy)
-==============  ==============================================================
+================  ==============================================================
+``model_state``   the model's state dict
+``model``         ``{"name": str, "kwargs": dict}`` for :func:`~xraylab.train.models.build_model`
+``task``          ``segmentation`` | ``classification`` | ``severity`` | ``type``
+``classes``       structure names or class labels, in output-channel order
+``image_size``    square input side in pixels
+``in_channels``   input channels C
+``epoch``         epochs completed (1-based)
+``best_metric``   best validation metric so far (mean Dice or balanced accuracy)
+``monitor``       name of that metric (``mean_dice`` | ``balanced_accuracy``)
+``run_name``      the spec's ``name``
+``label_column``  manifest column of the class label (classification)
+================  ==============================================================
 
 ``last.pt`` adds ``training``: optimizer, scheduler, scaler and RNG states and the early-stopping
 counters, so that a resumed run continues exactly where the killed one stopped.

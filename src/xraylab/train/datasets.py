@@ -77,9 +77,18 @@ class ManifestDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         root = Path(self.roots[i])
         img = to_channels(read_array_image(root / self.images[i]), self.in_channels)
+        hw = tuple(img.shape[-2:])
         img = resize_pad(img, self.image_size, mode="bilinear").clamp(0.0, 1.0)
         if self.task == "segmentation":
-            masks = torch.stack([torch.from_numpy(read_mask(root / col[i]).astype(np.float32)) for col in self.masks])
+            masks = []
+            for col in self.masks:
+                m = read_mask(root / col[i])
+                if m.shape != hw:
+                    raise InputFileError(
+                        f"{root / col[i]}: mask shape {m.shape} differs from image {hw}; masks must share the image grid"
+                    )
+                masks.append(torch.from_numpy(m.astype(np.float32)))
+            masks = torch.stack(masks)
             target = (resize_pad(masks, self.image_size, mode="nearest") > 0.5).float()
         else:
             target = torch.tensor(int(self.targets[i]), dtype=torch.long)

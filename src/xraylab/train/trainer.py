@@ -9,7 +9,7 @@ from ``last.pt`` and reproduces the uninterrupted run (same seed, same device).
 Randomness: the model's initialisation and any dropout draw from torch's global generator, which is
 forked for the duration of the run (``torch.random.fork_rng``) and seeded from the spec, so the
 caller's global state is untouched; augmentation and attacks use their own ``torch.Generator``; the
-epoch sample order comes from ``numpy.random.default_rng((seed, epoch))``.
+epoch sample order comes from a ``numpy.random.default_rng`` seeded by (seed, epoch).
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ class _Run:
         self.header = dict(
             model={"name": spec.model.name, "kwargs": model_kwargs(spec)}, task=spec.task, classes=list(data.classes),
             image_size=spec.image_size, in_channels=spec.in_channels, monitor=self.monitor, run_name=spec.name,
+            label_column=spec.label_column,
         )
 
     def _cuda(self) -> bool:
