@@ -10,6 +10,10 @@ from __future__ import annotations
 
 ANGLE_GROUPS = ("Moderate-", "Low-", "Center", "Low+", "Moderate+")
 
+# The paper's α range of each group (degrees, 2° grid), for labels of tables and figures.
+ANGLE_GROUP_RANGES = {"Moderate-": "−20…−12°", "Low-": "−10…−4°", "Center": "−2…2°", "Low+": "4…10°",
+                      "Moderate+": "12…20°"}
+
 
 def angle_group(alpha_deg: float) -> str:
     """Return the Fok et al. angle group name for a rotation ``alpha_deg`` (degrees)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xraylab.data.angles import ANGLE_GROUPS
+from xraylab.data.angles import ANGLE_GROUP_RANGES, ANGLE_GROUPS
 from xraylab.errors import InputFileError
 from xraylab.evaluate import aggregate, plots
 from xraylab.evaluate.data import load_rows
@@ -21,7 +21,6 @@ from xraylab.evaluate.spec import RotationSuite
 from xraylab.evaluate.suites.base import Context, higher, metric_label, seg_metrics_present
 
 NAME = "rotation"
-GROUP_RANGES = {"Moderate-": "−20…−12°", "Low-": "−10…−4°", "Center": "−2…2°", "Low+": "4…10°", "Moderate+": "12…20°"}
 FOK_FIG5_ANGLES = (-20.0, -10.0, 0.0, 10.0, 20.0)
 METRIC_NAMES = {"dice": "Dice", "hd_mm": "HD (mm)", "hd95_mm": "HD95 (mm)", "hd_px": "HD (px)", "hd95_px": "HD95 (px)"}
 
@@ -84,7 +83,7 @@ def report(df: pd.DataFrame, cfg: RotationSuite, fig_dir: Path) -> Section:
             plots.grouped_boxplot(
                 d, "angle_group", groups, models, metric_label("dice"),
                 "Dice per patient-rotation group (Fok et al. Fig. 2/4)", fig_dir / "rotation_dice_boxplot.png",
-                xlabel="patient rotation group (α range in degrees)", tick_labels=[f"{g}\n({GROUP_RANGES[g]})" for g in groups],
+                xlabel="patient rotation group (α range in degrees)", tick_labels=[f"{g}\n({ANGLE_GROUP_RANGES[g]})" for g in groups],
             ),
             "Dice per rotation group and model; boxes: quartiles, whiskers: 1.5 IQR",
         )
