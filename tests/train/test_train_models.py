@@ -97,3 +97,12 @@ def test_focal_loss_down_weights_easy_examples_and_consistency_is_zero_for_equal
     assert focal(logits, y) < ce(logits, y)
     assert consistency_loss(logits, logits, "classification").item() == pytest.approx(0, abs=1e-7)
     assert consistency_loss(logits, logits.flip(1), "classification") > 0
+
+
+@pytest.mark.parametrize("name, key", [("unet", "encoder_weights"), ("resnet18", "pretrained")])
+def test_hub_weight_requests_are_refused_not_downloaded(name, key):
+    task = "segmentation" if name == "unet" else "classification"
+    value = "imagenet" if key == "encoder_weights" else True
+    with pytest.raises(ConfigError, match=f"model.kwargs.{key}.*model.weights"):
+        build_model(name, task, 1, 2, **{key: value})
+    build_model(name, task, 1, 2, **{key: None if key == "encoder_weights" else False})  # explicit "none" is fine

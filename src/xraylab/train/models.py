@@ -53,11 +53,23 @@ def check_model_task(name: str, task: str, image_size: int, kwargs: dict[str, An
         raise ValueError(f"image_size {image_size} must be divisible by 32 for {name}")
 
 
+def _refuse_hub_weights(kw: dict[str, Any], key: str) -> None:
+    """Drop a hub-weights request that asks for nothing; refuse one that would download weights."""
+    value = kw.pop(key, None)
+    if value not in (None, False, "none", "None", ""):
+        from xraylab.errors import ConfigError
+
+        raise ConfigError(
+            f"model.kwargs.{key}={value!r} would download weights, which xraylab never does; give a local "
+            "file as model.weights instead (random initialisation otherwise)"
+        )
+
+
 def _smp_model(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
     import segmentation_models_pytorch as smp
 
     kw = dict(kwargs)
-    kw.pop("encoder_weights", None)  # never download: always random init
+    _refuse_hub_weights(kw, "encoder_weights")
     if name in _SMP_CLASS:
         depth = int(kw.pop("depth", 5))
         kw.setdefault("encoder_name", "resnet18")
@@ -117,7 +129,7 @@ def _classifier(name: str, in_channels: int, num_classes: int, kwargs: dict[str,
     import timm
 
     kw = dict(kwargs)
-    kw.pop("pretrained", None)
+    _refuse_hub_weights(kw, "pretrained")
     image_size = kw.pop("image_size", None)
     if name.startswith("vit") and image_size is not None:
         kw.setdefault("img_size", int(image_size))
