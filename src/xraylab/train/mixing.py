@@ -209,6 +209,11 @@ def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarra
             reps = -(-n // len(rows))
             drawn = np.concatenate([rng.permutation(rows) for _ in range(reps)])[:n]
             parts.append(drawn)
+        if not parts:
+            raise ConfigError(
+                "data: no training rows to sample — every dataset with a ratio has zero train rows or ratio 0; "
+                "check the datasets' split columns and `where` filters"
+            )
         order = rng.permutation(np.concatenate(parts))
     if spec.steps_per_epoch is not None:
         order = order[: spec.steps_per_epoch * spec.batch_size]
