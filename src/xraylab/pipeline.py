@@ -56,9 +56,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.specs import read_yaml_mapping, validate_spec
 
 STAGES = ("generate", "degrade", "train", "evaluate")
 MARKER = ".xraylab_run.json"
@@ -163,14 +164,6 @@ class PipelineSpec(_Strict):
 
 
 # --------------------------------------------------------------------------- loading and resolving
-def _format_validation(exc: ValidationError, where: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{where}: invalid pipeline spec: " + "; ".join(parts)
-
-
 @dataclass
 class ResolvedStep:
     """A step with references substituted and paths made absolute."""
@@ -236,12 +229,7 @@ def _resolve_paths(stage: str, opts: dict[str, Any], base: Path) -> dict[str, An
 def parse_pipeline(raw: Any, source: str = "<pipeline>", base: Path | None = None,
                    workdir: str | os.PathLike | None = None) -> Pipeline:
     """Validate a pipeline mapping, substitute ``${...}`` references, resolve paths; raise ``ConfigError``."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the pipeline spec must be a YAML mapping of fields")
-    try:
-        spec = PipelineSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_format_validation(exc, source)) from exc
+    spec = validate_spec(PipelineSpec, raw, source, "pipeline")
     base = Path(base or ".").resolve()
     wd = Path(_abs(Path.cwd(), str(workdir))) if workdir is not None else Path(_abs(base, spec.workdir))
     refs: dict[str, str] = {"workdir": str(wd)}
@@ -269,25 +257,20 @@ def load_pipeline(path: str | os.PathLike, workdir: str | os.PathLike | None = N
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: pipeline spec not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    raw = read_yaml_mapping(path, "pipeline")
     return parse_pipeline(raw, str(path), path.resolve().parent, workdir)
 
 
 # --------------------------------------------------------------------------- completion records
-def _file_sha(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def step_key(step: ResolvedStep, keys: dict[str, str]) -> str:
     """Hash of everything that determines a step's output: options, spec file content, upstream keys."""
+    from xraylab.io.images import sha256_file
+
     payload = {
         "stage": step.stage,
         "out": str(step.out),
         "options": step.options,
-        "spec_sha256": _file_sha(step.options["spec"]) if isinstance(step.options.get("spec"), str) else None,
+        "spec_sha256": sha256_file(step.options["spec"]) if isinstance(step.options.get("spec"), str) else None,
         "needs": {n: keys.get(n) for n in step.needs},
     }
     blob = json.dumps(payload, sort_keys=True, default=str).encode()
@@ -296,8 +279,10 @@ def step_key(step: ResolvedStep, keys: dict[str, str]) -> str:
 
 def _outputs_present(stage: str, out: Path) -> bool:
     if stage in ("generate", "degrade"):
-        info = out / "dataset.json"
-        if not (info.is_file() and (out / "manifest.parquet").is_file()):
+        from xraylab.data.manifest import DATASET_JSON, MANIFEST_NAME
+
+        info = out / DATASET_JSON
+        if not (info.is_file() and (out / MANIFEST_NAME).is_file()):
             return False
         if stage == "degrade":
             try:
@@ -360,8 +345,7 @@ def _inline_generate_spec(step: ResolvedStep, raw: dict[str, Any], base: Path, w
     path = workdir / ".specs" / f"{step.name}.generate.yaml"
     text = yaml.safe_dump(data, sort_keys=False)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, text)
+        write_text(path, text)  # creates .specs/ as needed
     return path
 
 
@@ -420,12 +404,7 @@ def _run_evaluate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]
     o = step.options
     if isinstance(o["spec"], str):
         where, base = o["spec"], Path(o["spec"]).parent
-        try:
-            data = yaml.safe_load(Path(o["spec"]).read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{where}: not valid YAML ({exc})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where}: the spec must be a YAML mapping of fields")
+        data = read_yaml_mapping(o["spec"], "evaluate")
     else:
         where, base, data = f"{pipe.source}: steps[{step.index}].evaluate.spec", pipe.base, dict(o["spec"])
     data = _deep_merge(data, o["set"])

@@ -36,7 +36,7 @@ def tiny_spec(**changes: Any) -> dict[str, Any]:
 def write_spec(folder: Path, spec: dict[str, Any], name: str = "spec.yaml") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     p = folder / name
-    p.write_text(yaml.safe_dump(spec, sort_keys=False))
+    p.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
     return p
 
 

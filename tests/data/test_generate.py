@@ -111,7 +111,7 @@ def test_other_spec_into_same_folder_needs_overwrite(reference, tmp_path):
     assert res.complete and len(read_manifest(out)) == 1 and len(list((out / "images").iterdir())) == 1
     stranger = tmp_path / "stranger"
     stranger.mkdir()
-    (stranger / "thesis.tex").write_text("precious")
+    (stranger / "thesis.tex").write_text("precious", encoding="utf-8")
     with pytest.raises(ConfigError, match="not an xraylab dataset"):
         generate(other, stranger, workers=1, progress=False, overwrite=True)
     assert (stranger / "thesis.tex").is_file()

@@ -93,7 +93,7 @@ def test_duplicate_subject_ids(tmp_path):
 
 def test_unparseable_yaml(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("name: [unclosed\n")
+    p.write_text("name: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="bad.yaml"):
         load_spec(p)
 

@@ -41,8 +41,8 @@ def make_chunks(items: list[dict[str, Any]], workers: int) -> list[Chunk]:
     return chunks
 
 
-def run_inline(context: dict, chunks: list[Chunk], poll: Callable[[], None], on_item: Callable[[dict], None]) -> None:
-    """Run every chunk in this process, one after the other."""
+def run_inline(context: dict, chunks: list[Chunk], on_item: Callable[[dict], None]) -> None:
+    """Run every chunk in this process, one after the other; ``on_item`` is called after each rendered item."""
     for c in chunks:
         worker.run_chunk(context, c, on_item=on_item)
 

@@ -211,10 +211,12 @@ def _prepare_out(out: Path, plan: Plan, overwrite: bool, shard: tuple[int, int] 
         trash = out.parent / f".{out.name}.deleting-{os.getpid()}"
         os.replace(out, trash)
         shutil.rmtree(trash)
-    if out.exists() and any(out.iterdir()):
+    # A folder holding only .xraylab/ is one another shard is starting in (its fingerprint not yet renamed in).
+    if out.exists() and any(p.name != STATE_DIR for p in out.iterdir()):
         if not fp_path.is_file():
             raise ConfigError(f"{out}: output folder exists, is not empty and holds no xraylab generate state; "
                               "choose another --out or pass --overwrite")
+    if fp_path.is_file():
         old = json.loads(fp_path.read_text(encoding="utf-8")).get("fingerprint")
         if old != plan.fingerprint:
             raise ConfigError(f"{out}: folder holds a dataset made from a different spec or seed; pass --overwrite "
@@ -237,23 +239,12 @@ def _records(out: Path, items: Sequence[dict]) -> list[dict]:
 
 def write_manifest_from_records(out: Path, items: Sequence[dict], name: str = MANIFEST_NAME) -> int:
     """Write a manifest of the complete items among ``items`` (from their records); returns the row count."""
-    import io
-
     import pandas as pd
-
-    from xraylab.io.atomic import write_bytes
 
     rows = _records(out, items)
     if not rows:
         return 0
-    df = pd.DataFrame(rows)
-    if name == MANIFEST_NAME:
-        write_manifest(out, df)
-    else:
-        df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False)
-        write_bytes(out / name, buf.getvalue())
+    write_manifest(out, pd.DataFrame(rows), name)
     return len(rows)
 
 
@@ -336,8 +327,10 @@ def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:
 
 def finalize(out: Path, plan: Plan, spec_file: str | None) -> None:
     """Write manifest.parquet, dataset.json and contact_sheet.png of a complete dataset; drop shard manifests."""
+    import pandas as pd
+
     rows = sorted(_records(out, plan.items), key=lambda r: r["image_id"])
-    write_manifest_from_records(out, plan.items)
+    write_manifest(out, pd.DataFrame(rows))
     write_dataset_json(out, _dataset_info(plan, rows, spec_file))
     write_contact_sheet(out, rows, plan)
     for p in out.glob("manifest.shard-*-of-*.parquet"):
@@ -404,9 +397,6 @@ def generate(
             write_manifest_from_records(out, plan.items)
             state["manifest_at"] = time.monotonic()
 
-    def on_item(_row: dict) -> None:
-        poll()
-
     try:
         if pending:
             chunks = executors.make_chunks(pending, n_workers)
@@ -414,7 +404,7 @@ def generate(
                 executors.run_ray(context, pending, poll, address=ray_address, num_cpus=workers,
                                   gpu=plan.spec.render.device.startswith("cuda"))
             elif n_workers == 1 or len(chunks) == 1 and len(pending) == 1:
-                executors.run_inline(context, chunks, poll, on_item)
+                executors.run_inline(context, chunks, lambda _row: poll())
             else:
                 executors.run_pool(context, chunks, n_workers, poll)
             poll()

@@ -49,12 +49,12 @@ def structures_of(df: pd.DataFrame) -> list[str]:
     return [c[len(MASK_PREFIX) :] for c in mask_columns(df)]
 
 
-def write_manifest(folder: str | os.PathLike, df: pd.DataFrame) -> Path:
-    """Write ``df`` as ``folder/manifest.parquet`` atomically (rows sorted by ``image_id``)."""
+def write_manifest(folder: str | os.PathLike, df: pd.DataFrame, name: str = MANIFEST_NAME) -> Path:
+    """Write ``df`` as ``folder/<name>`` (default ``manifest.parquet``) atomically, rows sorted by ``image_id``."""
     df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
-    return write_bytes(Path(folder) / MANIFEST_NAME, buf.getvalue())
+    return write_bytes(Path(folder) / name, buf.getvalue())
 
 
 def read_manifest(folder: str | os.PathLike, required: tuple[str, ...] = REQUIRED_COLUMNS) -> pd.DataFrame:

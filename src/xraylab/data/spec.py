@@ -35,7 +35,6 @@ Relative paths resolve against the folder holding the spec. Unknown keys are err
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
@@ -156,9 +155,6 @@ class ParamSpec(_Strict):
         if self.choice is not None:
             return list(self.choice)
         raise ValueError(f"a {self.kind} distribution is only allowed under 'random'")
-
-    def describe(self) -> str:
-        return json.dumps(self.model_dump(exclude_none=True), default=str)
 
 
 class SweepSpec(_Strict):

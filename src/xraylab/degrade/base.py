@@ -7,7 +7,7 @@ evaluation severity levels. ``params(severity)`` interpolates the table
 linearly, so the same table drives evaluation at integer levels and
 augmentation over the continuous range [0, N].
 
-Contract (checked by ``tests/degrade/test_contract.py`` for every registered corruption):
+Contract (checked by ``tests/degrade/test_degrade_contract.py`` for every registered corruption):
 
 * input: float tensor in [0, 1], ``[B, C, H, W]`` (and ``[B, C, D, H, W]`` where
   ``volumetric`` is true), on any device;
@@ -83,7 +83,10 @@ class Corruption:
     def apply(
         self, image: torch.Tensor, severity: float, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Corrupt ``image`` (float in [0, 1], same shape out, in [0, 1]); severity 0 is the identity."""
+        """Corrupt ``image`` (float in [0, 1], same shape out, in [0, 1]); severity 0 is the identity.
+
+        ``generator=None`` draws from a fresh OS-seeded generator (not reproducible); pass one for determinism.
+        """
         self.check(image)
         p = self.params(severity)
         if float(severity) == 0.0:

@@ -32,16 +32,6 @@ PAPER_SEVERITIES = (0.05, 0.10, 0.15, 0.20, 0.25)
 _TAGS = ("ct",)
 
 
-def paper_severity(level: float) -> float:
-    """RAMP severity value for a level (``0.05 * level``)."""
-    return 0.05 * float(level)
-
-
-def level_of_paper_severity(s: float) -> float:
-    """Level for a RAMP severity value (inverse of :func:`paper_severity`)."""
-    return float(s) / 0.05
-
-
 def range_table(lo: float, hi: float, identity: float = 0.0) -> tuple[float, ...]:
     """Table values at levels 0..5: the identity, then ``lo .. hi`` linearly over the 5 paper severities."""
     return (identity,) + tuple(lo + (hi - lo) * (s - 0.05) / 0.20 for s in PAPER_SEVERITIES)

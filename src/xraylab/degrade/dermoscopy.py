@@ -146,8 +146,9 @@ class FocalPlaneFlatness(Corruption):
     ``sigma(x, y) = sigma_max [(1 - beta) d^2 + beta n(x, y)] (1 - f b(x, y))``: a radial
     profile in the normalised centre distance ``d`` (sharp centre, curved focal plane); at
     levels 3-4 a smooth random field ``n`` in [0, 1] (6 x 6 noise, bicubic upsampling) is
-    blended in with weight ``beta``, and a Gaussian focus spot ``b`` (radius 0.25 of the
-    image, random centre) reduces the blur by ``f`` (uneven lens-to-skin distance).
+    blended in with weight ``beta``, and a Gaussian focus spot ``b`` (standard deviation 0.25
+    in normalised [-1, 1] image coordinates, i.e. 1/8 of the side; random centre in [-0.6, 0.6]^2)
+    reduces the blur by ``f`` (uneven lens-to-skin distance).
 
     =====  =========  ====  ====
     level  sigma_max  beta  f

@@ -37,7 +37,10 @@ def fast_length(m: int) -> int:
 
 
 def separable_conv(x: torch.Tensor, kernels: dict[int, torch.Tensor]) -> torch.Tensor:
-    """Convolve ``x [B, C, *spatial]`` with odd-length 1D kernels along the given axes.
+    """Convolve ``x [B, C, *spatial]`` with odd-length, symmetric 1D kernels along the given axes.
+
+    Kernels must be symmetric: the direct path below correlates and the FFT path convolves,
+    which agree only then (every caller passes Gaussians).
 
     ``kernels`` maps an axis (2, 3[, 4]) to its kernel. The image is padded by each
     kernel's radius ``r`` (reflection; replication when an axis is shorter than its
@@ -100,11 +103,6 @@ def _direct_axis(x: torch.Tensor, kernel: torch.Tensor, axis: int) -> torch.Tens
     return out.reshape(shape).movedim(-1, axis)
 
 
-def conv_axis(x: torch.Tensor, kernel: torch.Tensor, axis: int) -> torch.Tensor:
-    """Convolve ``x`` along ``axis`` with the odd-length 1D ``kernel`` (symmetric padding)."""
-    return separable_conv(x, {axis: kernel})
-
-
 def gaussian_blur(x: torch.Tensor, sigma: float | Sequence[float], axes: Sequence[int] | None = None) -> torch.Tensor:
     """Separable Gaussian blur of ``x`` over its spatial ``axes`` (default: all dims after channel).
 
@@ -114,22 +112,6 @@ def gaussian_blur(x: torch.Tensor, sigma: float | Sequence[float], axes: Sequenc
     sigmas = [float(sigma)] * len(axes) if not isinstance(sigma, Sequence) else [float(s) for s in sigma]
     kernels = {ax: gaussian_kernel1d(s, x) for ax, s in zip(axes, sigmas) if s > 1e-3}
     return separable_conv(x, kernels)
-
-
-def box_blur_axis(x: torch.Tensor, length: float, axis: int) -> torch.Tensor:
-    """Uniform (box) blur of fractional ``length`` px along ``axis``: a 1D motion-blur kernel.
-
-    The kernel spans ``length`` px centred on the pixel; the two end taps carry the
-    fractional remainder, so the blur grows continuously with ``length`` (1 = identity).
-    """
-    if length <= 1.0 + 1e-6:
-        return x
-    half = (length - 1.0) / 2.0
-    r = int(math.ceil(half))
-    t = torch.arange(-r, r + 1, device=x.device, dtype=torch.float32).abs()
-    k = (half + 0.5 - t).clamp(0.0, 1.0)
-    k = (k / k.sum()).to(x.dtype)
-    return conv_axis(x, k, axis)
 
 
 def line_kernel(length: float, angle_rad: float, like: torch.Tensor) -> torch.Tensor:
@@ -160,7 +142,7 @@ def line_kernel(length: float, angle_rad: float, like: torch.Tensor) -> torch.Te
 def conv2d_same(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Convolve every channel of ``x [B, C, H, W]`` with one odd-sized 2D ``kernel`` (symmetric pad).
 
-    FFT-based like :func:`conv_axis`: reflect-pad by the kernel radius, circular
+    FFT-based like :func:`separable_conv`: reflect-pad by the kernel radius, circular
     convolution with the zero-padded kernel, crop.
     """
     b, c, h, w = x.shape
@@ -194,7 +176,9 @@ def _mode(nd: int) -> str:
 
 
 def down_up(x: torch.Tensor, factor: float) -> torch.Tensor:
-    """Downsample the spatial dims by ``factor`` (area-averaging) and upsample back (bi/trilinear).
+    """Downsample the spatial dims by ``factor`` and upsample back (bi/trilinear).
+
+    Downsampling is anti-aliased bilinear for 2D images and area averaging for 3D volumes.
 
     This is the resolution operator ``U(D_r(I))`` (Ward & Imran eq. 12) and RAMP's
     resolution degradation; ``factor <= 1`` is the identity.
@@ -230,7 +214,8 @@ def butterworth_lowpass(x: torch.Tensor, inv_cutoff: float, order: int = 2) -> t
 
 
 def magnify(x: torch.Tensor, scale: float, mode: str = "bilinear") -> torch.Tensor:
-    """Isotropic magnification by ``scale`` about the image centre, cropped to the original size.
+    """Isotropic magnification of ``x [B, C, H, W]`` by ``scale`` about the image centre, cropped to the
+    original size (border values fill in where ``scale < 1``).
 
     ``M_s`` of Ward & Imran eq. 1 (geometric magnification M = SID/SOD, eq. 14).
     ``mode="nearest"`` is used for masks so labels stay discrete.

@@ -15,7 +15,7 @@ Each function returns the new tensors and a record ``{"stage", "op", "params"}``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -58,7 +58,6 @@ class RampConfig:
     k: tuple[int, ...] = (2, 3, 4)
     pool: tuple[str, ...] = CT_POOL
     exclude: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def corruption_pool(self) -> list[str]:
         """The pool after removing ``exclude`` (operator names or :data:`FAMILIES` keys)."""

@@ -6,7 +6,7 @@ image is written to ``images/<image_id>__<corruption>_L<level>.png``, plus a cle
 (``corruption="none"``, severity 0) unless ``include_clean`` is false. The output
 manifest keeps every input column and adds ``corruption``, ``severity`` (int level),
 ``source_image_id``, ``sha256:image``, ``sha256:<mask column>`` and ``delta_e2000`` (mean CIEDE2000 of RGB outputs
-against their source; NaN for grayscale) — the labels of the corruption-severity and
+against their source; NaN for grayscale images and for the clean copies) — the labels of the corruption-severity and
 corruption-type prediction tasks (Ward & Imran, Table 1).
 
 Masks are copied unchanged (same relative path) for intensity corruptions and re-sampled
@@ -19,7 +19,7 @@ resumes where it stopped. Each output's randomness comes from a seed derived fro
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -59,7 +59,6 @@ class DegradeJob:
     include_clean: bool = True
     modality: str | None = None
     contact_sheet: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _is_16bit(path: Path) -> bool:
@@ -124,6 +123,9 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
         raise ConfigError(f"--out {out} must differ from the source dataset folder")
     if df.empty:
         raise InputFileError(f"{src}: manifest has no rows")
+    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+    first = read_image(src / df["image"].iloc[0])
+    names, plan = resolve_plan(job, first)  # validate before anything is written under OUT
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
     previous = read_dataset_json(out)
@@ -136,9 +138,6 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
     job_info = {"stage": "degrade", "source": str(src.resolve()), "seed": job.seed, "complete": False}
     if not previous:
         write_dataset_json(out, job_info)
-    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
-    first = read_image(src / df["image"].iloc[0])
-    names, plan = resolve_plan(job, first)
     mcols = mask_columns(df)
     rows: list[dict[str, Any]] = []
     copied: set[str] = set()
@@ -191,8 +190,11 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
             progress(i + 1, total)
     result = pd.DataFrame(rows)
     write_manifest(out, result)
+    if job.contact_sheet:
+        write_contact_sheet(out / "contact_sheet.png", _to_tensor(first), names, plan, job.seed, str(df["image_id"].iloc[0]))
     from xraylab.versions import package_versions
 
+    # written last: "complete": true only once the manifest and the contact sheet exist
     write_dataset_json(
         out,
         {
@@ -206,8 +208,6 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
             "versions": package_versions(),
         },
     )
-    if job.contact_sheet:
-        write_contact_sheet(out / "contact_sheet.png", _to_tensor(first), names, plan, job.seed, str(df["image_id"].iloc[0]))
     return result
 
 

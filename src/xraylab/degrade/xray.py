@@ -147,7 +147,7 @@ class BeamEnergy(Corruption):
     1      80   0.818  1.04  0.6
     2      90   0.686  1.08  1.0
     3      105  0.544  1.12  1.4
-    4      120  0.449  1.16  1.8
+    4      120  0.446  1.16  1.8
     =====  ===  =====  ====  ========
     """
 
@@ -207,7 +207,7 @@ class DetectorPerformance(Corruption):
     """Declining detector, eq. 6: ``I_c = F^-1[F(R_p[I]) MTF_lambda(u, v)] + N(0, sigma_n^2)``.
 
     ``R_p`` resamples through a detector element ``p`` times larger (down by ``p``,
-    area-averaged, and back up bilinearly); ``MTF_lambda`` is a 2nd-order Butterworth
+    anti-aliased, and back up bilinearly); ``MTF_lambda`` is a 2nd-order Butterworth
     low-pass with cutoff ``f_N / inv_cutoff`` (``f_N`` = Nyquist); ``sigma_n`` the
     additive noise of the poorer detector.
 
@@ -282,7 +282,7 @@ class TubeCurrent(Corruption):
 
     ``s`` is the number of detected photons per pixel for a fully transmitted ray;
     photon noise is Poisson (variance = mean, Appendix B). With 2000 photons/px at the
-    reference technique, levels 1-4 are 50 %, 20 %, 10 % and 5 % of the reference mAs
+    reference technique, levels 1-4 are 50 %, 25 %, 10 % and 5 % of the reference mAs
     (``s`` = 1000, 500, 200, 100; the table stores ``inv_photons = 1/s`` so it
     interpolates to the noise-free identity). ``sigma`` is electronic noise and
     ``M_L`` a horizontal motion blur of ``L`` px (exposure time ~ 1/mA).
@@ -291,7 +291,7 @@ class TubeCurrent(Corruption):
     level  mAs %  s     sigma  L
     =====  =====  ====  =====  ===
     1      50     1000  0.002  2
-    2      20     500   0.004  3
+    2      25     500   0.004  3
     3      10     200   0.006  4
     4      5      100   0.008  6
     =====  =====  ====  =====  ===
