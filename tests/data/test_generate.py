@@ -115,6 +115,13 @@ def test_other_spec_into_same_folder_needs_overwrite(reference, tmp_path):
     with pytest.raises(ConfigError, match="not an xraylab dataset"):
         generate(other, stranger, workers=1, progress=False, overwrite=True)
     assert (stranger / "thesis.tex").is_file()
+    # A dataset that `generate` did not make (e.g. a real one: a manifest, no generate state) is never deleted.
+    real = tmp_path / "real"
+    shutil.copytree(ref_out, real, ignore=shutil.ignore_patterns(".xraylab"))
+    assert (real / "manifest.parquet").is_file()
+    with pytest.raises(ConfigError, match="not an xraylab dataset"):
+        generate(other, real, workers=1, progress=False, overwrite=True)
+    assert (real / "manifest.parquet").is_file()
 
 
 def _centroid_col(mask: np.ndarray) -> float:

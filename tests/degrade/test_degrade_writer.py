@@ -155,3 +155,12 @@ def test_resuming_with_another_seed_is_refused(gray_dataset, tmp_path):
     assert read_dataset_json(out)["complete"] is True
     res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "beam_energy", "--seed", "9")
     assert isinstance(res.exception, ConfigError) and "seed" in str(res.exception)
+
+
+def test_refuses_a_non_empty_folder_that_is_not_a_degraded_dataset(gray_dataset, tmp_path):
+    out = tmp_path / "home"
+    out.mkdir()
+    (out / ".keep.tmp").write_text("user file", encoding="utf-8")
+    res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "gaussian_noise", "--levels", "1")
+    assert res.exit_code != 0 and "not a degraded dataset" in str(res.exception or res.output)
+    assert (out / ".keep.tmp").is_file() and sorted(p.name for p in out.iterdir()) == [".keep.tmp"]

@@ -200,12 +200,16 @@ def shard_items(items: list[dict], shard: tuple[int, int] | None) -> list[dict]:
 # --------------------------------------------------------------------------- output folder state
 def _prepare_out(out: Path, plan: Plan, overwrite: bool, shard: tuple[int, int] | None) -> None:
     fp_path = out / FINGERPRINT_FILE
-    ours = fp_path.is_file() or (out / MANIFEST_NAME).is_file()
+    # Only a folder that `xraylab generate` made (its state folder exists) may be deleted by --overwrite:
+    # a manifest.parquet alone may be a real or degraded dataset that must never be lost.
+    ours = fp_path.is_file() or (out / STATE_DIR).is_dir()
+    for stale in out.parent.glob(f".{out.name}.deleting-*"):  # left by a kill during an earlier --overwrite
+        shutil.rmtree(stale, ignore_errors=True)
     if out.exists() and overwrite:
         if shard is not None:
             raise ConfigError(f"{out}: --overwrite cannot be combined with --shard (it would delete other shards' "
                               "work); delete the folder once before starting the shards")
-        if any(out.iterdir()) and not (ours or (out / STATE_DIR).is_dir()):
+        if any(out.iterdir()) and not ours:
             raise ConfigError(f"{out}: folder is not an xraylab dataset; refusing to delete it — choose another --out")
         # Rename first, then delete: a kill mid-deletion leaves no half-deleted dataset under OUT.
         trash = out.parent / f".{out.name}.deleting-{os.getpid()}"

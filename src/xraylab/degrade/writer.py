@@ -126,9 +126,12 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
     df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
     first = read_image(src / df["image"].iloc[0])
     names, plan = resolve_plan(job, first)  # validate before anything is written under OUT
+    previous = read_dataset_json(out) if out.is_dir() else {}
+    if out.is_dir() and any(out.iterdir()) and not previous:
+        raise ConfigError(f"{out}: output folder exists, is not empty and is not a degraded dataset; "
+                          "choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out)
-    previous = read_dataset_json(out)
     if previous and (previous.get("stage") != "degrade" or previous.get("seed") != job.seed
                      or previous.get("source") != str(src.resolve())):
         raise ConfigError(
