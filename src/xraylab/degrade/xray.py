@@ -80,6 +80,10 @@ class AcquisitionGeometry(Corruption):
         return mixed
 
     def transform_mask(self, mask, p):
+        # The mask follows whichever image dominates the α-mix: the magnified one once α ≥ 0.5 (every
+        # discrete level), the original one at the small fractional severities used in augmentation.
+        if p["alpha"] < 0.5:
+            return mask
         return flt.magnify(mask, p["scale"], mode="nearest")
 
 
