@@ -48,13 +48,10 @@ def test_round_trip_of_file_formats(tmp_path, ext):
     assert int((ct.labels == 2).sum()) == 3 * 5 * 5
 
 
-def test_dicom_series_folder_round_trip(tmp_path):
-    img, arr = _ct_image(shape=(16, 16, 6), spacing=(0.8, 0.8, 2.0), origin=(0.0, 0.0, 0.0))
-    folder = tmp_path / "series"
-    folder.mkdir()
+def _write_series(folder, img, uid):
+    folder.mkdir(exist_ok=True)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
-    uid = "1.2.826.0.1.3680043.2.1125.1"
     for k in range(6):
         sl = img[:, :, k]
         for key, val in {
@@ -63,13 +60,22 @@ def test_dicom_series_folder_round_trip(tmp_path):
             "0020|0037": "1\\0\\0\\0\\1\\0", "0018|0050": "2.0", "0028|1052": "0", "0028|1053": "1",
         }.items():
             sl.SetMetaData(key, val)
-        writer.SetFileName(str(folder / f"slice{k:03d}.dcm"))
+        writer.SetFileName(str(folder / f"slice{uid[-1]}_{k:03d}.dcm"))
         writer.Execute(sl)
+
+
+def test_dicom_series_folder_round_trip(tmp_path):
+    img, arr = _ct_image(shape=(16, 16, 6), spacing=(0.8, 0.8, 2.0), origin=(0.0, 0.0, 0.0))
+    folder = tmp_path / "series"
+    _write_series(folder, img, "1.2.826.0.1.3680043.2.1125.1")
     ct = load_ct(folder, segment="never")
     assert ct.shape == (16, 16, 6)
     assert np.array_equal(ct.hu.numpy(), np.clip(arr.transpose(2, 1, 0), -1024, None).astype(np.float32))
     assert ct.spacing[2] == pytest.approx(2.0)
     assert ct.name == "series"
+    _write_series(folder, img, "1.2.826.0.1.3680043.2.1125.2")  # a second series in the same folder
+    with pytest.raises(InputFileError, match="series: folder holds 2 DICOM series"):
+        load_ct(folder, segment="never")
 
 
 def test_flipped_label_map_is_reoriented_exactly(tmp_path):

@@ -116,6 +116,11 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
             series = reader.GetGDCMSeriesIDs(str(path))
             if not series:
                 raise InputFileError(f"{path}: folder holds no DICOM series; give a folder of .dcm slices or a NIfTI file")
+            if len(series) > 1:
+                raise InputFileError(
+                    f"{path}: folder holds {len(series)} DICOM series ({', '.join(series[:4])}"
+                    f"{', ...' if len(series) > 4 else ''}); move each series into its own folder and give that one"
+                )
             files = reader.GetGDCMSeriesFileNames(str(path), series[0])
             reader.SetFileNames(files)
             return reader.Execute()
