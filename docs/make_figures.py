@@ -15,7 +15,7 @@ from pathlib import Path
 from xraylab.commands._common import geometry_for_preset
 from xraylab.io.ct import load_default_ct
 from xraylab.physics.projector import Projector
-from xraylab.render import simulate_layers
+from xraylab.render import resolve_physics, simulate_layers
 from xraylab.viz import contact_sheet
 
 PRESETS = ("chest_pa", "bedside_ap", "fok2024", "ideal")
@@ -50,7 +50,7 @@ def main() -> None:
     images, captions = [], []
     for preset in PRESETS:
         projector, projection = project(preset)
-        layers, _ = simulate_layers(projection, preset, projector=projector)
+        layers, _ = simulate_layers(projection, resolve_physics(preset), projector=projector)
         images.append(layers["image"][0, 0].numpy())
         g = projection.geometries[0]
         captions.append(f"{preset}\nSID {g.sid_mm:.0f} mm, {g.view}")
@@ -59,7 +59,7 @@ def main() -> None:
     projector, projection = project("chest_pa")
     images, captions = [], []
     for caption, overrides in ABLATIONS:
-        layers, _ = simulate_layers(projection, "chest_pa", overrides=overrides, projector=projector)
+        layers, _ = simulate_layers(projection, resolve_physics("chest_pa", overrides), projector=projector)
         images.append(layers["image"][0, 0].numpy())
         captions.append(caption)
     contact_sheet(args.out / "ablation.png", images, captions=captions, ncols=4, tile_inches=2.4)

@@ -23,6 +23,7 @@ from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume
 from xraylab.io.images import write_mask_png, write_png16
 from xraylab.io.structures import expand_structure_list
+from xraylab.physics.config import PhysicsConfig
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.projector import Projection, Projector
 from xraylab.versions import package_versions
@@ -38,10 +39,17 @@ class RenderResult:
     seconds: dict[str, float]
 
 
+def resolve_physics(preset: str, overrides: Sequence[str] = ()) -> PhysicsConfig:
+    """The physics config of ``preset`` with ``key.sub=value`` overrides applied (``ConfigError`` on bad input)."""
+    from xraylab.physics.config import apply_overrides
+    from xraylab.physics.presets import preset_config
+
+    return apply_overrides(preset_config(preset), list(overrides))
+
+
 def simulate_layers(
     projection: Projection,
-    preset: str,
-    overrides: Sequence[str] = (),
+    cfg: PhysicsConfig,
     seed: int = 0,
     device: str | torch.device = "cpu",
     projector: Projector | None = None,
@@ -50,11 +58,8 @@ def simulate_layers(
 
     ``projector`` re-renders shifted source points when the focal spot is in its exact mode.
     """
-    from xraylab.physics.config import apply_overrides
-    from xraylab.physics.presets import preset_config
     from xraylab.physics.simulator import XRaySimulator
 
-    cfg = apply_overrides(preset_config(preset), list(overrides))
     sim = XRaySimulator(cfg, device=device)
     gen = torch.Generator(device=torch.device(device)).manual_seed(int(seed))
     render = (lambda g: projector.project(g).materials) if projector is not None else None
@@ -90,18 +95,15 @@ def render_ct(
     if out_path is not None and out_path.exists() and any(out_path.iterdir()) and not overwrite:
         raise ConfigError(f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
     times: dict[str, float] = {}
-    from xraylab.physics.config import apply_overrides
-    from xraylab.physics.presets import preset_config
-
     # The physics config owns the focal spot; keep the geometry's record of it equal.
-    physics = apply_overrides(preset_config(preset), list(overrides))
+    physics = resolve_physics(preset, overrides)
     geometry = geometry.model_copy(update={"focal_spot_mm": physics.focal_spot.size_mm})
     t0 = time.perf_counter()
     projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
     projection = projector.project(geometry, progress=progress)
     times["ray_tracing"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    layers, physics_meta = simulate_layers(projection, preset, overrides, seed, device, projector)
+    layers, physics_meta = simulate_layers(projection, physics, seed, device, projector)
     times["physics"] = time.perf_counter() - t0
     result = RenderResult(projection, layers, out_path, times)
     if out_path is None:
