@@ -145,7 +145,7 @@ def write_sheets(folder: Path, seed: int = 0) -> list[Path]:
     import images  # the test fixtures
 
     from xraylab.degrade import registry
-    from xraylab.degrade.writer import write_contact_sheet
+    from xraylab.data.degrade_job import write_contact_sheet
 
     folder.mkdir(parents=True, exist_ok=True)
     sources = {

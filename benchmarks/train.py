@@ -63,9 +63,9 @@ def bare_epoch(data_dir: Path, args) -> float:
     """Images/s of a plain loop: DataLoader -> model -> Dice loss -> Adam step, nothing else."""
     from torch.utils.data import DataLoader
 
-    from xraylab.train.datasets import ManifestDataset
+    from xraylab.data.datasets import ManifestDataset
+    from xraylab.data.mixing import load_mixed_data
     from xraylab.train.losses import soft_dice_loss
-    from xraylab.train.mixing import load_mixed_data
     from xraylab.train.models import build_model
     from xraylab.train.spec import parse_spec
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from xraylab.commands._common import geometry_for_preset
 from xraylab.io.ct import load_default_ct
+from xraylab.physics.presets import resolve_preset
 from xraylab.physics.projector import Projector
-from xraylab.render import resolve_physics, simulate_layers
+from xraylab.render import render_view
 from xraylab.viz import contact_sheet
 
 PRESETS = ("chest_pa", "bedside_ap", "fok2024", "ideal")
@@ -37,30 +37,23 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "figures")
     args = ap.parse_args()
     ct = load_default_ct()
-    projectors = {}
 
-    def project(preset: str):
-        geom = geometry_for_preset(preset, rows=args.size, cols=args.size)
-        key = geom.model_dump_json()
-        if key not in projectors:
-            p = Projector(ct, renderer="trilinear")
-            projectors[key] = (p, p.project(geom, progress=True))
-        return projectors[key]
+    projector = Projector(ct, renderer="trilinear")
+
+    def image(preset: str, overrides=()):
+        geom, physics = resolve_preset(preset, overrides, geometry={"rows": args.size, "cols": args.size})
+        return render_view(projector, geom, physics).layers["image"][0, 0].numpy(), geom
 
     images, captions = [], []
     for preset in PRESETS:
-        projector, projection = project(preset)
-        layers, _ = simulate_layers(projection, resolve_physics(preset), projector=projector)
-        images.append(layers["image"][0, 0].numpy())
-        g = projection.geometries[0]
+        img, g = image(preset)
+        images.append(img)
         captions.append(f"{preset}\nSID {g.sid_mm:.0f} mm, {g.view}")
     contact_sheet(args.out / "presets.png", images, captions=captions, ncols=len(PRESETS), tile_inches=2.6)
 
-    projector, projection = project("chest_pa")
     images, captions = [], []
     for caption, overrides in ABLATIONS:
-        layers, _ = simulate_layers(projection, resolve_physics("chest_pa", overrides), projector=projector)
-        images.append(layers["image"][0, 0].numpy())
+        images.append(image("chest_pa", overrides)[0])
         captions.append(caption)
     contact_sheet(args.out / "ablation.png", images, captions=captions, ncols=4, tile_inches=2.4)
     print(f"wrote {args.out / 'presets.png'} and {args.out / 'ablation.png'}")

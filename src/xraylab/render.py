@@ -1,18 +1,19 @@
-"""Render one CT into a folder: physical layers, projected masks, the radiograph, a preview, metadata.
+"""Where an X-ray is rendered: the one render path of ``xraylab render``, ``xraylab generate`` and the Python API.
 
-Used by ``xraylab render`` and ``xraylab demo``. The folder is assembled under
-a temporary name beside the target and renamed at the end, so an interrupted or
-failed render leaves no output folder behind.
+:func:`render_view` — projector + posed geometry + resolved physics config → projection and physics layers.
+:func:`view_arrays` — the one conversion of a rendered view into the arrays that get written (image in [0, 1],
+masks, layers), resized to an output size. :func:`render_ct` wraps both for one CT into a folder (the
+``xraylab render`` output); :mod:`xraylab.data.worker` calls the same two functions for every dataset item.
+Presets and overrides are resolved before this module by :func:`xraylab.physics.presets.resolve_preset`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -21,50 +22,161 @@ import torch
 
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume
-from xraylab.io.images import write_mask_png, write_png16
 from xraylab.io.structures import expand_structure_list
+from xraylab.overrides import Override
 from xraylab.physics.config import PhysicsConfig
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.projector import Projection, Projector
 from xraylab.versions import package_versions
 
+# Physics layers kept beside the material/path line integrals in a dataset item's ``layers.npz``.
+DATASET_LAYERS = ("primary", "scatter", "noise_free", "normalized")
+
 
 @dataclass
 class RenderResult:
-    """What :func:`render_ct` produced: the projection, the simulator layers and the output folder."""
+    """One rendered view: the projection (line integrals, path lengths), the simulator layers, timings.
+
+    ``layers``: name → ``[1, 1, H, W]`` float32 (``image`` in [0, 1], see :mod:`xraylab.physics.simulator`);
+    ``seconds``: stage → wall seconds; ``out``: the folder written by :func:`render_ct`, if any.
+    """
 
     projection: Projection
     layers: dict[str, torch.Tensor]
-    out: Path | None
-    seconds: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)
+    out: Path | None = None
 
 
-def resolve_physics(preset: str, overrides: Sequence[str] = ()) -> PhysicsConfig:
-    """The physics config of ``preset`` with ``key.sub=value`` overrides applied (``ConfigError`` on bad input)."""
-    from xraylab.physics.config import apply_overrides
-    from xraylab.physics.presets import preset_config
+@dataclass
+class ViewArrays:
+    """What gets written for one view, at the output size: ``image`` float32 ``[H, W]`` in [0, 1],
+    ``masks`` structure → bool ``[H, W]``, ``layers`` name → float32 ``[H, W]`` (g/cm², mm, relative signal)."""
 
-    return apply_overrides(preset_config(preset), list(overrides))
+    image: np.ndarray
+    masks: dict[str, np.ndarray]
+    layers: dict[str, np.ndarray]
 
 
-def simulate_layers(
-    projection: Projection,
-    cfg: PhysicsConfig,
+def detector_geometry(geometry: Geometry) -> Geometry:
+    """``geometry`` without the patient pose (rotation, tilt, translation, isocenter).
+
+    The physics chain depends only on source and detector: the pose is already in the line integrals, and a
+    pose-free geometry lets the simulator reuse its cached spectrum / grid / flood layers across poses.
+    """
+    return geometry.model_copy(update={"rotation_deg": 0.0, "tilt_deg": 0.0, "translation_mm": (0.0, 0.0, 0.0),
+                                       "isocenter_mm": None})
+
+
+def render_view(
+    projector: Projector,
+    geometry: Geometry,
+    physics: PhysicsConfig,
     seed: int = 0,
-    device: str | torch.device = "cpu",
-    projector: Projector | None = None,
-) -> tuple[dict[str, torch.Tensor], dict]:
-    """Run the X-ray physics chain on a projection; returns (layers ``[B, 1, H, W]``, resolved config dict).
+    simulator=None,
+    progress: bool = False,
+) -> RenderResult:
+    """Ray trace ``projector`` at the posed ``geometry`` and run the physics chain ``physics`` on it.
 
-    ``projector`` re-renders shifted source points when the focal spot is in its exact mode.
+    ``seed`` seeds the noise generator (same inputs + seed → the same layers, bit for bit, on one machine);
+    ``simulator``: an :class:`~xraylab.physics.simulator.XRaySimulator` built for ``physics`` to reuse (its
+    cached layers), else one is made. Tensors live on ``projector.device``.
     """
     from xraylab.physics.simulator import XRaySimulator
 
-    sim = XRaySimulator(cfg, device=device)
-    gen = torch.Generator(device=torch.device(device)).manual_seed(int(seed))
-    render = (lambda g: projector.project(g).materials) if projector is not None else None
-    layers = sim.simulate(projection.materials, projection.geometries[0], generator=gen, render=render)
-    return layers, {"physics": cfg.model_dump(mode="json"), "stage_seconds": sim.stage_times}
+    if simulator is None:
+        simulator = XRaySimulator(physics, device=projector.device)
+    elif simulator.config != physics:
+        raise ValueError("render_view: the simulator was built for another physics config")
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    projection = projector.project(geometry, progress=progress)
+    times["ray_tracing"] = time.perf_counter() - t0
+
+    def rerender(g: Geometry) -> dict:
+        # Exact focal-spot mode: the posed geometry, with the source point the simulator asks for.
+        return projector.project(geometry.model_copy(update={"source_offset_mm": g.source_offset_mm})).materials
+
+    t0 = time.perf_counter()
+    gen = torch.Generator(device=projector.device).manual_seed(int(seed))
+    layers = simulator.simulate(projection.materials, detector_geometry(geometry), generator=gen, render=rerender)
+    times["physics"] = time.perf_counter() - t0
+    return RenderResult(projection, layers, times)
+
+
+def framing_box(
+    mask: np.ndarray | torch.Tensor,
+    margins: dict[str, tuple[float, float]],
+    rng: np.random.Generator,
+) -> tuple[int, int, int, int] | None:
+    """A crop box ``(row0, row1, col0, col1)`` (pixels, end exclusive) framing the True pixels of ``mask``.
+
+    The box is the mask's bounding box widened on each side (``top``, ``bottom``, ``left``, ``right``) by a
+    fraction of the box's height (top/bottom) or width (left/right) drawn uniformly from that side's
+    ``(low, high)`` range, then clipped to the detector. Real chest radiographs are collimated to the thorax:
+    in the 42 shared real images the lungs span 0.84 ± 0.10 of the width and 0.80 ± 0.11 of the height, with
+    margins of about 0.09 (sides), 0.09 (top) and 0.16 (bottom) of the lung box. ``None`` for an empty mask.
+    """
+    m = mask.cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    rows, cols = np.nonzero(m)
+    if rows.size == 0:
+        return None
+    r0, r1, c0, c1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+    h, w = r1 - r0, c1 - c0
+    draw = {side: float(rng.uniform(*margins.get(side, (0.0, 0.0)))) for side in ("top", "bottom", "left", "right")}
+    r0 = max(0, int(round(r0 - draw["top"] * h)))
+    r1 = min(m.shape[0], int(round(r1 + draw["bottom"] * h)))
+    c0 = max(0, int(round(c0 - draw["left"] * w)))
+    c1 = min(m.shape[1], int(round(c1 + draw["right"] * w)))
+    return r0, r1, c0, c1
+
+
+def view_arrays(
+    result: RenderResult,
+    size: tuple[int, int] | None = None,
+    normalize: str = "none",
+    mask_resize: str = "nearest",
+    mask_threshold: float = 0.5,
+    layers: Sequence[str] | None = DATASET_LAYERS,
+    crop: tuple[int, int, int, int] | None = None,
+) -> ViewArrays:
+    """The arrays written for ``result``, cropped to ``crop`` (see :func:`framing_box`; None: the whole
+    detector) and resized (aspect kept, zero padding) to ``size`` = (rows, cols).
+
+    ``normalize``: ``none`` (the simulator's display image, clipped to [0, 1]) or ``minmax`` (the cropped image
+    stretched to [0, 1]); ``mask_resize``: ``nearest`` or ``bilinear`` (then thresholded at
+    ``mask_threshold``); ``layers``: physics layer names kept beside ``material/<m>`` and ``path/<s>``
+    (``None``: every layer, prefixed ``physics/``; ``()``: none, and no material/path layers either).
+    """
+    from xraylab.io.images import resize_pad
+
+    r0, r1, c0, c1 = crop or (0, result.layers["image"].shape[-2], 0, result.layers["image"].shape[-1])
+
+    def cut(t: torch.Tensor) -> torch.Tensor:
+        return t[0, 0, r0:r1, c0:c1]
+
+    size = size or (r1 - r0, c1 - c0)
+    image = resize_pad(cut(result.layers["image"]).float(), size).clamp(0.0, 1.0)
+    if normalize == "minmax":
+        lo, hi = image.min(), image.max()
+        image = (image - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(image)
+    elif normalize != "none":
+        raise ConfigError(f"normalize must be 'none' or 'minmax', not {normalize!r}")
+    masks: dict[str, np.ndarray] = {}
+    for s, m in result.projection.masks().items():
+        if mask_resize == "nearest":
+            mr = resize_pad(cut(m).float(), size, mode="nearest") > 0.5
+        else:
+            mr = resize_pad(cut(m).float(), size, mode="bilinear") >= mask_threshold
+        masks[s] = mr.cpu().numpy()
+    arrays: dict[str, torch.Tensor] = {}
+    if layers is None or len(layers):
+        arrays = {k: cut(v) for k, v in result.projection.layers().items()}
+        if layers is None:
+            arrays.update({f"physics/{k}": cut(v) for k, v in result.layers.items()})
+        else:
+            arrays.update({k: cut(result.layers[k]) for k in layers})
+    out_layers = {k: resize_pad(v.float(), size).cpu().numpy() for k, v in arrays.items()}
+    return ViewArrays(image.cpu().numpy(), masks, out_layers)
 
 
 def _staging_dir(out: Path) -> Path:
@@ -77,70 +189,64 @@ def render_ct(
     out: str | os.PathLike | None,
     structures: Sequence[str] = (),
     preset: str = "chest_pa",
-    overrides: Sequence[str] = (),
+    overrides: Sequence[Override] = (),
     renderer: str = "trilinear",
     seed: int = 0,
     device: str | torch.device = "cpu",
     overwrite: bool = False,
     progress: bool = True,
 ) -> RenderResult:
-    """Project ``ct`` with ``geometry``, simulate the radiograph and write everything to ``out``.
+    """Project ``ct`` with ``geometry``, simulate preset ``preset`` (+ ``overrides``) and write it to ``out``.
 
-    Output (when ``out`` is given): ``layers.npz`` (float32 ``material/<m>`` g/cm², ``path/<s>`` mm and the
-    physics layers), ``image.png`` (16-bit radiograph), ``masks/<structure>.png``, ``preview.png`` (image with
-    mask outlines) and ``metadata.json`` (resolved geometry, physics, CT, versions).
+    Output (when ``out`` is given): ``layers.npz`` (float32 ``material/<m>`` g/cm², ``path/<s>`` mm and
+    ``physics/<layer>``), ``image.png`` (16-bit radiograph), ``masks/<structure>.png``, ``preview.png`` (image
+    with mask outlines) and ``metadata.json`` (resolved geometry, physics, CT, versions). The folder is assembled
+    under a temporary name beside ``out`` and renamed at the end: a failed render leaves no output folder.
     """
+    from xraylab.io.images import mask_png_bytes, npz_bytes, png16_bytes
+    from xraylab.physics.presets import resolve_physics
+
     structures = expand_structure_list(structures)
     out_path = Path(out) if out is not None else None
     if out_path is not None and out_path.exists() and any(out_path.iterdir()) and not overwrite:
         raise ConfigError(f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
-    times: dict[str, float] = {}
-    # The physics config owns the focal spot; keep the geometry's record of it equal.
     physics = resolve_physics(preset, overrides)
-    geometry = geometry.model_copy(update={"focal_spot_mm": physics.focal_spot.size_mm})
     t0 = time.perf_counter()
     projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
-    projection = projector.project(geometry, progress=progress)
-    times["ray_tracing"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    layers, physics_meta = simulate_layers(projection, physics, seed, device, projector)
-    times["physics"] = time.perf_counter() - t0
-    result = RenderResult(projection, layers, out_path, times)
+    build = time.perf_counter() - t0
+    result = render_view(projector, geometry, physics, seed=seed, progress=progress)
+    result.seconds["ray_tracing"] += build
     if out_path is None:
         return result
+    result.out = out_path
+    arrays = view_arrays(result, layers=None)
 
     stage = _staging_dir(out_path)
     shutil.rmtree(stage, ignore_errors=True)
     try:
-        stage.mkdir(parents=True)
-        arrays = {k: v[0, 0].float().cpu().numpy() for k, v in projection.layers().items()}
-        arrays.update({f"physics/{k}": v[0, 0].float().cpu().numpy() for k, v in layers.items()})
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        (stage / "layers.npz").write_bytes(buf.getvalue())
-        image = layers["image"][0, 0].float().cpu().numpy()
-        write_png16(stage / "image.png", image)
-        masks = {s: m[0, 0].cpu().numpy() for s, m in projection.masks().items()}
-        for s, m in masks.items():
-            write_mask_png(stage / "masks" / f"{s}.png", m)
+        (stage / "masks").mkdir(parents=True)
+        (stage / "layers.npz").write_bytes(npz_bytes(arrays.layers))
+        (stage / "image.png").write_bytes(png16_bytes(arrays.image))
+        for s, m in arrays.masks.items():
+            (stage / "masks" / f"{s}.png").write_bytes(mask_png_bytes(m))
         from xraylab.viz import contact_sheet
 
         contact_sheet(
-            stage / "preview.png", [image], [list(masks.values())],
+            stage / "preview.png", [arrays.image], [list(arrays.masks.values())],
             captions=[f"{ct.name}  {geometry.view}  α={geometry.rotation_deg:g}°  {preset}"],
-            ncols=1, tile_inches=5.0, legend=list(masks) or None,
+            ncols=1, tile_inches=5.0, legend=list(arrays.masks) or None,
         )
         meta = {
             "ct": {"name": ct.name, "source": ct.source, "shape": list(ct.shape), "spacing_mm": list(ct.spacing)},
             "geometry": geometry.model_dump(mode="json"),
             "preset": preset,
-            "overrides": list(overrides),
+            "overrides": [o if isinstance(o, str) else f"{o[0]}={json.dumps(o[1])}" for o in overrides],
             "renderer": renderer,
             "structures": structures,
             "seed": seed,
-            "seconds": times,
+            "seconds": result.seconds,
             "versions": package_versions(),
-            **physics_meta,
+            "physics": physics.model_dump(mode="json"),
         }
         (stage / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         if out_path.exists():

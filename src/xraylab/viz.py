@@ -83,3 +83,80 @@ def contact_sheet(
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     return Path(path)
+
+
+def short_caption(text: str, width: int = 16) -> str:
+    """``text`` cut to ``width`` characters (middle elided with "…"), so tile titles do not overlap."""
+    text = str(text)
+    if len(text) <= width:
+        return text
+    keep = width - 1
+    return text[: (keep + 1) // 2] + "…" + text[len(text) - keep // 2 :]
+
+
+def contour_sheet(
+    path: str | os.PathLike,
+    images: Sequence[np.ndarray],
+    predicted: Sequence[Sequence[np.ndarray]],
+    true: Sequence[Sequence[np.ndarray]],
+    structures: Sequence[str],
+    captions: Sequence[str] | None = None,
+    ncols: int | None = None,
+    tile_inches: float = 2.2,
+    title: str | None = None,
+) -> Path:
+    """Write a PNG grid of images with true (solid) and predicted (dashed) contours to ``path`` atomically.
+
+    ``images``: gray ``[H, W]`` or RGB ``[H, W, 3]`` arrays in [0, 1]; ``predicted[i][k]`` and ``true[i][k]``:
+    boolean ``[H, W]`` masks of ``structures[k]`` on image ``i``. One colour per structure
+    (:data:`OUTLINE_COLOURS`); the legend names the colours and the two line styles. Keep ``captions`` short
+    (:func:`short_caption`), at most two lines.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    n = len(images)
+    if n == 0:
+        raise ValueError("contour_sheet needs at least one image")
+    ncols = ncols or int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    # fixed layout in inches (tight_layout does not keep two-line titles of equal-aspect tiles apart)
+    pad = 0.05
+    caption_in = 0.3 if captions is not None else 0.0  # two 7-pt lines above each tile
+    legend_cols = min(len(structures) + 2, max(2, 2 * ncols))
+    legend_in = 0.12 + 0.17 * int(np.ceil((len(structures) + 2) / legend_cols))
+    title_in = 0.35 if title else 0.0
+    cell_w, cell_h = tile_inches + 2 * pad, tile_inches + caption_in + 2 * pad
+    width, height = cell_w * ncols, cell_h * nrows + legend_in + title_in
+    fig = plt.figure(figsize=(width, height))
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        left = c * cell_w + pad
+        bottom = height - title_in - (r + 1) * cell_h + pad
+        ax = fig.add_axes((left / width, bottom / height, tile_inches / width, tile_inches / height))
+        ax.axis("off")
+        img = np.clip(np.asarray(images[k], dtype=np.float32), 0, 1)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        for masks, style, lw in ((true[k], "solid", 1.0), (predicted[k], "dashed", 1.3)):
+            for j, m in enumerate(masks):
+                m = np.asarray(m, dtype=np.float32)
+                if 0 < m.sum() < m.size:  # a constant mask has no contour
+                    ax.contour(m, levels=[0.5], colors=[OUTLINE_COLOURS[j % len(OUTLINE_COLOURS)]],
+                               linestyles=style, linewidths=lw)
+        if captions is not None:
+            ax.set_title(captions[k], fontsize=7, pad=2)
+    handles = [Patch(color=OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)], label=s) for i, s in enumerate(structures)]
+    handles += [Line2D([], [], color="0.3", linestyle="solid", label="true"),
+                Line2D([], [], color="0.3", linestyle="dashed", label="predicted")]
+    fig.legend(handles=handles, loc="lower center", ncol=legend_cols, fontsize=7,
+               frameon=False, borderaxespad=0.2)
+    if title:
+        fig.suptitle(title, fontsize=9, y=1.0 - 0.08 / height, va="top")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return Path(path)

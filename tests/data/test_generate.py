@@ -11,7 +11,7 @@ from .helpers import SIMULATIONS, temporaries, tiny_spec, tree_hashes, write_spe
 from xraylab.data.angles import ANGLE_GROUPS, angle_group
 from xraylab.data.generate import generate, merge
 from xraylab.data.manifest import read_dataset_json, read_manifest
-from xraylab.data.worker import RECORDS_DIR
+from xraylab.data.writer import RECORDS_DIR
 from xraylab.errors import ConfigError
 from xraylab.io.images import read_image, read_mask, sha256_file
 

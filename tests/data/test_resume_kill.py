@@ -12,7 +12,7 @@ import pytest
 
 from .helpers import temporaries, tiny_spec, write_spec
 from xraylab.data.manifest import read_manifest
-from xraylab.data.worker import RECORDS_DIR
+from xraylab.data.writer import RECORDS_DIR
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from xraylab.degrade import filters, registry
+from xraylab.degrade.base import Corruption
 from xraylab.degrade.rng import make_generator
 from xraylab.errors import ConfigError
 
@@ -72,6 +73,25 @@ def test_registry_errors_name_the_choices():
         registry.get("no_such_corruption")
     with pytest.raises(ConfigError, match="modality"):
         registry.names("mri")
+
+
+def test_corruptions_live_in_one_registry_and_bad_registrations_are_refused():
+    assert registry.names() == registry.CORRUPTIONS.names()
+    assert all(registry.get(n) is registry.CORRUPTIONS.get(n) and registry.get(n).name == n for n in ALL)
+
+    class Duplicate(Corruption):
+        name = "gaussian_blur"
+        modalities = ("xray",)
+
+    class BadTag(Corruption):
+        name = "bad_tag_corruption"
+        modalities = ("mri",)
+
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register(Duplicate)
+    with pytest.raises(ValueError, match="modality"):
+        registry.register(BadTag)
+    assert type(registry.get("gaussian_blur")) is not Duplicate and "bad_tag_corruption" not in registry.CORRUPTIONS
 
 
 @pytest.mark.parametrize("name", ALL)

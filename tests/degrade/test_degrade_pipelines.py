@@ -10,7 +10,7 @@ import torch
 
 from xraylab.degrade import ramp, registry
 from xraylab.degrade.ct import FAMILIES
-from xraylab.degrade.pipelines import STRATEGIES, make_augmentation
+from xraylab.degrade.pipelines import AUGMENTATIONS, make_augmentation
 from xraylab.degrade.rng import make_generator
 from xraylab.errors import ConfigError
 
@@ -57,7 +57,7 @@ def test_every_strategy_runs_and_records_per_sample(xray_image, derm_image):
     x = torch.nn.functional.interpolate(xray_image, size=(48, 48), mode="area").repeat(3, 1, 1, 1)
     rgb = torch.nn.functional.interpolate(derm_image, size=(48, 48), mode="area").repeat(3, 1, 1, 1)
     mask = (x > 0.5).float()
-    for strategy in STRATEGIES:
+    for strategy in AUGMENTATIONS.names():
         img = rgb if strategy == "dermoscopy" else x
         y, m, recs = make_augmentation(strategy)(img, mask, make_generator(0))
         assert y.shape == img.shape and m.shape == mask.shape and len(recs) == 3

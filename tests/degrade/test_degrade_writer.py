@@ -154,7 +154,15 @@ def test_resuming_with_another_seed_is_refused(gray_dataset, tmp_path):
     assert _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "beam_energy", "--levels", "1").exit_code == 0
     assert read_dataset_json(out)["complete"] is True
     res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "beam_energy", "--seed", "9")
-    assert isinstance(res.exception, ConfigError) and "seed" in str(res.exception)
+    assert isinstance(res.exception, ConfigError) and "seed: 0 → 9" in str(res.exception)
+    assert "--overwrite" in str(res.exception)
+    # another corruption list is another job too; --overwrite starts afresh
+    res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "tube_current", "--levels", "1")
+    assert isinstance(res.exception, ConfigError) and "corruptions" in str(res.exception)
+    res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "tube_current", "--levels", "1", "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert set(read_manifest(out)["corruption"]) == {"none", "tube_current"}
+    assert not list((out / "images").glob("*beam_energy*"))  # the old job's files went with it
 
 
 def test_refuses_a_non_empty_folder_that_is_not_a_degraded_dataset(gray_dataset, tmp_path):
@@ -162,5 +170,36 @@ def test_refuses_a_non_empty_folder_that_is_not_a_degraded_dataset(gray_dataset,
     out.mkdir()
     (out / ".keep.tmp").write_text("user file", encoding="utf-8")
     res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "gaussian_noise", "--levels", "1")
-    assert res.exit_code != 0 and "not a degraded dataset" in str(res.exception or res.output)
+    assert res.exit_code != 0 and "not an xraylab dataset" in str(res.exception or res.output)
     assert (out / ".keep.tmp").is_file() and sorted(p.name for p in out.iterdir()) == [".keep.tmp"]
+    res = _invoke(str(gray_dataset), "--out", str(out), "--corruptions", "gaussian_noise", "--overwrite")
+    assert res.exit_code != 0 and "not an xraylab dataset" in str(res.exception or res.output)
+    assert sorted(p.name for p in out.iterdir()) == [".keep.tmp"]  # never deleted, even with --overwrite
+
+
+def test_killed_item_is_redone_from_its_record(gray_dataset, tmp_path):
+    """Per-item records: an item without a record (killed before its record) is rewritten, the others are kept."""
+    from xraylab.data.writer import RECORDS_DIR
+
+    out = tmp_path / "out"
+    args = (str(gray_dataset), "--out", str(out), "--corruptions", "acquisition_geometry", "--levels", "2")
+    assert _invoke(*args).exit_code == 0
+    first = read_manifest(out)
+    records = sorted((out / RECORDS_DIR).glob("*.json"))
+    assert [p.stem for p in records] == sorted(first["image_id"])
+    victim = "s1__acquisition_geometry_L2"
+    (out / RECORDS_DIR / f"{victim}.json").unlink()  # killed after its files, before its record
+    (out / "masks" / victim / "lung.png").write_bytes(b"torn")  # (a torn file under the final name cannot
+    # happen with atomic writes; it stands for an older, different write and must be replaced)
+    (out / "masks" / victim / ".lung.png.4242.tmp").write_bytes(b"partial")
+    (out / "manifest.parquet").unlink()
+    (out / "dataset.json").unlink()
+    kept = {p: p.stat().st_mtime_ns for p in (out / RECORDS_DIR).glob("*.json")}
+    assert _invoke(*args).exit_code == 0
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept  # complete items were not rewritten
+    assert not list(out.rglob("*.tmp"))
+    again = read_manifest(out)
+    pd.testing.assert_frame_equal(again, first)
+    row = again.set_index("image_id").loc[victim]
+    assert sha256_file(out / row["mask:lung"]) == row["sha256:mask:lung"]
+    assert read_dataset_json(out)["complete"] is True

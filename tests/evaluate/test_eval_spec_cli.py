@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from xraylab.errors import ConfigError
 from xraylab.evaluate import load_spec, parse_spec
+from xraylab.evaluate.suites import SUITES
 
 from .helpers import make_rotation_dataset, seg_model, train_threshold_net
 
@@ -18,13 +19,13 @@ REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted((REPO / "simulations").glob("evaluate_*.yaml"))
 
 
-def test_four_suites_are_shipped():
+def test_every_registered_suite_is_shipped():
     suites = set()
     for p in SPECS:
         s = load_spec(p)
-        suites |= {n for n in ("rotation", "corruption", "classification", "adversarial") if getattr(s, n) is not None}
+        suites |= {n for n in SUITES.names() if getattr(s, n) is not None}
         assert Path(s.output).is_absolute() and str(s.output).startswith(str(REPO))
-    assert suites == {"rotation", "corruption", "classification", "adversarial"}
+    assert suites == set(SUITES.names())
 
 
 def test_unknown_field_names_path_and_file(tmp_path):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from xraylab.errors import ConfigError
-from xraylab.physics.config import PhysicsConfig, apply_overrides, load_physics_config, make_physics_config
-from xraylab.physics.geometry import preset_geometry
-from xraylab.physics.presets import preset_config, preset_geometry_name, preset_names
+from xraylab.physics.config import PhysicsConfig, apply_overrides, make_physics_config
+from xraylab.physics.presets import load_physics_config, preset_config, preset_names, resolve_geometry
 
 
 def test_chest_pa_preset_matches_issue():
@@ -18,15 +17,15 @@ def test_chest_pa_preset_matches_issue():
     assert c.detector.scintillator == "CsI" and c.detector.thickness_um == 600
     assert c.detector.pixel_pitch_mm == pytest.approx(0.139)
     assert c.scatter is not None and c.heel.enabled
-    assert preset_geometry(preset_geometry_name("chest_pa")).sid_mm == 1800
+    assert resolve_geometry("chest_pa").sid_mm == 1800
 
 
 def test_other_presets():
     assert set(preset_names()) == {"chest_pa", "bedside_ap", "fok2024", "ideal"}
     bed = preset_config("bedside_ap")
     assert bed.spectrum.kvp == 90 and bed.grid is None
-    assert preset_geometry(preset_geometry_name("bedside_ap")).sid_mm == 1000
-    fok = preset_geometry(preset_geometry_name("fok2024"))
+    assert resolve_geometry("bedside_ap").sid_mm == 1000
+    fok = resolve_geometry("fok2024")
     assert (fok.sod_mm, fok.sid_mm) == (1500, 1800)
     ideal = preset_config("ideal")
     assert ideal.spectrum.monoenergetic_keV is not None

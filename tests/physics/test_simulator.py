@@ -32,7 +32,7 @@ def _phantom(batch=1):
 
 
 def test_ideal_preset_is_beer_lambert_and_linear_display():
-    sim = XRaySimulator("ideal")
+    sim = XRaySimulator(preset_config("ideal"))
     g = _geometry()
     mats = _phantom()
     out = sim.simulate(mats, g)
@@ -156,7 +156,7 @@ def test_exact_focal_spot_mode_averages_renders():
 
 def test_shape_mismatch_is_reported():
     with pytest.raises(ValueError, match="geometry"):
-        XRaySimulator("ideal").simulate({"water": torch.zeros(1, 1, 8, 8)}, _geometry())
+        XRaySimulator(preset_config("ideal")).simulate({"water": torch.zeros(1, 1, 8, 8)}, _geometry())
 
 
 def test_photon_counting_and_gos_variants_run():

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from xraylab.data.manifest import read_manifest, write_manifest
+from xraylab.data.mixing import epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, InputFileError
-from xraylab.train.mixing import epoch_indices, load_mixed_data
 from xraylab.train.spec import parse_spec
 
 from train_shapes import base_spec
@@ -127,3 +127,40 @@ def test_missing_file_is_reported_before_training(shapes_dir, tmp_path):
     (folder / victim).unlink()
     with pytest.raises(InputFileError, match="1 file"):
         load_mixed_data(parse_spec(base_spec(folder)))
+
+
+def _one_subject(src, dst, with_angles: bool):
+    """A copy of ``src`` where every row is one subject's train view (like one CT rendered at many angles)."""
+    shutil.copytree(src, dst)
+    df = read_manifest(dst)
+    df["subject_id"] = "ct0"
+    df["split"] = "train"
+    if with_angles:
+        df["angle_deg"] = (np.arange(len(df)) % 5) * 2.0 - 4.0
+    write_manifest(dst, df)
+    return dst
+
+
+@pytest.mark.parametrize("with_angles", [True, False])
+def test_one_subject_validates_on_held_out_views_with_a_note(shapes_dir, tmp_path, with_angles):
+    root = _one_subject(shapes_dir, tmp_path / "one", with_angles)
+    data = load_mixed_data(parse_spec(base_spec(root)))
+    assert len(data.val) > 0 and len(data.train) > 0
+    assert not set(data.train["image_id"]) & set(data.val["image_id"])
+    assert len(data.notes) == 1 and "one subject" in data.notes[0] and "held-out views" in data.notes[0]
+    if with_angles:  # whole angles are held out: no angle is on both sides
+        assert not set(data.train["angle_deg"]) & set(data.val["angle_deg"])
+        assert "angle_deg" in data.notes[0]
+    again = load_mixed_data(parse_spec(base_spec(root)))
+    assert again.val["image_id"].tolist() == data.val["image_id"].tolist()  # seeded
+
+
+def test_no_val_rows_and_several_subjects_fall_back_to_held_out_subjects(shapes_dir, tmp_path):
+    root = tmp_path / "noval"
+    shutil.copytree(shapes_dir, root)
+    df = read_manifest(root)
+    df["split"] = "train"
+    write_manifest(root, df)
+    data = load_mixed_data(parse_spec(base_spec(root)))
+    assert len(data.val) > 0 and not set(data.train["subject_id"]) & set(data.val["subject_id"])
+    assert any("held-out subjects" in n for n in data.notes)

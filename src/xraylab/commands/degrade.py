@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         ),
         out: Optional[Path] = typer.Option(None, "--out", help="Output dataset folder (created; re-runs resume)."),
         corruptions: Optional[str] = typer.Option(
-            None, "--corruptions", help="Comma-separated corruption names (default: all of --modality)."
+            None, "--corruptions", help="Comma-separated corruption names (see --list; default: all of --modality)."
         ),
         levels: Optional[str] = typer.Option(
             None, "--levels", help="Comma-separated integer severity levels (default: every level of each corruption)."
@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
             True, "--include-clean/--no-clean", help="Also write a clean copy of each image (corruption 'none', level 0)."
         ),
         list_: bool = typer.Option(False, "--list", help="List the registered corruptions with their levels and exit."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Delete the degraded dataset in OUT (one made by another job) and start afresh."
+        ),
     ) -> None:
         """Write degraded copies of DATASET (corruption x severity level) with a manifest and a contact sheet."""
         if list_:
@@ -60,7 +63,7 @@ def register(app: typer.Typer) -> None:
             return
         if dataset is None or out is None:
             raise ConfigError("degrade needs DATASET and --out DIR (or --list)")
-        from xraylab.degrade.writer import DegradeJob, run_degrade
+        from xraylab.data.degrade_job import DegradeJob, run_degrade
 
         lv = _split(levels)
         try:
@@ -69,7 +72,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--levels must be comma-separated integers, got '{levels}'") from None
         job = DegradeJob(
             dataset=dataset, out=out, corruptions=_split(corruptions), levels=lv_int, mode=mode, seed=seed,
-            include_clean=include_clean, modality=modality,
+            include_clean=include_clean, modality=modality, overwrite=overwrite,
         )
         df = run_degrade(job)
         typer.echo(f"wrote {len(df)} images to {out} (manifest.parquet, contact_sheet.png)")

@@ -10,6 +10,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``render`` command to ``app``."""
+    from xraylab.physics.presets import PRESETS
 
     @app.command("render")
     def render(
@@ -20,7 +21,7 @@ def register(app: typer.Typer) -> None:
         structure_table: Optional[Path] = typer.Option(
             None, "--structure-table", help="CSV with columns id,structure naming the label ids."),
         preset: str = typer.Option("chest_pa", "--preset",
-                                   help="Acquisition + physics preset: chest_pa, bedside_ap, fok2024, ideal."),
+                                   help=f"Acquisition + physics preset: {', '.join(PRESETS.names())}."),
         rotation: float = typer.Option(0.0, "--rotation", help="Patient rotation α about the S–I axis, degrees "
                                        "(α > 0: the patient's left side moves posterior)."),
         tilt: float = typer.Option(0.0, "--tilt", help="Patient tilt about the L–R axis, degrees "
@@ -46,14 +47,15 @@ def register(app: typer.Typer) -> None:
         Writes OUT/layers.npz (float32 material/<name> in g/cm², path/<structure> in mm, physics/<layer>),
         OUT/image.png (16-bit), OUT/masks/<structure>.png, OUT/preview.png and OUT/metadata.json.
         """
-        from xraylab.commands._common import load_ct_arg, geometry_for_preset
+        from xraylab.commands._common import load_ct_arg
+        from xraylab.physics.presets import resolve_geometry
         from xraylab.io.structures import expand_structure_list
         from xraylab.render import render_ct
 
         names = expand_structure_list([structures]) if structures else []
         volume = load_ct_arg(ct, labels, structure_table, need_labels=bool(names), downsample=downsample)
-        geom = geometry_for_preset(preset, rotation_deg=rotation, tilt_deg=tilt, rows=rows, cols=cols,
-                                   pitch_mm=pitch, sid_mm=sid, sod_mm=sod, view=view)
+        geom = resolve_geometry(preset, rotation_deg=rotation, tilt_deg=tilt, rows=rows, cols=cols,
+                                pitch_mm=pitch, sid_mm=sid, sod_mm=sod, view=view)
         res = render_ct(volume, geom, out, structures=names, preset=preset, overrides=set_, renderer=renderer,
                         seed=seed, device=device, overwrite=overwrite)
         typer.echo(f"wrote {out} (ray tracing {res.seconds['ray_tracing']:.1f} s, physics {res.seconds['physics']:.2f} s)")

@@ -37,13 +37,15 @@ def register(app: typer.Typer) -> None:
             None, "--threads", help="torch CPU threads during the run (count; 1 is fastest on a busy machine)"
         ),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar per epoch"),
+        set_: list[str] = typer.Option([], "--set", help="spec override key.path=value (repeatable), e.g. "
+                                       "--set optimizer.lr=0.01 --set data.0.ratio=0.5"),
     ) -> None:
         """Train a model from SPEC; writes metrics.csv, checkpoints/{best,last}.pt and curves.png to --out."""
         from xraylab.train.spec import load_spec
         from xraylab.train.trainer import fit
 
         parsed = load_spec(
-            spec, _parse_data(data), epochs=epochs, device=device, num_workers=num_workers,
+            spec, _parse_data(data), set_, epochs=epochs, device=device, num_workers=num_workers,
             steps_per_epoch=steps_per_epoch, cpu_threads=threads,
         )
         run_dir = out or Path("runs") / "train" / parsed.name

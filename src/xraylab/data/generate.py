@@ -9,15 +9,16 @@ Output folder::
                                        angle_deg, angle_group, subset:<name>, file paths and sha256:<column>
     dataset.json                       resolved spec, seed, package versions, counts, splits
     contact_sheet.png                  a grid of images with mask outlines
-    .xraylab/                          resume state: spec fingerprint and one record per complete item
+    .xraylab/                          resume state: job fingerprint and one record per complete item
 
 Determinism: an item's noise comes from a generator seeded by ``(seed, image_id)``, random sweep values from
 ``(seed, subject, point, sample)``, the split from the split seed, and no file holds a time stamp, so the same
 spec and seed give byte-identical files on the same machine, whatever the executor, worker count or sharding.
 
-Resumability: every file is written under a temporary name and renamed; an item's record is written last, and
-the manifest is rebuilt from records only, so it never lists an incomplete item. Re-running the same command
-skips complete items, removes stale temporaries and finishes the job. ``overwrite=True`` starts afresh.
+Resumability: the folder, its state and every write go through :class:`xraylab.data.writer.DatasetWriter` (its
+docstring is the protocol): every file is written under a temporary name and renamed; an item's record is written
+last, and the manifest is rebuilt from records only, so it never lists an incomplete item. Re-running the same
+command skips complete items, removes stale temporaries and finishes the job. ``overwrite=True`` starts afresh.
 
 Sharding: ``shard=(i, n)`` renders the i-th of n contiguous, CT-grouped slices of the plan (0 ≤ i < n) into
 the same output folder and writes ``manifest.shard-<i>-of-<n>.parquet``; ``merge`` checks that every item is
@@ -30,7 +31,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,18 +38,17 @@ from typing import Any, Sequence
 
 from xraylab.data import executors
 from xraylab.data.angles import angle_group
-from xraylab.data.manifest import MANIFEST_NAME, write_dataset_json, write_manifest
-from xraylab.data.sources import CTRef, check_structures, resolve_cts
+from xraylab.data.sources import CTRef, check_structures, label_source, resolve_cts
 from xraylab.data.spec import GenerateSpec, load_spec
 from xraylab.data.splits import assign_splits
-from xraylab.data.sweep import (
-    Resolver, check_parameter_names, expand_variants, geometry_columns, physics_columns, stable_int,
-)
-from xraylab.data.worker import RECORDS_DIR, STATE_DIR, is_complete, record_path
+from xraylab.data.sweep import Resolver, check_parameter_names, expand_variants, geometry_columns, physics_columns
+from xraylab.data.worker import is_complete
+from xraylab.data.writer import DatasetWriter
 from xraylab.errors import ConfigError
+from xraylab.seeding import stable_int
 
 CONTACT_SHEET = "contact_sheet.png"
-FINGERPRINT_FILE = f"{STATE_DIR}/spec.json"
+KIND = "generate"
 
 
 @dataclass
@@ -116,6 +115,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
     plan = Plan(spec, source, refs, structures, missing, splits)
     for ref in refs:
         present = [s for s in structures if s not in missing.get(ref.subject_id, [])]
+        labels_from = label_source(ref, need_labels=bool(present))
         variants = expand_variants(spec.sweep, spec.seed, ref.subject_id)
         width = max(4, len(str(len(variants) - 1)))
         for v in variants:
@@ -142,6 +142,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
                 row[f"sweep:{name}"] = json.dumps(v.params.get(name)) if name in v.params else None
             row["seed"] = item_seed(spec.seed, image_id)
             row["ct_source"] = ref.source
+            row["label_source"] = labels_from
             row["ct_downsample"] = ref.downsample
             row["preset"] = spec.preset
             row["renderer"] = spec.render.renderer
@@ -198,58 +199,19 @@ def shard_items(items: list[dict], shard: tuple[int, int] | None) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- output folder state
-def _prepare_out(out: Path, plan: Plan, overwrite: bool, shard: tuple[int, int] | None) -> None:
-    fp_path = out / FINGERPRINT_FILE
-    # Only a folder that `xraylab generate` made (its state folder exists) may be deleted by --overwrite:
-    # a manifest.parquet alone may be a real or degraded dataset that must never be lost.
-    ours = fp_path.is_file() or (out / STATE_DIR).is_dir()
-    for stale in out.parent.glob(f".{out.name}.deleting-*"):  # left by a kill during an earlier --overwrite
-        shutil.rmtree(stale, ignore_errors=True)
-    if out.exists() and overwrite:
-        if shard is not None:
-            raise ConfigError(f"{out}: --overwrite cannot be combined with --shard (it would delete other shards' "
-                              "work); delete the folder once before starting the shards")
-        if any(out.iterdir()) and not ours:
-            raise ConfigError(f"{out}: folder is not an xraylab dataset; refusing to delete it — choose another --out")
-        # Rename first, then delete: a kill mid-deletion leaves no half-deleted dataset under OUT.
-        trash = out.parent / f".{out.name}.deleting-{os.getpid()}"
-        os.replace(out, trash)
-        shutil.rmtree(trash)
-    # A folder holding only .xraylab/ is one another shard is starting in (its fingerprint not yet renamed in).
-    if out.exists() and any(p.name != STATE_DIR for p in out.iterdir()):
-        if not fp_path.is_file():
-            raise ConfigError(f"{out}: output folder exists, is not empty and holds no xraylab generate state; "
-                              "choose another --out or pass --overwrite")
-    if fp_path.is_file():
-        old = json.loads(fp_path.read_text(encoding="utf-8")).get("fingerprint")
-        if old != plan.fingerprint:
-            raise ConfigError(f"{out}: folder holds a dataset made from a different spec or seed; pass --overwrite "
-                              "to start afresh or choose another --out")
-    from xraylab.io.atomic import write_text
-
-    out.mkdir(parents=True, exist_ok=True)
-    if not fp_path.is_file():
-        write_text(fp_path, json.dumps({"fingerprint": plan.fingerprint, "name": plan.spec.name}, indent=2) + "\n")
+def open_writer(out: Path, plan: Plan, overwrite: bool = False, shard: tuple[int, int] | None = None) -> DatasetWriter:
+    """The dataset writer of ``out`` for ``plan`` (checks ownership and fingerprint; see :mod:`xraylab.data.writer`)."""
+    if overwrite and shard is not None and out.exists():
+        raise ConfigError(f"{out}: --overwrite cannot be combined with --shard (it would delete other shards' "
+                          "work); delete the folder once before starting the shards")
+    # Shards write into one folder at the same time: only an unsharded run may clean the folder's temporaries.
+    return DatasetWriter(out, kind=KIND, fingerprint=plan.fingerprint, overwrite=overwrite,
+                         job={"name": plan.spec.name}, clean_temporaries=shard is None)
 
 
-def _records(out: Path, items: Sequence[dict]) -> list[dict]:
-    rows = []
-    for it in items:
-        p = record_path(out, it["image_id"])
-        if p.is_file():
-            rows.append(json.loads(p.read_text(encoding="utf-8")))
-    return rows
-
-
-def write_manifest_from_records(out: Path, items: Sequence[dict], name: str = MANIFEST_NAME) -> int:
-    """Write a manifest of the complete items among ``items`` (from their records); returns the row count."""
-    import pandas as pd
-
-    rows = _records(out, items)
-    if not rows:
-        return 0
-    write_manifest(out, pd.DataFrame(rows), name)
-    return len(rows)
+def _ids(items: Sequence[dict]) -> list[str]:
+    """Item ids in manifest order (sorted by image id)."""
+    return sorted(it["image_id"] for it in items)
 
 
 def _counts(rows: list[dict]) -> dict[str, Any]:
@@ -265,8 +227,9 @@ def _counts(rows: list[dict]) -> dict[str, Any]:
     }
 
 
-def _dataset_info(plan: Plan, rows: list[dict], spec_file: str | None) -> dict[str, Any]:
-    from xraylab.versions import package_versions
+def _dataset_info(plan: Plan, spec_file: str | None) -> dict[str, Any]:
+    """dataset.json without counts and versions (the writer adds them)."""
+    from xraylab.data.manifest import MANIFEST_NAME
 
     spec = plan.spec.model_dump(mode="json")
     spec["render"].pop("device", None)
@@ -283,12 +246,10 @@ def _dataset_info(plan: Plan, rows: list[dict], spec_file: str | None) -> dict[s
         "structures": plan.structures,
         "missing_structures": plan.missing,
         "swept_parameters": plan.spec.sweep.parameter_names(),
-        "counts": _counts(rows),
         "layout": {"images": "images/<image_id>.png (16-bit, [0, 1])",
                    "masks": "masks/<structure>/<image_id>.png ({0, 255})",
                    "layers": "layers/<image_id>.npz (float32)" if plan.spec.output.layers else None,
                    "manifest": MANIFEST_NAME},
-        "versions": package_versions(),
     }
 
 
@@ -329,15 +290,11 @@ def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:
                          legend=plan.structures or None)
 
 
-def finalize(out: Path, plan: Plan, spec_file: str | None) -> None:
-    """Write manifest.parquet, dataset.json and contact_sheet.png of a complete dataset; drop shard manifests."""
-    import pandas as pd
-
-    rows = sorted(_records(out, plan.items), key=lambda r: r["image_id"])
-    write_manifest(out, pd.DataFrame(rows))
-    write_dataset_json(out, _dataset_info(plan, rows, spec_file))
-    write_contact_sheet(out, rows, plan)
-    for p in out.glob("manifest.shard-*-of-*.parquet"):
+def finalize(writer: DatasetWriter, plan: Plan, spec_file: str | None) -> None:
+    """Write manifest.parquet, contact_sheet.png and dataset.json of a complete dataset; drop shard manifests."""
+    writer.finish(_dataset_info(plan, spec_file), order=_ids(plan.items), counts=_counts,
+                  contact_sheet=lambda out, rows: write_contact_sheet(out, rows, plan))
+    for p in writer.out.glob("manifest.shard-*-of-*.parquet"):
         p.unlink()
 
 
@@ -364,13 +321,9 @@ def generate(
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers {workers}: need at least 1")
     out = Path(out)
-    _prepare_out(out, plan, overwrite, shard_t)
-    if shard_t is None:
-        from xraylab.io.atomic import remove_stale_temporaries
-
-        remove_stale_temporaries(out)
+    writer = open_writer(out, plan, overwrite, shard_t)
     mine = shard_items(plan.items, shard_t)
-    pending = [it for it in mine if not is_complete(out, it)]
+    pending = [it for it in mine if not is_complete(writer, it)]
     n_workers = workers or executors.available_cpus()
 
     context = {
@@ -385,20 +338,16 @@ def generate(
         label = plan.spec.name + (f" shard {shard_t[0]}/{shard_t[1]}" if shard_t else "")
         bar = tqdm(total=len(pending), unit="img", desc=label, dynamic_ncols=True, smoothing=0.1)
     pending_ids = {it["image_id"] for it in pending}
-    records = out / RECORDS_DIR
+    all_ids = _ids(plan.items)
     state = {"done": 0, "manifest_at": time.monotonic()}
 
     def poll() -> None:
-        if records.is_dir():
-            names = {e.name[:-5] for e in os.scandir(records) if e.name.endswith(".json")}
-            done = len(pending_ids & names)
-        else:
-            done = 0
+        done = len(pending_ids & writer.done_ids())
         if bar is not None and done > state["done"]:
             bar.update(done - state["done"])
         state["done"] = max(state["done"], done)
         if shard_t is None and time.monotonic() - state["manifest_at"] > 20.0:
-            write_manifest_from_records(out, plan.items)
+            writer.write_manifest(all_ids)  # a partial manifest of the complete items
             state["manifest_at"] = time.monotonic()
 
     try:
@@ -416,13 +365,13 @@ def generate(
         if bar is not None:
             bar.close()
         if shard_t is None:
-            write_manifest_from_records(out, plan.items)
+            writer.write_manifest(all_ids)
 
-    complete = all(is_complete(out, it) for it in plan.items)
+    complete = all(is_complete(writer, it) for it in plan.items)
     if shard_t is not None:
-        write_manifest_from_records(out, mine, name=f"manifest.shard-{shard_t[0]}-of-{shard_t[1]}.parquet")
+        writer.write_manifest(_ids(mine), name=f"manifest.shard-{shard_t[0]}-of-{shard_t[1]}.parquet")
     elif complete:
-        finalize(out, plan, str(spec_path))
+        finalize(writer, plan, str(spec_path))
     return GenerateResult(out=out, n_items=len(mine), n_rendered=len(pending), n_skipped=len(mine) - len(pending),
                           complete=complete, seconds=time.perf_counter() - t0, shard=shard_t)
 
@@ -433,21 +382,20 @@ def merge(spec_path: str | os.PathLike, out: str | os.PathLike, sets: Sequence[s
     spec, spec_dir = load_spec(spec_path, list(sets))
     plan = plan_dataset(spec, spec_dir, str(spec_path))
     out = Path(out)
-    fp_path = out / FINGERPRINT_FILE
-    if not fp_path.is_file():
+    try:
+        writer = DatasetWriter.open(out)
+    except ConfigError:
         raise ConfigError(f"{out}: no generate state here; run the shards (xraylab generate SPEC --out {out} "
-                          "--shard i/n) first")
-    if json.loads(fp_path.read_text(encoding="utf-8")).get("fingerprint") != plan.fingerprint:
+                          "--shard i/n) first") from None
+    if writer.kind != KIND or writer.fingerprint != plan.fingerprint:
         raise ConfigError(f"{out}: the shards were made from a different spec or seed than {spec_path}")
-    missing = [it for it in plan.items if not is_complete(out, it)]
+    missing = [it for it in plan.items if not is_complete(writer, it)]
     if missing:
         shard_files = sorted(p.name for p in out.glob("manifest.shard-*-of-*.parquet"))
         raise ConfigError(f"{out}: {len(missing)} of {len(plan.items)} items are not complete (first: "
                           f"{missing[0]['image_id']}; shard manifests present: {', '.join(shard_files) or 'none'}); "
                           "re-run the unfinished shards, then merge")
-    from xraylab.io.atomic import remove_stale_temporaries
-
-    remove_stale_temporaries(out)
-    finalize(out, plan, str(spec_path))
+    writer.remove_stale_temporaries()
+    finalize(writer, plan, str(spec_path))
     return GenerateResult(out=out, n_items=len(plan.items), n_rendered=0, n_skipped=len(plan.items), complete=True,
                           seconds=time.perf_counter() - t0)

@@ -49,9 +49,14 @@ def structures_of(df: pd.DataFrame) -> list[str]:
     return [c[len(MASK_PREFIX) :] for c in mask_columns(df)]
 
 
-def write_manifest(folder: str | os.PathLike, df: pd.DataFrame, name: str = MANIFEST_NAME) -> Path:
-    """Write ``df`` as ``folder/<name>`` (default ``manifest.parquet``) atomically, rows sorted by ``image_id``."""
-    df = df.sort_values("image_id", kind="stable").reset_index(drop=True)
+def write_manifest(folder: str | os.PathLike, df: pd.DataFrame, name: str = MANIFEST_NAME, sort: bool = True) -> Path:
+    """Write ``df`` as ``folder/<name>`` (default ``manifest.parquet``) atomically.
+
+    Rows are sorted by ``image_id`` unless ``sort`` is false (then they keep ``df``'s order).
+    """
+    if sort:
+        df = df.sort_values("image_id", kind="stable")
+    df = df.reset_index(drop=True)
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     return write_bytes(Path(folder) / name, buf.getvalue())

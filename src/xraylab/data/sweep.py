@@ -9,7 +9,6 @@ whatever the sharding or executor.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import math
@@ -20,6 +19,7 @@ import numpy as np
 
 from xraylab.data.spec import GenerateSpec, ParamSpec, SweepSpec
 from xraylab.errors import ConfigError
+from xraylab.seeding import stable_int
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,6 @@ class Variant:
     factor: str = ""  # one-factor sweeps: the parameter varied ("baseline" for the base configuration)
     point: int = 0  # grid / one-factor point index
     sample: int = 0  # random draw (or repeat) index
-
-
-def stable_int(*parts: Any, bits: int = 63) -> int:
-    """A platform-independent integer hash of ``parts`` (SHA-256), for seeding."""
-    h = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
-    return int.from_bytes(h[:8], "big") & ((1 << bits) - 1)
 
 
 def split_param(name: str) -> tuple[str, str]:
@@ -130,36 +124,35 @@ class Resolver:
     _phys_cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from xraylab.physics.presets import preset_config, preset_geometry_name
+        from xraylab.physics.presets import PRESETS
 
         try:
-            self.base_physics = preset_config(self.spec.preset)
-            self.geometry_preset = self.spec.geometry_preset or preset_geometry_name(self.spec.preset)
+            PRESETS.get(self.spec.preset)
         except ConfigError as exc:
             raise ConfigError(f"{self.source}: preset: {exc}") from None
 
     def geometry(self, params: dict[str, Any]):
-        from xraylab.physics.geometry import preset_geometry
+        from xraylab.physics.presets import resolve_geometry
 
         fields = dict(self.spec.geometry)
         fields.update({split_param(k)[1]: v for k, v in params.items() if k.startswith("geometry.")})
         try:
-            return preset_geometry(self.geometry_preset, **fields)
+            return resolve_geometry(self.spec.preset, self.spec.geometry_preset, **fields)
         except ConfigError as exc:
             swept = {k: v for k, v in params.items() if k.startswith("geometry.")}
             where = f" (sweep values {swept})" if swept else ""
             raise ConfigError(f"{self.source}: {exc}{where}") from None
 
     def physics(self, params: dict[str, Any]):
-        from xraylab.physics.config import apply_overrides
+        """The physics config of one variant: preset + the spec's ``physics`` + swept values, as typed pairs."""
+        from xraylab.physics.presets import resolve_physics
 
         over = dict(self.spec.physics)
         over.update({split_param(k)[1]: v for k, v in params.items() if k.startswith("physics.")})
         key = json.dumps(over, sort_keys=True, default=str)
         if key not in self._phys_cache:
-            items = [f"{k}={json.dumps(v)}" for k, v in over.items()]
             try:
-                self._phys_cache[key] = apply_overrides(self.base_physics, items)
+                self._phys_cache[key] = resolve_physics(self.spec.preset, list(over.items()))
             except ConfigError as exc:
                 swept = {k: v for k, v in params.items() if k.startswith("physics.")}
                 where = f"sweep values {swept}" if swept else "physics"

@@ -3,31 +3,29 @@
 :func:`run_chunk` renders a list of items that all share one CT: the CT is loaded and its
 :class:`~xraylab.physics.projector.Projector` built once per worker (cached across chunks of the same CT), then
 each item is ray traced, passed through the physics chain with a noise generator seeded by the item's own seed,
-resized and written. An item's files are written atomically, then its *record* (its manifest row with the
-SHA-256 of every file) is written atomically to ``.xraylab/records/<image_id>.json``: an item is complete exactly
-when its record exists, which is what resuming and the manifest rely on.
+resized and written through the shared :class:`~xraylab.data.writer.DatasetWriter` (attached with
+``DatasetWriter.open``): the item's files are written atomically, then its *record* (its manifest row with the
+SHA-256 of every file) to ``.xraylab/records/<image_id>.json``: an item is complete exactly when its record (and
+its files) exist, which is what resuming and the manifest rely on.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-STATE_DIR = ".xraylab"
-RECORDS_DIR = f"{STATE_DIR}/records"
+from xraylab.data.writer import DatasetWriter
+from xraylab.io.images import npz_bytes
 
 _CT_CACHE: dict[str, Any] = {}
 _SIM_CACHE: dict[str, Any] = {}
 
-
-def record_path(out: Path, image_id: str) -> Path:
-    return Path(out) / RECORDS_DIR / f"{image_id}.json"
+# Second entropy word of an item's framing draw (the first is the item seed, which also seeds the noise).
+FRAMING_STREAM = 1
 
 
 def item_files(item: dict[str, Any]) -> list[str]:
@@ -39,35 +37,9 @@ def item_files(item: dict[str, Any]) -> list[str]:
     return files
 
 
-def is_complete(out: Path, item: dict[str, Any]) -> bool:
+def is_complete(writer: DatasetWriter, item: dict[str, Any]) -> bool:
     """True when the item's record and all its files exist."""
-    if not record_path(out, item["image_id"]).is_file():
-        return False
-    return all((Path(out) / f).is_file() for f in item_files(item))
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """A deterministic ``.npz`` (fixed zip timestamps, sorted members, deflate) of float32 arrays."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(arrays):
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name], dtype=np.float32), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, member.getvalue())
-    return buf.getvalue()
-
-
-def _clean_temporaries(path: Path) -> None:
-    """Remove temporaries of ``path`` left by a killed writer (``.<name>.<pid>.tmp``)."""
-    if path.parent.is_dir():
-        for p in path.parent.glob(f".{path.name}.*.tmp"):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+    return writer.is_done(item["image_id"], item_files(item))
 
 
 def _projector(ct_ref: dict, structures: list[str], render: dict):
@@ -97,67 +69,38 @@ def _simulator(physics: dict, device: str):
     return _SIM_CACHE[key]
 
 
-def render_item(item: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
+def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWriter | None = None) -> dict[str, Any]:
     """Render, write and record one item; returns its record (manifest row with hashes)."""
-    import hashlib
-
-    import torch
-
-    from xraylab.io.atomic import write_bytes, write_text
-    from xraylab.io.images import mask_png_bytes, png16_bytes, resize_pad
+    from xraylab.io.images import mask_png_bytes, png16_bytes
     from xraylab.physics.geometry import Geometry
+    from xraylab.render import DATASET_LAYERS, framing_box, render_view, view_arrays
 
     out = Path(context["out"])
     render, output = context["render"], context["output"]
-    device = render["device"]
     structures = item["structures"]
     _, projector = _projector(item["ct"], structures, render)
-    geom = Geometry.model_validate(item["geometry"])
-    proj = projector.project(geom)
-
-    # The physics chain sees only the source/detector geometry: the patient pose is already in the line
-    # integrals, and a pose-free geometry lets the simulator reuse its cached spectrum/grid/flood layers.
-    det_geom = geom.model_copy(update={"rotation_deg": 0.0, "tilt_deg": 0.0, "translation_mm": (0.0, 0.0, 0.0),
-                                       "isocenter_mm": None})
-    sim = _simulator(item["physics"], device)
-    gen = torch.Generator(device=torch.device(device)).manual_seed(int(item["seed"]))
-
-    def rerender(g: Geometry) -> dict:
-        return projector.project(geom.model_copy(update={"source_offset_mm": g.source_offset_mm})).materials
-
-    layers = sim.simulate(proj.materials, det_geom, generator=gen, render=rerender)
-
-    size = tuple(output["size"])
-    image = resize_pad(layers["image"][0, 0].float(), size).clamp(0.0, 1.0)
-    if output["normalize"] == "minmax":
-        lo, hi = image.min(), image.max()
-        image = (image - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(image)
-    blobs: dict[str, bytes] = {item["row"]["image"]: png16_bytes(image.cpu().numpy())}
+    sim = _simulator(item["physics"], render["device"])
+    result = render_view(projector, Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
+                         simulator=sim)
     row = dict(item["row"])
+    crop = None
+    if output.get("framing"):
+        framing = output["framing"]
+        rng = np.random.default_rng([int(item["seed"]), FRAMING_STREAM])
+        margins = {k: tuple(framing[k]) for k in ("top", "bottom", "left", "right")}
+        crop = framing_box(result.projection.paths[framing["structure"]][0, 0] > 0, margins, rng)
+        row["framing_box"] = json.dumps(crop)
+    arrays = view_arrays(result, tuple(output["size"]), normalize=output["normalize"],
+                         mask_resize=output["mask_resize"], mask_threshold=output["mask_threshold"],
+                         layers=DATASET_LAYERS if row.get("layers") else (), crop=crop)
+    blobs: dict[str, bytes] = {row["image"]: png16_bytes(arrays.image)}
     for s in structures:
-        m = proj.paths[s][0, 0] > 0
-        if output["mask_resize"] == "nearest":
-            mr = resize_pad(m.float(), size, mode="nearest") > 0.5
-        else:
-            mr = resize_pad(m.float(), size, mode="bilinear") >= output["mask_threshold"]
-        blobs[row[f"mask:{s}"]] = mask_png_bytes(mr.cpu().numpy())
+        blobs[row[f"mask:{s}"]] = mask_png_bytes(arrays.masks[s])
     if row.get("layers"):
-        arrays = {f"material/{k}": v[0, 0] for k, v in proj.materials.items()}
-        arrays.update({f"path/{k}": v[0, 0] for k, v in proj.paths.items()})
-        arrays.update({k: layers[k][0, 0] for k in ("primary", "scatter", "noise_free", "normalized")})
-        arrays = {k: resize_pad(v.float(), size).cpu().numpy() for k, v in arrays.items()}
-        blobs[row["layers"]] = npz_bytes(arrays)
+        blobs[row["layers"]] = npz_bytes(arrays.layers)
 
-    for rel, data in blobs.items():
-        path = out / rel
-        _clean_temporaries(path)
-        write_bytes(path, data)
-        col = next(k for k, v in row.items() if v == rel and not k.startswith("sha256:"))
-        row[f"sha256:{col}"] = hashlib.sha256(data).hexdigest()
-    rec = record_path(out, item["image_id"])
-    _clean_temporaries(rec)
-    write_text(rec, json.dumps(row, allow_nan=True) + "\n")
-    return row
+    # Files first, the record last (with sha256:<column> of every file): see xraylab.data.writer.
+    return (writer or DatasetWriter.open(out)).write_item(item["image_id"], blobs, row)
 
 
 def run_chunk(
@@ -182,13 +125,14 @@ def run_chunk(
         limits = contextlib.nullcontext()
     done: list[str] = []
     parent = context.get("parent_pid")
+    writer = DatasetWriter.open(context["out"])  # prepared by the parent; attaching neither checks nor cleans
     try:
         for item in items:
             if parent is not None and context.get("check_parent") and os.getppid() != parent:
                 break  # the generating process was killed: leave the rest to the re-run
-            if is_complete(Path(context["out"]), item):
+            if is_complete(writer, item):
                 continue
-            row = render_item(item, context)
+            row = render_item(item, context, writer)
             done.append(item["image_id"])
             if on_item is not None:
                 on_item(row)

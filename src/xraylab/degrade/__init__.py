@@ -1,5 +1,6 @@
 """Image-space degradations: physics-based X-ray, dermoscopy and CT corruptions, traditional
-baselines, the RAMP augmentation pipeline and degraded-dataset writing.
+baselines and the RAMP augmentation pipeline (image operations only: writing a degraded dataset is
+the data-stage job :mod:`xraylab.data.degrade_job`).
 
 Modules (one idea each):
 
@@ -15,7 +16,6 @@ Modules (one idea each):
 ``ct``             RAMP Table 2: the 13 CT operators, 2D slices and 3D volumes
 ``ramp``           RAMP Table 1 stages and the multi-corruption sampler
 ``pipelines``      ``make_augmentation(strategy, **options)`` for the trainer
-``writer``         degraded copies of a dataset (``xraylab degrade``)
 ``filters``        FFT-based separable / 2D convolution, motion kernels, MTF, resampling
 ``color``          RGB <-> HSV, CIEDE2000 report
 ``rng``            explicit generator helpers (never the global RNG)

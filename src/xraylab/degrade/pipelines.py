@@ -1,6 +1,7 @@
 """Label-aware augmentation strategies for the trainer.
 
-``make_augmentation(strategy, **options)`` returns ``aug(image, mask, generator)``:
+Every strategy is a builder registered in :data:`AUGMENTATIONS` (a :class:`~xraylab.registry.Registry`);
+``make_augmentation(strategy, **options)`` calls it and returns ``aug(image, mask, generator)``:
 
 * ``image``: float ``[B, C, H, W]`` or ``[B, C, D, H, W]`` in [0, 1] (any device);
 * ``mask``: labels with the same spatial shape (any dtype, any channel count) or ``None``;
@@ -11,7 +12,7 @@ Spatial operations move masks with nearest-neighbour sampling; intensity operati
 and corruptions never touch them. Samples are processed one by one with draws from
 the single ``generator``, so a seed fixes the whole batch.
 
-Strategies (``options`` in brackets; every strategy also takes ``p_clean``, the
+Built-in strategies (``options`` in brackets; every strategy also takes ``p_clean``, the
 probability that a sample is returned untouched):
 
 =================  ==================================================================
@@ -46,16 +47,15 @@ import torch
 
 from xraylab.degrade import ramp, registry, rng
 from xraylab.errors import ConfigError
+from xraylab.registry import Registry
 
 Records = list[list[dict[str, Any]]]
 Augmentation = Callable[[torch.Tensor, "torch.Tensor | None", torch.Generator], tuple[torch.Tensor, Any, Records]]
 
 TRADITIONAL = ("gaussian_blur", "gaussian_noise", "high_brightness", "low_brightness")
 ARTIFACT_POOL = ("ct_ghosting", "ct_stripe", "ct_bias_field", "ct_motion_blur")
-STRATEGIES = (
-    "none", "traditional", "physics", "dermoscopy", "medmnistc",
-    "ramp", "ramp_intensity", "ramp_geometric", "ramp_artifact",
-)
+#: name -> strategy builder ``(**options) -> Augmentation``; the builders are registered below.
+AUGMENTATIONS: Registry[Callable[..., Augmentation]] = Registry("augmentation strategy")
 
 
 def _check_range(name: str, value: float) -> float:
@@ -153,39 +153,13 @@ def _ramp_config(options: dict[str, Any], **fixed: Any) -> ramp.RampConfig:
     return cfg
 
 
-def make_augmentation(strategy: str, **options: Any) -> Augmentation:
-    """Build the augmentation callable for ``strategy`` (see the module docstring)."""
+def _single_corruption_strategy(strategy: str, options: dict[str, Any], default_pool: Sequence[str]) -> Augmentation:
+    """One corruption per sample from ``options['pool']`` (else ``default_pool``); ``p_clean`` defaults to 0.2."""
     opts = dict(options)
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown augmentation strategy '{strategy}'; choose from: {', '.join(STRATEGIES)}")
-    if strategy == "none":
-        p_clean = opts.pop("p_clean", 0.0)
-        if opts:
-            raise ConfigError(f"strategy 'none' takes no option(s) {', '.join(opts)}")
-        return _Batchwise(lambda x, m, g: (x, m, []), p_clean)
-    if strategy.startswith("ramp"):
-        p_clean = opts.pop("p_clean", 0.0)
-        fixed: dict[str, Any] = {}
-        if strategy == "ramp_intensity":
-            fixed = {"spatial": False, "intensity": True, "p_ramp": 0.0}
-        elif strategy == "ramp_geometric":
-            fixed = {"spatial": True, "intensity": False, "p_ramp": 0.0}
-        elif strategy == "ramp_artifact":
-            fixed = {"spatial": False, "intensity": False, "pool": ARTIFACT_POOL, "k": (1, 2)}
-        return _Batchwise(_ramp(_ramp_config(opts, **fixed)), p_clean)
-    # single-corruption samplers
     p_clean = opts.pop("p_clean", 0.2)
     discrete = bool(opts.pop("discrete", True))
     severity_range = opts.pop("severity_range", None)
-    if strategy == "traditional":
-        pool = opts.pop("pool", TRADITIONAL)
-    elif strategy == "physics":
-        pool = opts.pop("pool", tuple(n for n in registry.names("xray") if n not in TRADITIONAL))
-    elif strategy == "dermoscopy":
-        pool = opts.pop("pool", tuple(n for n in registry.names("dermoscopy") if n not in TRADITIONAL))
-    else:  # medmnistc
-        modality = opts.pop("modality", "xray")
-        pool = opts.pop("pool", tuple(registry.names(modality)))
+    pool = opts.pop("pool", default_pool)
     if opts:
         raise ConfigError(f"strategy '{strategy}' got unknown option(s) {', '.join(sorted(opts))}")
     if isinstance(pool, str):
@@ -193,3 +167,80 @@ def make_augmentation(strategy: str, **options: Any) -> Augmentation:
     if not pool:
         raise ConfigError(f"strategy '{strategy}': empty corruption pool")
     return _Batchwise(_single_corruption(pool, discrete, severity_range), p_clean)
+
+
+def _ramp_strategy(options: dict[str, Any], **fixed: Any) -> Augmentation:
+    """The RAMP pipeline with ``fixed`` config fields under the user's ``options``; ``p_clean`` 0."""
+    opts = dict(options)
+    p_clean = opts.pop("p_clean", 0.0)
+    return _Batchwise(_ramp(_ramp_config(opts, **fixed)), p_clean)
+
+
+def _without_baselines(modality: str) -> tuple[str, ...]:
+    """The corruptions tagged ``modality`` except the traditional baselines."""
+    return tuple(n for n in registry.names(modality) if n not in TRADITIONAL)
+
+
+@AUGMENTATIONS.register("none")
+def _none(**options: Any) -> Augmentation:
+    """Identity (only ``p_clean`` is accepted, and changes nothing)."""
+    opts = dict(options)
+    p_clean = opts.pop("p_clean", 0.0)
+    if opts:
+        raise ConfigError(f"strategy 'none' takes no option(s) {', '.join(opts)}")
+    return _Batchwise(lambda x, m, g: (x, m, []), p_clean)
+
+
+@AUGMENTATIONS.register("traditional")
+def _traditional(**options: Any) -> Augmentation:
+    """One of GB / GN / HB / LB at a random level (Ward & Imran baselines)."""
+    return _single_corruption_strategy("traditional", options, TRADITIONAL)
+
+
+@AUGMENTATIONS.register("physics")
+def _physics(**options: Any) -> Augmentation:
+    """One X-ray physics corruption of random type and level."""
+    return _single_corruption_strategy("physics", options, _without_baselines("xray"))
+
+
+@AUGMENTATIONS.register("dermoscopy")
+def _dermoscopy(**options: Any) -> Augmentation:
+    """One dermoscopy corruption of random type and level."""
+    return _single_corruption_strategy("dermoscopy", options, _without_baselines("dermoscopy"))
+
+
+@AUGMENTATIONS.register("medmnistc")
+def _medmnistc(**options: Any) -> Augmentation:
+    """MedMNIST-C style: one random corruption of ``modality`` (default ``xray``), baselines included."""
+    opts = dict(options)
+    modality = opts.pop("modality", "xray")
+    return _single_corruption_strategy("medmnistc", opts, tuple(registry.names(modality)))
+
+
+@AUGMENTATIONS.register("ramp")
+def _ramp_full(**options: Any) -> Augmentation:
+    """RAMP, Table 1: spatial + intensity stages and the multi-corruption sampler."""
+    return _ramp_strategy(options)
+
+
+@AUGMENTATIONS.register("ramp_intensity")
+def _ramp_intensity(**options: Any) -> Augmentation:
+    """RAMP's intensity-focused comparison: the intensity stage only."""
+    return _ramp_strategy(options, spatial=False, intensity=True, p_ramp=0.0)
+
+
+@AUGMENTATIONS.register("ramp_geometric")
+def _ramp_geometric(**options: Any) -> Augmentation:
+    """RAMP's geometric comparison: flips and elastic deformation only."""
+    return _ramp_strategy(options, spatial=True, intensity=False, p_ramp=0.0)
+
+
+@AUGMENTATIONS.register("ramp_artifact")
+def _ramp_artifact(**options: Any) -> Augmentation:
+    """RAMP's artifact-focused comparison: one or two of ghosting, stripe, bias field, motion blur."""
+    return _ramp_strategy(options, spatial=False, intensity=False, pool=ARTIFACT_POOL, k=(1, 2))
+
+
+def make_augmentation(strategy: str, **options: Any) -> Augmentation:
+    """Build the augmentation callable for ``strategy`` (see the module docstring)."""
+    return AUGMENTATIONS.create(strategy, **options)

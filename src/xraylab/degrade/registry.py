@@ -1,56 +1,41 @@
-"""Name -> corruption registry.
+"""The corruption family: :data:`CORRUPTIONS`, a :class:`~xraylab.registry.Registry` of
+:class:`~xraylab.degrade.base.Corruption` instances.
 
-Corruption classes register themselves with :func:`register` when their module is
-imported; :func:`get` and :func:`names` import every built-in module first, so
-``registry.names()`` always lists all of them, in a stable order (X-ray physics,
-traditional baselines, dermoscopy, CT).
+An entry is one ready-to-use corruption object, registered under its ``name`` by the class
+decorator :func:`register` when its module is imported. The built-in modules (X-ray physics,
+traditional baselines, dermoscopy, CT) are imported on the first look-up, so :func:`names` always
+lists all of them. :func:`get` and :func:`names` are the calls the rest of the package uses.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from xraylab.degrade.base import MODALITIES, Corruption
 from xraylab.errors import ConfigError
+from xraylab.registry import Registry
 
-_REGISTRY: dict[str, Corruption] = {}
-_BUILTIN_MODULES = ("xray", "traditional", "dermoscopy", "ct")
-_loaded = False
+CORRUPTIONS: Registry[Corruption] = Registry(
+    "corruption", builtin_modules=tuple(f"xraylab.degrade.{m}" for m in ("xray", "traditional", "dermoscopy", "ct"))
+)
 
 
 def register(cls: type[Corruption]) -> type[Corruption]:
     """Class decorator: register one instance of ``cls`` under ``cls.name``."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    if cls.name in _REGISTRY and type(_REGISTRY[cls.name]) is not cls:
-        raise ValueError(f"corruption name '{cls.name}' registered twice")
     bad = [m for m in cls.modalities if m not in MODALITIES]
     if bad:
         raise ValueError(f"{cls.__name__}: unknown modality tag(s) {bad}")
-    _REGISTRY[cls.name] = cls()
+    CORRUPTIONS.register(cls.name, cls())
     return cls
-
-
-def _load() -> None:
-    global _loaded
-    if not _loaded:
-        for mod in _BUILTIN_MODULES:
-            importlib.import_module(f"xraylab.degrade.{mod}")
-        _loaded = True
 
 
 def get(name: str) -> Corruption:
     """The corruption registered as ``name``; ``ConfigError`` listing the valid names otherwise."""
-    _load()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(f"unknown corruption '{name}'; choose from: {', '.join(_REGISTRY)}") from None
+    return CORRUPTIONS.get(name)
 
 
 def names(modality: str | None = None) -> list[str]:
     """Registered corruption names, optionally only those tagged with ``modality``."""
-    _load()
     if modality is not None and modality not in MODALITIES:
         raise ConfigError(f"unknown modality '{modality}'; choose from: {', '.join(MODALITIES)}")
-    return [n for n, c in _REGISTRY.items() if modality is None or modality in c.modalities]
+    return [n for n, c in CORRUPTIONS.items() if modality is None or modality in c.modalities]

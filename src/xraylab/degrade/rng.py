@@ -7,10 +7,11 @@ CPU and a CUDA image (the CPU/CUDA equivalence the contract test checks).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 import torch
+
+from xraylab.seeding import derive_seed  # noqa: F401  (the degradations' seeds; defined in xraylab.seeding)
 
 
 def make_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
@@ -25,12 +26,6 @@ def fresh_generator() -> torch.Generator:
     g = torch.Generator(device="cpu")
     g.seed()
     return g
-
-
-def derive_seed(*parts: object) -> int:
-    """A stable 63-bit seed from any printable parts (order-sensitive, platform-independent)."""
-    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
-    return int.from_bytes(h[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
 
 
 def randn(shape: Sequence[int], g: torch.Generator, like: torch.Tensor) -> torch.Tensor:

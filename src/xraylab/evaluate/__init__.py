@@ -1,11 +1,29 @@
-"""Robustness evaluation: metrics, suites (rotation, corruption, classification, adversarial), tables, plots.
+"""Robustness evaluation: metrics, suites (the :data:`~xraylab.evaluate.suites.SUITES` registry), tables, plots.
 
 Entry points: :func:`run_evaluation` (a validated :class:`EvaluateSpec`), :func:`load_spec`,
 and the CLI ``xraylab evaluate SPEC.yaml``. Metrics live in :mod:`xraylab.evaluate.metrics`.
+
+The names below are imported lazily, so reading the suite names (``xraylab --help``) stays cheap.
 """
 
-from xraylab.evaluate.models import EvalModel, from_module
-from xraylab.evaluate.runner import run_evaluation
-from xraylab.evaluate.spec import EvaluateSpec, load_spec, parse_spec
+from __future__ import annotations
 
-__all__ = ["EvalModel", "EvaluateSpec", "from_module", "load_spec", "parse_spec", "run_evaluation"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "EvalModel": "xraylab.evaluate.models",
+    "from_module": "xraylab.evaluate.models",
+    "run_evaluation": "xraylab.evaluate.runner",
+    "EvaluateSpec": "xraylab.evaluate.spec",
+    "load_spec": "xraylab.evaluate.spec",
+    "parse_spec": "xraylab.evaluate.spec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'xraylab.evaluate' has no attribute {name!r}")

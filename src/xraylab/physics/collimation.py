@@ -1,4 +1,4 @@
-"""Rectangular beam collimation with focal-spot penumbra (issue 3, item 5).
+"""Rectangular beam collimation with focal-spot penumbra.
 
 The collimator blades sit at ``collimator_distance_mm`` (d_c) from the focal spot.
 A blade edge casts a shadow on the detector blurred by the focal spot projected
@@ -58,7 +58,7 @@ def _edges(cfg: CollimationConfig, geometry) -> tuple[float, float, float, float
 
 def penumbra_mm(cfg: CollimationConfig, geometry, focal_spot: FocalSpotConfig | None = None) -> tuple[float, float]:
     """Penumbra widths (along u, along v) at the detector, mm: F · (SID − d_c) / d_c."""
-    fs = focal_spot or FocalSpotConfig(size_mm=geometry.focal_spot_mm)
+    fs = focal_spot if focal_spot is not None else FocalSpotConfig()
     fu, fv = fs.extent_uv_mm() if fs.enabled else (0.0, 0.0)
     s = max(geometry.sid_mm - cfg.collimator_distance_mm, 0.0) / cfg.collimator_distance_mm
     return fu * s, fv * s
@@ -86,13 +86,13 @@ def collimation_field(
     """Relative primary fluence of the collimated field, ``[1, 1, H, W]`` float32 in [0, 1].
 
     1 inside the field, 0 outside, with the focal-spot penumbra of :func:`penumbra_mm` at the
-    edges (spot shape and size from ``focal_spot``, else a Gaussian spot of
-    ``geometry.focal_spot_mm``). All ones when ``cfg.enabled`` is false or the field is open.
+    edges (spot shape and size from ``focal_spot``, else the default
+    :class:`FocalSpotConfig`). All ones when ``cfg.enabled`` is false or the field is open.
     """
     h, w = geometry.rows, geometry.cols
     if not cfg.enabled:
         return torch.ones(1, 1, h, w, device=device)
-    fs = focal_spot or FocalSpotConfig(size_mm=geometry.focal_spot_mm)
+    fs = focal_spot if focal_spot is not None else FocalSpotConfig()
     pu, pv = penumbra_mm(cfg, geometry, fs)
     u_lo, u_hi, v_lo, v_hi = _edges(cfg, geometry)
     u0, v0 = geometry.principal_point_mm

@@ -1,4 +1,4 @@
-"""Indirect flat-panel detector: scintillator absorption, quantum noise, MTF, electronics (issue 3, item 8).
+"""Indirect flat-panel detector: scintillator absorption, quantum noise, MTF, electronics.
 
 Order of operations (per pixel, energy bins E):
 1. absorbed quanta q(E) = Φ(E)·η(E), η(E) = 1 − exp(−(μ/ρ)(E)·ρ·t·f) from xraydb (REFERENCES.md §8);

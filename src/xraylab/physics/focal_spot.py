@@ -1,4 +1,4 @@
-"""Finite focal spot: geometric unsharpness (issue 3, item 4).
+"""Finite focal spot: geometric unsharpness.
 
 A point of the object at distance OID from the detector, imaged from a focal spot
 of size F at distance SOD, is smeared over Ug = F · OID / SOD = F · (M − 1) at the

@@ -66,10 +66,6 @@ class Geometry(BaseModel):
     isocenter_mm: tuple[float, float, float] | None = Field(
         None, description="isocenter in CT physical (LPS) coordinates, mm; None = volume centre"
     )
-    focal_spot_mm: float = Field(
-        1.2, ge=0, description="nominal focal-spot size, mm (a record; the physics config's focal_spot.size_mm "
-        "drives the blur, and rendering sets this field equal to it)"
-    )
     source_offset_mm: tuple[float, float] = Field(
         (0.0, 0.0), description="shift of the source point in the focal-spot plane along (u, v), mm"
     )
@@ -168,16 +164,13 @@ _CHEST_FIELD_MM = 430.0
 
 PRESET_GEOMETRIES: dict[str, dict] = {
     # Chest PA: SID 180 cm, 43 × 43 cm detector (REFERENCES.md §1); isocenter ≈ mid-chest, 15 cm from the detector.
-    "chest_pa": dict(sid_mm=1800.0, sod_mm=1650.0, rows=256, cols=256, pitch_mm=_CHEST_FIELD_MM / 256, view="PA",
-                     focal_spot_mm=1.2),
+    "chest_pa": dict(sid_mm=1800.0, sod_mm=1650.0, rows=256, cols=256, pitch_mm=_CHEST_FIELD_MM / 256, view="PA"),
     # Bedside AP: SID ≈ 100 cm (REFERENCES.md §1), 35 × 43 cm cassette approximated square 35 cm; isocenter 12 cm
     # above the detector lying behind the patient.
-    "bedside_ap": dict(sid_mm=1000.0, sod_mm=880.0, rows=256, cols=256, pitch_mm=350.0 / 256, view="AP",
-                       focal_spot_mm=1.2),
+    "bedside_ap": dict(sid_mm=1000.0, sod_mm=880.0, rows=256, cols=256, pitch_mm=350.0 / 256, view="AP"),
     # Fok et al. 2024 (seed 003): source–patient 150 cm, patient–detector 30 cm, 1800 × 1800 detector matrix.
     # The paper gives no pixel pitch; 43 cm / 1800 = 0.239 mm is assumed.
-    "fok2024": dict(sid_mm=1800.0, sod_mm=1500.0, rows=1800, cols=1800, pitch_mm=_CHEST_FIELD_MM / 1800, view="PA",
-                    focal_spot_mm=1.2),
+    "fok2024": dict(sid_mm=1800.0, sod_mm=1500.0, rows=1800, cols=1800, pitch_mm=_CHEST_FIELD_MM / 1800, view="PA"),
 }
 
 

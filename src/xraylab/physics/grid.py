@@ -1,4 +1,4 @@
-"""Linear focused anti-scatter grid (issue 3, item 7; REFERENCES.md §6).
+"""Linear focused anti-scatter grid (REFERENCES.md §6).
 
 Geometry of one grid period P = 10 / lines_per_cm mm: a strip (lamella) of
 thickness d and an interspace of width w = P − d; strip height h = ratio · w.

@@ -1,4 +1,4 @@
-"""Radiographic post-processing: flat field → −log → window/LUT → contrast enhancement → 8/16 bit (issue 3, item 9).
+"""Radiographic post-processing: flat field → −log → window/LUT → contrast enhancement → 8/16 bit.
 
 Works on the flat-field-normalised detector image (transmission-like, ≈ I/I₀). Every step is optional;
 the output is float32 in [0, 1] (bone bright, air dark), quantised to 2^bits − 1 levels when ``output_bits`` > 0.

@@ -1,4 +1,4 @@
-"""Polychromatic primary fluence from material line integrals (issue 3, item 2).
+"""Polychromatic primary fluence from material line integrals.
 
 N_prim(E, pixel) = N₀(E, pixel) · exp(−Σₘ (μ/ρ)ₘ(E) · ∫ρₘ dl)
 

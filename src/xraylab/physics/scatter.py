@@ -1,4 +1,4 @@
-"""Scatter by kernel superposition on water-equivalent thickness (issue 3, item 6; REFERENCES.md §7).
+"""Scatter by kernel superposition on water-equivalent thickness (REFERENCES.md §7).
 
 Model (Ohnesorge et al. 1999, single-kernel case; Sun & Star-Lack 2010, Phys. Med. Biol. 55:6695,
 amplitude form), evaluated on 2-D layers only:

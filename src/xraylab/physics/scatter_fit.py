@@ -1,4 +1,4 @@
-"""Fit of the scatter-kernel parameters of :mod:`xraylab.physics.scatter` (issue 3, item 6).
+"""Fit of the scatter-kernel parameters of :mod:`xraylab.physics.scatter`.
 
 No generic published parameter set exists for scatter kernel superposition (REFERENCES.md §7), so
 A, α, β, σ1, σ2 and B are fitted to published scatter-to-primary ratios (SPR) and scatter fractions

@@ -1,4 +1,4 @@
-"""``XRaySimulator``: the physics chain from material line integrals to a radiograph (issue 3).
+"""``XRaySimulator``: the physics chain from material line integrals to a radiograph .
 
 Stages (each timed in ``stage_times``, seconds):
 ``spectrum``   incident photons per pixel and bin N₀(E) = Φ_spekpy(E, SID)·p²·cos³θ·heel(E, pixel)
@@ -40,14 +40,11 @@ RenderFn = Callable[[object], dict]
 class XRaySimulator:
     """Configured physics chain. ``device``: where every tensor lives (CPU or CUDA, same code)."""
 
-    def __init__(self, config: PhysicsConfig | str | None = None, device: torch.device | str = "cpu"):
-        if config is None:
-            config = PhysicsConfig()
-        elif isinstance(config, str):
-            from xraylab.physics.presets import preset_config
-
-            config = preset_config(config)
-        self.config: PhysicsConfig = config
+    def __init__(self, config: PhysicsConfig | None = None, device: torch.device | str = "cpu"):
+        if config is not None and not isinstance(config, PhysicsConfig):
+            raise TypeError("XRaySimulator takes a PhysicsConfig; resolve a preset name with "
+                            "xraylab.physics.presets.resolve_preset / preset_config")
+        self.config: PhysicsConfig = config if config is not None else PhysicsConfig()
         self.device = torch.device(device)
         self.stage_times: dict[str, float] = {}
         self.info: dict[str, float] = {}

@@ -1,4 +1,7 @@
-"""One factory for every model the trainer and evaluator build by name.
+"""One factory for every model the trainer and evaluator build by name: the :data:`MODELS` registry.
+
+Each entry (:class:`ModelEntry`) carries the task it serves and its builder; :func:`build_model` and the
+training spec's validators read names and tasks from it.
 
 Segmentation (segmentation-models-pytorch): ``unet`` (depth 3–5, Fok et al. Table 3), ``unetplusplus``,
 ``fpn``, ``deeplabv3plus``, ``swin_unet`` (U-Net decoder on a timm Swin-T encoder, the Swin-Unet
@@ -15,41 +18,76 @@ local state dict is loaded with :func:`load_weights`. Nothing is downloaded.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.registry import Registry
 
-SEG_MODELS = ("unet", "unetplusplus", "fpn", "deeplabv3plus", "swin_unet", "mit_unet")
-CLS_MODELS = ("resnet18", "convnext_tiny", "vit_base_patch16_224", "small_cnn")
-MODEL_NAMES = SEG_MODELS + CLS_MODELS
-_SMP_CLASS = {"unet": "Unet", "unetplusplus": "UnetPlusPlus", "fpn": "FPN", "deeplabv3plus": "DeepLabV3Plus"}
+SEGMENTATION = "segmentation"
+CLASSIFICATION = "classification"  # also serves the classification-like tasks ``severity`` and ``type``
 _DECODER_CHANNELS = (256, 128, 64, 32, 16)
 SWIN_ENCODER = "tu-swin_tiny_patch4_window7_224"
 
 
-def is_segmentation_model(name: str) -> bool:
-    return name in SEG_MODELS
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: the task it serves and how to build it.
+
+    ``task``: :data:`SEGMENTATION` (logits ``[B, K, H, W]``) or :data:`CLASSIFICATION` (logits ``[B, K]``).
+    ``build(in_channels, num_classes, kwargs)``: the module with random weights (nothing is downloaded).
+    ``check(image_size, kwargs)``: raises ``ValueError`` when the model cannot take that input size or those
+    options (``None``: any size).
+    ``sized``: the input size is part of the architecture, so ``kwargs`` should carry ``image_size``
+    (the trainer adds it and stores it in the checkpoint).
+    """
+
+    task: str
+    build: Callable[[int, int, dict[str, Any]], nn.Module]
+    check: Callable[[int, dict[str, Any]], None] | None = None
+    sized: bool = False
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def model_names(task: str | None = None) -> list[str]:
+    """Registered model names; with ``task``, only those serving it (``severity``/``type`` = classification)."""
+    if task is None:
+        return MODELS.names()
+    wanted = SEGMENTATION if task == SEGMENTATION else CLASSIFICATION
+    return [n for n, e in MODELS.items() if e.task == wanted]
 
 
 def check_model_task(name: str, task: str, image_size: int, kwargs: dict[str, Any]) -> None:
     """Raise ``ValueError`` when ``name`` cannot serve ``task`` at ``image_size`` (spec validation)."""
-    if name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    if (task == "segmentation") != is_segmentation_model(name):
-        kind = "segmentation" if task == "segmentation" else "classification"
-        options = SEG_MODELS if task == "segmentation" else CLS_MODELS
-        raise ValueError(f"model {name!r} is not a {kind} model (task {task}); choose one of {', '.join(options)}")
-    if name in ("unet", "unetplusplus", "fpn", "deeplabv3plus"):
-        depth = int(kwargs.get("depth", 5))
-        if not 3 <= depth <= 5:
-            raise ValueError(f"model.kwargs.depth must be 3, 4 or 5, got {depth}")
-        if image_size % (2**depth):
-            raise ValueError(f"image_size {image_size} must be divisible by 2**depth = {2**depth} for {name}")
-    elif name in ("swin_unet", "mit_unet") and image_size % 32:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS.names())}")
+    entry = MODELS.get(name)
+    wanted = SEGMENTATION if task == SEGMENTATION else CLASSIFICATION
+    if entry.task != wanted:
+        raise ValueError(
+            f"model {name!r} is not a {wanted} model (task {task}); choose one of {', '.join(model_names(task))}"
+        )
+    if entry.check is not None:
+        entry.check(image_size, kwargs)
+
+
+def _check_cnn_depth(name: str, image_size: int, kwargs: dict[str, Any]) -> None:
+    depth = int(kwargs.get("depth", 5))
+    if not 3 <= depth <= 5:
+        raise ValueError(f"model.kwargs.depth must be 3, 4 or 5, got {depth}")
+    if image_size % (2**depth):
+        raise ValueError(f"image_size {image_size} must be divisible by 2**depth = {2**depth} for {name}")
+
+
+def _check_multiple_of_32(name: str, image_size: int, kwargs: dict[str, Any]) -> None:
+    if image_size % 32:
         raise ValueError(f"image_size {image_size} must be divisible by 32 for {name}")
 
 
@@ -57,41 +95,43 @@ def _refuse_hub_weights(kw: dict[str, Any], key: str) -> None:
     """Drop a hub-weights request that asks for nothing; refuse one that would download weights."""
     value = kw.pop(key, None)
     if value not in (None, False, "none", "None", ""):
-        from xraylab.errors import ConfigError
-
         raise ConfigError(
             f"model.kwargs.{key}={value!r} would download weights, which xraylab never does; give a local "
             "file as model.weights instead (random initialisation otherwise)"
         )
 
 
-def _smp_model(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+def _smp_cnn(name: str, smp_class: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+    """An smp decoder (``smp_class``) on a CNN encoder (default resnet18) of ``depth`` 3–5 (Fok et al. Table 3)."""
     import segmentation_models_pytorch as smp
 
     kw = dict(kwargs)
     _refuse_hub_weights(kw, "encoder_weights")
-    if name in _SMP_CLASS:
-        depth = int(kw.pop("depth", 5))
-        kw.setdefault("encoder_name", "resnet18")
-        kw["encoder_depth"] = depth
-        if name in ("unet", "unetplusplus"):
-            kw.setdefault("decoder_channels", _DECODER_CHANNELS[5 - depth :])
-        if name == "fpn":
-            kw.setdefault("upsampling", 2 ** (depth - 3))
-        cls = getattr(smp, _SMP_CLASS[name])
-    else:
-        image_size = kw.pop("image_size", None)
-        cls = smp.Unet
-        if name == "swin_unet":
-            kw.setdefault("encoder_name", SWIN_ENCODER)
-            if image_size is not None:
-                kw.setdefault("img_size", int(image_size))
-        else:
-            kw.setdefault("encoder_name", "mit_b0")
-    model = cls(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
-    if name in _SMP_CLASS:
-        _drop_unused_resnet_stages(model.encoder, kw["encoder_depth"])
+    depth = int(kw.pop("depth", 5))
+    kw.setdefault("encoder_name", "resnet18")
+    kw["encoder_depth"] = depth
+    if name in ("unet", "unetplusplus"):
+        kw.setdefault("decoder_channels", _DECODER_CHANNELS[5 - depth :])
+    if name == "fpn":
+        kw.setdefault("upsampling", 2 ** (depth - 3))
+    model = getattr(smp, smp_class)(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
+    _drop_unused_resnet_stages(model.encoder, depth)
     return model
+
+
+def _smp_transformer_unet(
+    encoder: str, size_bound: bool, in_channels: int, num_classes: int, kwargs: dict[str, Any]
+) -> nn.Module:
+    """An smp U-Net decoder on a transformer ``encoder``; ``size_bound``: the encoder needs ``image_size``."""
+    import segmentation_models_pytorch as smp
+
+    kw = dict(kwargs)
+    _refuse_hub_weights(kw, "encoder_weights")
+    image_size = kw.pop("image_size", None)
+    kw.setdefault("encoder_name", encoder)
+    if size_bound and image_size is not None:
+        kw.setdefault("img_size", int(image_size))
+    return smp.Unet(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
 
 
 def _drop_unused_resnet_stages(encoder: nn.Module, depth: int) -> None:
@@ -123,9 +163,12 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x).mean(dim=(2, 3)))
 
 
-def _classifier(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
-    if name == "small_cnn":
-        return SmallCNN(in_channels, num_classes, **kwargs)
+def _small_cnn(in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+    return SmallCNN(in_channels, num_classes, **kwargs)
+
+
+def _timm_classifier(name: str, in_channels: int, num_classes: int, kwargs: dict[str, Any]) -> nn.Module:
+    """The timm model ``name`` with random weights; ViTs take ``image_size`` as their input size."""
     import timm
 
     kw = dict(kwargs)
@@ -134,6 +177,31 @@ def _classifier(name: str, in_channels: int, num_classes: int, kwargs: dict[str,
     if name.startswith("vit") and image_size is not None:
         kw.setdefault("img_size", int(image_size))
     return timm.create_model(name, pretrained=False, in_chans=in_channels, num_classes=num_classes, **kw)
+
+
+def _smp_cnn_entry(name: str, smp_class: str) -> ModelEntry:
+    return ModelEntry(SEGMENTATION, partial(_smp_cnn, name, smp_class), partial(_check_cnn_depth, name))
+
+
+def _transformer_unet_entry(name: str, encoder: str, size_bound: bool) -> ModelEntry:
+    return ModelEntry(
+        SEGMENTATION, partial(_smp_transformer_unet, encoder, size_bound), partial(_check_multiple_of_32, name),
+        sized=size_bound,
+    )
+
+
+MODELS.register("unet", _smp_cnn_entry("unet", "Unet"))
+MODELS.register("unetplusplus", _smp_cnn_entry("unetplusplus", "UnetPlusPlus"))
+MODELS.register("fpn", _smp_cnn_entry("fpn", "FPN"))
+MODELS.register("deeplabv3plus", _smp_cnn_entry("deeplabv3plus", "DeepLabV3Plus"))
+MODELS.register("swin_unet", _transformer_unet_entry("swin_unet", SWIN_ENCODER, size_bound=True))
+MODELS.register("mit_unet", _transformer_unet_entry("mit_unet", "mit_b0", size_bound=False))
+MODELS.register("resnet18", ModelEntry(CLASSIFICATION, partial(_timm_classifier, "resnet18")))
+MODELS.register("convnext_tiny", ModelEntry(CLASSIFICATION, partial(_timm_classifier, "convnext_tiny")))
+MODELS.register(
+    "vit_base_patch16_224", ModelEntry(CLASSIFICATION, partial(_timm_classifier, "vit_base_patch16_224"), sized=True)
+)
+MODELS.register("small_cnn", ModelEntry(CLASSIFICATION, _small_cnn))
 
 
 def build_model(name: str, task: str, in_channels: int, num_classes: int, **kwargs: Any) -> nn.Module:
@@ -150,9 +218,7 @@ def build_model(name: str, task: str, in_channels: int, num_classes: int, **kwar
     if num_classes < 1:
         raise ConfigError(f"model {name!r} needs at least one output class, got {num_classes}")
     try:
-        if is_segmentation_model(name):
-            return _smp_model(name, in_channels, num_classes, kwargs)
-        return _classifier(name, in_channels, num_classes, kwargs)
+        return MODELS.get(name).build(in_channels, num_classes, kwargs)
     except TypeError as exc:
         raise ConfigError(f"model {name!r}: bad model.kwargs {kwargs} ({exc})") from None
 

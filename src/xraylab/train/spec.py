@@ -2,7 +2,7 @@
 
 Loaded with ``yaml.safe_load`` and validated by pydantic v2 models that forbid unknown fields; a bad
 spec raises one :class:`~xraylab.errors.ConfigError` naming the file and the field path, before any
-data is read. Checks that need the data (columns, files) live in :mod:`xraylab.train.mixing`.
+data is read. Checks that need the data (columns, files) live in :mod:`xraylab.data.mixing`.
 
 Example (Fok et al. 2024, U-Net(Real + Syn_all))::
 
@@ -22,21 +22,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xraylab.specs import read_yaml_mapping, validate_spec
 from xraylab.errors import ConfigError
+from xraylab.overrides import Override
+from xraylab.overrides import apply_overrides as override_mapping
 
 TASKS = ("segmentation", "classification", "severity", "type")
 SEG_LOSSES = ("dice", "dice_bce", "bce", "focal")
 CLS_LOSSES = ("ce", "focal")
-AUG_STRATEGIES = (
-    "none", "traditional", "physics", "dermoscopy", "ramp", "ramp_intensity", "ramp_geometric",
-    "ramp_artifact", "medmnistc",
-)
 
 
 class _Strict(BaseModel):
@@ -74,10 +72,10 @@ class ModelSpec(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from xraylab.train.models import MODEL_NAMES
+        from xraylab.train.models import MODELS
 
-        if v not in MODEL_NAMES:
-            raise ValueError(f"unknown model {v!r}; choose one of {', '.join(MODEL_NAMES)}")
+        if v not in MODELS:
+            raise ValueError(f"unknown model {v!r}; choose one of {', '.join(MODELS.names())}")
         return v
 
 
@@ -105,11 +103,20 @@ class EarlyStoppingSpec(_Strict):
 
 
 class AugmentationSpec(_Strict):
-    strategy: Literal[AUG_STRATEGIES] = "none"  # type: ignore[valid-type]
+    strategy: str = Field("none", description="a registered augmentation strategy (xraylab.degrade.pipelines)")
     p_clean: float | None = Field(
         None, ge=0, le=1, description="probability that a training image stays clean (null = the strategy's default)"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="extra options for make_augmentation")
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, v: str) -> str:
+        from xraylab.degrade.pipelines import AUGMENTATIONS
+
+        if v not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation strategy {v!r}; choose one of {', '.join(AUGMENTATIONS.names())}")
+        return v
 
 
 class AdversarialSpec(_Strict):
@@ -185,18 +192,20 @@ def parse_spec(raw: dict[str, Any], source: str = "<spec>") -> TrainSpec:
     return validate_spec(TrainSpec, raw, source, "training")
 
 
-def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None, **overrides: Any) -> TrainSpec:
-    """Read ``path`` (YAML), apply ``--data NAME=DIR`` paths and top-level overrides, validate.
+def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None, sets: Iterable[Override] = (),
+              **overrides: Any) -> TrainSpec:
+    """Read ``path`` (YAML), apply ``--data NAME=DIR`` paths, ``--set key.path=value`` and keyword overrides.
 
     Relative dataset and weight paths written in the file are relative to the file's folder;
     ``data_paths`` (the command line) are taken as given, i.e. relative to the working directory.
     ``data_paths`` maps dataset names of the spec to folders; naming a dataset the spec lacks is an
-    error. ``overrides`` (e.g. ``epochs=2``) replace top-level fields; ``None`` values are ignored.
+    error. ``sets`` use the grammar of :mod:`xraylab.overrides` (``optimizer.lr=0.01``); ``overrides``
+    (e.g. ``epochs=2``) replace top-level fields, ``None`` values are ignored.
     """
     path = Path(path)
     raw = read_yaml_mapping(path, "training")
     raw = _relative_to(raw, path.parent)
-    raw = apply_overrides(raw, data_paths, str(path), **overrides)
+    raw = apply_overrides(raw, data_paths, str(path), sets, **overrides)
     return parse_spec(raw, str(path))
 
 
@@ -216,8 +225,9 @@ def _relative_to(raw: Any, folder: Path) -> Any:
     return raw
 
 
-def apply_overrides(raw: Any, data_paths: dict[str, str] | None, source: str, **overrides: Any) -> Any:
-    """Return a copy of the raw spec with dataset paths and top-level fields replaced."""
+def apply_overrides(raw: Any, data_paths: dict[str, str] | None, source: str, sets: Iterable[Override] = (),
+                    **overrides: Any) -> Any:
+    """A copy of the raw spec with dataset paths, ``key.path=value`` overrides and top-level fields replaced."""
     if not isinstance(raw, dict):
         return raw
     raw = dict(raw)
@@ -233,10 +243,8 @@ def apply_overrides(raw: Any, data_paths: dict[str, str] | None, source: str, **
                 if isinstance(d, dict) and d.get("name") == name:
                     d["path"] = str(folder)
         raw["data"] = datasets
-    for key, value in overrides.items():
-        if value is not None:
-            raw[key] = value
-    return raw
+    items = list(sets) + [(k, v) for k, v in overrides.items() if v is not None]
+    return override_mapping(raw, items, model=TrainSpec, label=f"{source}: --set")
 
 
 def spec_to_yaml(spec: TrainSpec) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +26,16 @@ import numpy as np
 import torch
 import yaml
 
+from xraylab.data.datasets import IndexSampler, ManifestDataset
+from xraylab.data.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.io.atomic import remove_stale_temporaries
 from xraylab.train.augment import build_augmentation
 from xraylab.train.checkpoint import BEST, CHECKPOINT_DIR, LAST, read_checkpoint, save_checkpoint
-from xraylab.train.datasets import IndexSampler, ManifestDataset
 from xraylab.train.loop import StepContext, train_epoch, validate
 from xraylab.train.losses import build_loss
 from xraylab.train.metrics import monitor_name
-from xraylab.train.mixing import MixedData, epoch_indices, load_mixed_data
-from xraylab.train.models import build_model, load_weights
+from xraylab.train.models import MODELS, build_model, load_weights
 from xraylab.train.records import SPEC, plot_curves, read_metrics, write_metrics, write_run_header
 from xraylab.train.spec import TrainSpec, spec_to_yaml
 
@@ -74,7 +75,7 @@ def _seed_of(*parts: int) -> int:
 def model_kwargs(spec: TrainSpec) -> dict[str, Any]:
     """Factory kwargs stored in the checkpoint (``image_size`` added for size-bound transformers)."""
     kw = dict(spec.model.kwargs)
-    if spec.model.name in ("swin_unet", "vit_base_patch16_224"):
+    if MODELS.get(spec.model.name).sized:
         kw.setdefault("image_size", spec.image_size)
     return kw
 
@@ -113,7 +114,8 @@ def _data_info(spec: TrainSpec, data: MixedData) -> dict[str, Any]:
         split: {str(k): int(v) for k, v in table["_dataset"].value_counts().sort_index().items()}
         for split, table in (("train", data.train), ("val", data.val))
     }
-    return {"task": spec.task, "classes": data.classes, "rows": counts, "image_columns": data.image_columns}
+    return {"task": spec.task, "classes": data.classes, "rows": counts, "image_columns": data.image_columns,
+            "notes": list(data.notes)}
 
 
 def _prepare_run_dir(run_dir: Path, spec: TrainSpec, resume: bool) -> bool:
@@ -169,6 +171,8 @@ def fit(
     device = resolve_device(spec.device)
     has_last = _prepare_run_dir(run_dir, spec, resume)
     data = load_mixed_data(spec)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr)
     augment = build_augmentation(spec.augmentation.strategy, spec.augmentation.p_clean, spec.augmentation.options)
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices), _cpu_threads(spec.cpu_threads):

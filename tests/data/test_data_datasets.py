@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
+from xraylab.data.datasets import IndexSampler, ManifestDataset, to_channels
 from xraylab.errors import InputFileError
 from xraylab.io.images import write_mask_png, write_png8
-from xraylab.train.datasets import IndexSampler, ManifestDataset, to_channels
 
 
 def _table(tmp_path, image_name, **extra):

@@ -13,7 +13,7 @@ index, classification-like tasks) next to the manifest's own columns.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ class MixedData:
     val: pd.DataFrame
     classes: list[str]
     image_columns: list[str]  # the file columns every row references (image + masks)
+    notes: list[str] = field(default_factory=list)  # decisions worth a line in the log (validation fallbacks)
 
 
 def _target_column(spec: TrainSpec) -> str | None:
@@ -43,7 +44,7 @@ def _target_column(spec: TrainSpec) -> str | None:
     return spec.label_column if spec.task == "classification" else TASK_COLUMN[spec.task]
 
 
-def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec) -> pd.DataFrame:
+def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec, notes: list[str]) -> pd.DataFrame:
     where = f"data[{i}] ({ds.name})"
     if ds.path is None:
         raise ConfigError(f"{where}: no dataset folder; set data[{i}].path in the spec or pass --data {ds.name}=DIR")
@@ -58,7 +59,7 @@ def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec) -> pd.DataFrame:
         raise InputFileError(f"{root}: unknown split value(s) {bad}; use train / val / test")
     _check_subjects(df, root)
     if ds.val_fraction is not None and not (df["split"] == "val").any():
-        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name)
+        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name, notes)
     keep = []
     if ds.train:
         keep.append("train")
@@ -80,16 +81,38 @@ def _check_subjects(df: pd.DataFrame, root: Path) -> None:
         )
 
 
-def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str) -> pd.DataFrame:
-    """Move a seeded ``fraction`` of the train subjects (at least one) to ``val``."""
-    train_subjects = np.array(sorted(df.loc[df["split"] == "train", "subject_id"].astype(str).unique()))
-    if len(train_subjects) < 2:
-        return df
+# Columns that tell views of one subject apart, in order of preference, for a single-subject validation split.
+VIEW_COLUMNS = ("angle_deg", "image_id")
+DEFAULT_VAL_FRACTION = 0.1
+
+
+def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: list[str]) -> pd.DataFrame:
+    """Move a seeded ``fraction`` of the train subjects (at least one) to ``val``.
+
+    With a single training subject (e.g. one CT rendered at many angles) subjects cannot be split: a seeded
+    ``fraction`` of its *views* goes to ``val`` instead — whole values of ``angle_deg`` when the manifest has it
+    (every view of a held-out angle), else single images — and a note says so.
+    """
+    train = df["split"] == "train"
+    train_subjects = np.array(sorted(df.loc[train, "subject_id"].astype(str).unique()))
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
-    n_val = min(len(train_subjects) - 1, max(1, round(fraction * len(train_subjects))))
-    val_subjects = set(rng.choice(train_subjects, size=n_val, replace=False))
     df = df.copy()
-    df.loc[df["subject_id"].astype(str).isin(val_subjects) & (df["split"] == "train"), "split"] = "val"
+    if len(train_subjects) >= 2:
+        n_val = min(len(train_subjects) - 1, max(1, round(fraction * len(train_subjects))))
+        val_subjects = set(rng.choice(train_subjects, size=n_val, replace=False))
+        df.loc[df["subject_id"].astype(str).isin(val_subjects) & train, "split"] = "val"
+        return df
+    column = next((c for c in VIEW_COLUMNS if c in df.columns and df.loc[train, c].nunique() >= 2), None)
+    if column is None:
+        return df
+    values = np.array(sorted(df.loc[train, column].unique()))
+    n_val = min(len(values) - 1, max(1, round(fraction * len(values))))
+    held = set(rng.choice(values, size=n_val, replace=False).tolist())
+    df.loc[df[column].isin(held) & train, "split"] = "val"
+    shown = ", ".join(str(v) for v in sorted(held)[:6]) + (" …" if len(held) > 6 else "")
+    notes.append(f"dataset {name!r} has one subject ({train_subjects[0] if len(train_subjects) else '?'}): "
+                 f"validation uses held-out views ({column} in {{{shown}}}, {n_val} of {len(values)}), "
+                 "not held-out subjects")
     return df
 
 
@@ -150,10 +173,11 @@ def _check_files(table: pd.DataFrame, columns: list[str]) -> None:
 def load_mixed_data(spec: TrainSpec, check_files: bool = True) -> MixedData:
     """Read, filter and check every dataset of ``spec``; raise one clear error on any problem."""
     frames = []
+    notes: list[str] = []
     structures = list(spec.structures) if spec.structures else None
     columns: list[str] = []
     for i, ds in enumerate(spec.data):
-        df = _load_one(i, ds, spec)
+        df = _load_one(i, ds, spec, notes)
         columns = _check_columns(spec, df, i, structures)
         if spec.task == "segmentation" and structures is None:
             structures = [c[len(MASK_PREFIX) :] for c in columns]  # the first dataset's structures
@@ -173,16 +197,36 @@ def load_mixed_data(spec: TrainSpec, check_files: bool = True) -> MixedData:
     image_columns = ["image"] + columns
     if check_files:
         _check_files(table, image_columns)
+    if not (table["split"] == "val").any():
+        table = _fallback_val(table, spec, notes)
     train = table[table["split"] == "train"].reset_index(drop=True)
     val = table[table["split"] == "val"].reset_index(drop=True)
     if train.empty:
         raise ConfigError("no training rows: the datasets have no split == 'train' rows after filtering")
     if val.empty:
         raise ConfigError(
-            "no validation rows: the datasets with val: true have no split == 'val' rows; "
-            "set val_fraction on a dataset to carve a subject-level validation split (needs at least two subjects)"
+            "no validation rows: the datasets with val: true have no split == 'val' rows and a single image "
+            "each; add a validation dataset (val: true, train: false) or more images"
         )
-    return MixedData(train=train, val=val, classes=classes, image_columns=image_columns)
+    return MixedData(train=train, val=val, classes=classes, image_columns=image_columns, notes=notes)
+
+
+def _fallback_val(table: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.DataFrame:
+    """No ``val`` rows anywhere: carve :data:`DEFAULT_VAL_FRACTION` from the first dataset with ``val: true``
+    that allows it (subjects, or views of a single subject), with a note — never a crash on one subject."""
+    for ds in spec.data:
+        if not ds.val:
+            continue
+        part = table["_dataset"] == ds.name
+        carved = _carve_val(table[part], ds.val_fraction or DEFAULT_VAL_FRACTION, spec.seed, ds.name, notes)
+        if (carved["split"] == "val").any():
+            if not any(ds.name in n for n in notes):
+                notes.append(f"no split == 'val' rows: validation uses held-out subjects of dataset {ds.name!r} "
+                             f"(fraction {ds.val_fraction or DEFAULT_VAL_FRACTION})")
+            table = table.copy()
+            table.loc[part, "split"] = carved["split"].to_numpy()
+            return table
+    return table
 
 
 def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarray:

@@ -1,0 +1,105 @@
+"""Layout ``folder``: the generic ``images/<name>`` + ``masks/<structure>/<name>`` convention.
+
+::
+
+    ROOT/images/<name>.<png|jpg|tif|dcm…>
+    ROOT/masks/<structure>/<name>.<png|gif|…>    same file name as the image, or the same stem
+    ROOT/items.json | metadata.json | items.csv | metadata.csv   (optional) per-image subject id, view, licence …
+
+Structure folder names become structure names (``Left Lung`` → ``left_lung``); ``--rename`` maps them onto
+xraylab's names (for the shared ``cxr_lungs_heart`` set: ``--rename heart=cardiomediastinum``). Without
+metadata, a DICOM image's PatientID is its subject id, and any other image is its own subject.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xraylab.data.importers.base import (
+    LAYOUTS,
+    Layout,
+    LayoutOption,
+    MaskFile,
+    MaskRef,
+    MissingMask,
+    SourceItem,
+    canonical_structure,
+    find_mask,
+    list_files,
+    require_dir,
+    sanitize_id,
+    unique_ids,
+)
+from xraylab.data.importers.metadata import Metadata, find_metadata_file
+from xraylab.data.importers.readers import IMAGE_EXTS, MASK_EXTS, dicom_header, is_dicom
+
+
+@LAYOUTS.register("folder")
+class FolderLayout(Layout):
+    name = "folder"
+    summary = "generic images/<name> + masks/<structure>/<name>, optional items.json or CSV per image"
+    description = (
+        "ROOT/images/<name> (PNG, JPEG, TIFF, BMP or DICOM); ROOT/masks/<structure>/<name> with the image's file "
+        "name or stem (any image format, non-zero = foreground); optional ROOT/items.json, metadata.json, items.csv "
+        "or metadata.csv naming each image (key 'image') with its patient ('patient' → subject_id), 'view', "
+        "'license' and any other fields (kept as manifest columns); without it a DICOM's PatientID is its subject. "
+        "Structure folder names become structure names ('Left Lung' → left_lung). Example (the shared COVID-19 "
+        "set, whose 'heart' masks are the cardiomediastinum): "
+        "xraylab import folder cxr_lungs_heart --out real --rename heart=cardiomediastinum"
+    )
+    manifest = "cxr_lungs_heart.yaml"
+    images_dir: str
+    masks_dir: str
+    mask_suffix: str
+    options = (
+        LayoutOption("images_dir", "--images-dir", str, "images", "Folder of the images, relative to ROOT."),
+        LayoutOption("masks_dir", "--masks-dir", str, "masks",
+                     "Folder holding one sub-folder of masks per structure, relative to ROOT."),
+        LayoutOption("mask_suffix", "--mask-suffix", str, "",
+                     "Suffix of mask file stems, e.g. _mask for masks/<s>/<stem>_mask.png (default: none)."),
+    )
+    structure_definitions = {}
+
+    def scan(self, root: Path) -> list[SourceItem]:
+        images_dir = require_dir(root / self.images_dir, "images",
+                                 f"the folder layout expects {root}/{self.images_dir}/<name> (see --images-dir)")
+        masks_dir = root / self.masks_dir
+        structure_dirs: dict[str, Path] = {}
+        if masks_dir.is_dir():
+            for d in sorted(p for p in masks_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                s = canonical_structure(d.name)
+                if s in structure_dirs:
+                    raise_dup(structure_dirs[s], d, s)
+                structure_dirs[s] = d
+        md_path = find_metadata_file(root)
+        md = Metadata.load(md_path) if md_path is not None else None
+        suffixes = (self.mask_suffix, "") if self.mask_suffix else ("",)
+        items: list[SourceItem] = []
+        for img in list_files(images_dir, IMAGE_EXTS) + _dicoms_without_suffix(images_dir):
+            masks: dict[str, MaskRef] = {}
+            for s, d in structure_dirs.items():
+                found = find_mask(d, img.name, MASK_EXTS, suffixes)
+                masks[s] = MaskFile(found) if found else MissingMask(f"{d}/{img.stem}{self.mask_suffix}.*")
+            it = SourceItem(item_id=sanitize_id(img.stem), image=img, masks=masks)
+            if md is not None:
+                fields = md.lookup(img.name)
+                it.subject_id = fields.pop("subject_id", None)
+                it.source_split = fields.pop("source_split", None)
+                it.meta.update(fields)
+            if it.subject_id is None and is_dicom(img):  # DICOM carries its patient: keep splits subject-level
+                it.subject_id = dicom_header(img).get("PatientID")
+            items.append(it)
+        unique_ids(items, root)
+        return items
+
+
+def raise_dup(a: Path, b: Path, name: str) -> None:
+    from xraylab.errors import InputFileError
+
+    raise InputFileError(f"{b}: mask folder name maps to structure {name!r} like {a}; rename one of them")
+
+
+def _dicoms_without_suffix(folder: Path) -> list[Path]:
+    """DICOM files without an extension (common in exports), recognised by their ``DICM`` marker."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.suffix and not p.name.startswith(".")
+                  and is_dicom(p))
