@@ -106,9 +106,9 @@ def _proxies():
     what the MedMNIST-C corruption does per call (PIL -> float numpy -> corrupt -> clip -> uint8,
     or the PIL / torchvision call it wraps) at the severity index timed above.
     """
+    import torchvision.transforms.functional as TF
     from PIL import ImageEnhance
     from skimage.util import random_noise
-    import torchvision.transforms.functional as TF
 
     rs = np.random.default_rng(0)
 
@@ -144,8 +144,8 @@ def write_sheets(folder: Path, seed: int = 0) -> list[Path]:
     sys.path.insert(0, str(REPO / "tests" / "degrade"))
     import images  # the test fixtures
 
-    from xraylab.degrade import registry
     from xraylab.data.degrade_job import write_contact_sheet
+    from xraylab.degrade import registry
 
     folder.mkdir(parents=True, exist_ok=True)
     sources = {

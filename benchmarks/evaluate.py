@@ -70,7 +70,10 @@ def main() -> None:
 
     pred, gt = make_pairs(args.pairs, args.size)
     tp, tg = torch.from_numpy(pred), torch.from_numpy(gt)
-    print(f"{args.pairs} pairs of {args.size}x{args.size} masks; torch threads: {torch.get_num_threads()}; best of {args.repeats}")
+    print(
+        f"{args.pairs} pairs of {args.size}x{args.size} masks; "
+        f"torch threads: {torch.get_num_threads()}; best of {args.repeats}"
+    )
 
     def monai_run():
         with warnings.catch_warnings():

@@ -40,8 +40,8 @@ def main() -> None:
 
     from xraylab.io.ct import load_default_ct
     from xraylab.physics.geometry import preset_geometry
-    from xraylab.physics.projector import Projector
     from xraylab.physics.presets import resolve_physics
+    from xraylab.physics.projector import Projector
     from xraylab.physics.simulator import XRaySimulator
     from xraylab.render import detector_geometry
 

@@ -51,7 +51,8 @@ def trainer_epoch(data_dir: Path, run_dir: Path, args) -> float:
 
     spec = parse_spec({
         "name": "bench", "seed": 0, "task": "segmentation", "data": [{"name": "real", "path": str(data_dir)}],
-        "image_size": args.size, "model": {"name": "unet", "kwargs": {"depth": args.depth, "encoder_name": args.encoder}},
+        "image_size": args.size,
+        "model": {"name": "unet", "kwargs": {"depth": args.depth, "encoder_name": args.encoder}},
         "loss": {"name": "dice"}, "optimizer": {"name": "adam", "lr": 0.01}, "epochs": 1,
         "batch_size": args.batch, "num_workers": args.workers, "device": args.device,
     })
@@ -69,8 +70,10 @@ def bare_epoch(data_dir: Path, args) -> float:
     from xraylab.train.models import build_model
     from xraylab.train.spec import parse_spec
 
-    spec = parse_spec({"task": "segmentation", "data": [{"name": "real", "path": str(data_dir)}], "image_size": args.size,
-                       "model": {"name": "unet", "kwargs": {"depth": args.depth}}})
+    spec = parse_spec({
+        "task": "segmentation", "data": [{"name": "real", "path": str(data_dir)}], "image_size": args.size,
+        "model": {"name": "unet", "kwargs": {"depth": args.depth}},
+    })
     table = load_mixed_data(spec).train
     ds = ManifestDataset(table, "segmentation", ["mask:disc"], args.size, 1)
     loader = DataLoader(ds, batch_size=args.batch, shuffle=True, num_workers=args.workers,

@@ -55,7 +55,7 @@ def test_unknown_field_names_file_and_field(tmp_path):
 def test_step_needs_exactly_one_stage(tmp_path):
     raw = _raw()
     raw["steps"][0]["degrade"] = {"dataset": "x"}
-    with pytest.raises(ConfigError, match=r"steps\.0.*exactly one of generate, degrade, train, evaluate"):
+    with pytest.raises(ConfigError, match=r"steps\.0.*exactly one of import, generate, degrade, train, evaluate"):
         _parse(raw, tmp_path)
     raw = _raw()
     raw["steps"].append({"name": "nothing"})
@@ -168,3 +168,30 @@ def test_smoke_pipeline_end_to_end_and_skips_completed_steps(tmp_path):
     res4 = run_pipeline(load_pipeline(SMOKE, workdir=work), only=["train_unet"], log=lambda m: None)
     assert [(r.name, r.status) for r in res4] == [("train_unet", "ran")]
     assert list(pd.read_csv(work / "train_unet" / "metrics.csv")["epoch"]) == [1, 2]
+
+
+def test_import_step_brings_a_real_folder_in_and_is_skipped_when_done(tmp_path):
+    """An ``import`` step runs ``xraylab import`` (here the generic folder layout) and resumes like the others."""
+    import numpy as np
+    from PIL import Image
+
+    src = tmp_path / "src"
+    for i in range(4):
+        img = np.zeros((20, 24), np.uint8)
+        img[4:16, 3:10] = 200
+        (src / "images").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(src / "images" / f"case{i}.png")
+        for s, cols in (("right_lung", slice(3, 10)), ("left_lung", slice(14, 21))):
+            m = np.zeros((20, 24), np.uint8)
+            m[4:16, cols] = 255
+            (src / "masks" / s).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(m).save(src / "masks" / s / f"case{i}.png")
+    raw = {"workdir": str(tmp_path / "w"), "steps": [
+        {"name": "real", "import": {"layout": "folder", "root": str(src), "size": 32, "split": "test"}}]}
+    pipe = parse_pipeline(raw, "pipe.yaml", base=tmp_path)
+    assert pipe.steps[0].stage == "import" and pipe.steps[0].options["root"] == str(src)
+    first = run_pipeline(pipe, log=lambda m: None)
+    assert [r.status for r in first] == ["ran"]
+    df = pd.read_parquet(tmp_path / "w" / "real" / "manifest.parquet")
+    assert len(df) == 4 and {"mask:left_lung", "mask:right_lung", "mask:lungs"} <= set(df.columns)
+    assert [r.status for r in run_pipeline(pipe, log=lambda m: None)] == ["skipped"]

@@ -43,7 +43,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point: run the app, turning xraylab errors into one-line messages."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
     except XRayLabError as exc:
         typer.echo(f"xraylab: error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -59,6 +59,8 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

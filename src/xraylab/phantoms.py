@@ -19,7 +19,8 @@ AIR_HU = -1000.0
 
 def _grid(n: int, spacing_mm: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     ax = (torch.arange(n, dtype=torch.float64) - (n - 1) / 2) * spacing_mm
-    return torch.meshgrid(ax, ax, ax, indexing="ij")
+    x, y, z = torch.meshgrid(ax, ax, ax, indexing="ij")
+    return x, y, z
 
 
 def _volume(hu: torch.Tensor, labels: torch.Tensor, names: dict[int, str], n: int, sp: float, name: str) -> CTVolume:

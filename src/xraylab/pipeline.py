@@ -1,4 +1,4 @@
-"""``xraylab run``: chain generate → degrade → train → evaluate steps from one YAML spec.
+"""``xraylab run``: chain import / generate → degrade → train → evaluate steps from one YAML spec.
 
 Example (``simulations/pipeline_smoke.yaml``)::
 
@@ -18,6 +18,9 @@ Example (``simulations/pipeline_smoke.yaml``)::
 
 Each step names exactly one stage:
 
+``import``
+    ``layout`` and ``root`` of ``xraylab import LAYOUT ROOT`` with its options (``size``, ``normalize``,
+    ``split``, ``seed``, ``rename``, ``structures``, ``options`` for layout-specific ones).
 ``generate``
     ``spec``: a generate spec file (or an inline mapping of one), ``set``: ``key=value`` overrides
     (``xraylab generate --set``), ``workers``, ``device``.
@@ -66,7 +69,7 @@ from xraylab.io.ct import is_default_ct_name
 from xraylab.overrides import apply_overrides, as_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
-STAGES = ("generate", "degrade", "train", "evaluate")
+STAGES = ("import", "generate", "degrade", "train", "evaluate")
 MARKER = ".xraylab_run.json"
 _REF = re.compile(r"\$\{([^}]*)\}")
 
@@ -75,12 +78,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ImportStep(_Strict):
+    """Options of an ``import`` step (``xraylab import LAYOUT ROOT``): a real dataset brought in."""
+
+    layout: str = Field(description="import layout (xraylab import --help lists them), e.g. folder")
+    root: str = Field(description="folder of the real dataset")
+    size: int | tuple[int, int] | None = Field(256, description="output pixels (None: each image's own grid)")
+    normalize: Literal["minmax", "percentile", "none"] = "minmax"
+    split: str | dict[str, float] = Field("test", description="'test', 'source' or fractions {train: 0.8, val: 0.2}")
+    seed: int = Field(0, description="seed of the subject-level split")
+    rename: dict[str, str] = Field(
+        default_factory=dict, description="structure renames, e.g. {heart: cardiomediastinum}"
+    )
+    structures: list[str] | None = Field(None, description="structures to keep (default: all found)")
+    options: dict[str, Any] = Field(default_factory=dict, description="layout options (e.g. images_dir)")
+
+
 class GenerateStep(_Strict):
     """Options of a ``generate`` step (``xraylab generate``)."""
 
     spec: str | dict[str, Any] = Field(description="generate spec file, or an inline generate spec mapping")
     set: list[str] | dict[str, Any] = Field(
-        default_factory=list, description="key.path=value spec overrides (a list, or a mapping; xraylab generate --set)")
+        default_factory=list,
+        description="key.path=value spec overrides (a list, or a mapping; xraylab generate --set)",
+    )
     workers: int | None = Field(None, ge=1, description="worker processes (count); default: the cores available")
     device: str | None = Field(None, description="torch device for rendering (cpu, cuda, cuda:1)")
 
@@ -127,7 +148,8 @@ class EvaluateStep(_Strict):
     map: dict[str, str] = Field(
         default_factory=dict, description="plain form: model class -> dataset structure to score it against")
     set: list[str] | dict[str, Any] = Field(
-        default_factory=dict, description="key.path=value overrides of the spec or plain options (a list, or a mapping)")
+        default_factory=dict,
+        description="key.path=value overrides of the spec or of the plain options (a list, or a mapping)")
     device: str | None = None
     batch_size: int | None = Field(None, ge=1, description="images per inference batch (count)")
     max_images: int | None = Field(None, ge=1, description="at most this many images per suite (count)")
@@ -161,8 +183,11 @@ class EvaluateStep(_Strict):
 class Step(_Strict):
     """One named step: exactly one of generate, degrade, train, evaluate."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="step name, used in ${NAME.out}")
     out: str | None = Field(None, description="output folder (default: <workdir>/<name>)")
+    import_: ImportStep | None = Field(None, alias="import")
     generate: GenerateStep | None = None
     degrade: DegradeStep | None = None
     train: TrainStep | None = None
@@ -170,18 +195,23 @@ class Step(_Strict):
 
     @model_validator(mode="after")
     def _one_stage(self) -> "Step":
-        given = [s for s in STAGES if getattr(self, s) is not None]
+        given = [s for s in STAGES if getattr(self, _attr(s)) is not None]
         if len(given) != 1:
             raise ValueError(f"a step needs exactly one of {', '.join(STAGES)} (got {given or 'none'})")
         return self
 
     @property
     def stage(self) -> str:
-        return next(s for s in STAGES if getattr(self, s) is not None)
+        return next(s for s in STAGES if getattr(self, _attr(s)) is not None)
 
     @property
     def options(self) -> BaseModel:
-        return getattr(self, self.stage)
+        return getattr(self, _attr(self.stage))
+
+
+def _attr(stage: str) -> str:
+    """The :class:`Step` attribute of ``stage`` (``import`` is a Python keyword: ``import_``)."""
+    return "import_" if stage == "import" else stage
 
 
 class PipelineSpec(_Strict):
@@ -257,6 +287,8 @@ def _resolve_paths(stage: str, opts: dict[str, Any], base: Path) -> dict[str, An
         o["spec"] = _abs(base, o["spec"])
     if stage == "degrade":
         o["dataset"] = _abs(base, o["dataset"])
+    if stage == "import":
+        o["root"] = _abs(base, o["root"])
     if stage == "train":
         o["data"] = {k: _abs(base, v) for k, v in o["data"].items()}
     if stage == "evaluate":
@@ -317,7 +349,7 @@ def step_key(step: ResolvedStep, keys: dict[str, str]) -> str:
 
 
 def _outputs_present(stage: str, out: Path) -> bool:
-    if stage in ("generate", "degrade"):
+    if stage in ("import", "generate", "degrade"):
         from xraylab.data.manifest import DATASET_JSON, MANIFEST_NAME
 
         info = out / DATASET_JSON
@@ -379,6 +411,17 @@ def _inline_generate_spec(step: ResolvedStep, raw: dict[str, Any], base: Path, w
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_text(path, text)  # creates .specs/ as needed
     return path
+
+
+def _run_import(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -> dict[str, Any]:
+    from xraylab.data.importers import import_dataset
+
+    o = step.options
+    res = import_dataset(o["layout"], o["root"], step.out, size=o["size"], normalize=o["normalize"], split=o["split"],
+                         seed=o["seed"], rename=o["rename"], structures=o["structures"], progress=False,
+                         layout_options=o["options"])
+    log(f"  import: {res.n_items} images")
+    return {"n_images": res.n_items}
 
 
 def _run_generate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -> dict[str, Any]:
@@ -472,7 +515,10 @@ def _run_evaluate(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]
     return {"summary": str(out / "summary.md")}
 
 
-RUNNERS = {"generate": _run_generate, "degrade": _run_degrade, "train": _run_train, "evaluate": _run_evaluate}
+RUNNERS = {
+    "import": _run_import, "generate": _run_generate, "degrade": _run_degrade, "train": _run_train,
+    "evaluate": _run_evaluate,
+}
 
 
 @dataclass
@@ -500,7 +546,9 @@ def run_pipeline(
     if only:
         unknown = [n for n in only if n not in names]
         if unknown:
-            raise ConfigError(f"{pipe.source}: --steps: unknown step(s) {', '.join(unknown)}; steps are {', '.join(names)}")
+            raise ConfigError(
+                f"{pipe.source}: --steps: unknown step(s) {', '.join(unknown)}; steps are {', '.join(names)}"
+            )
     keys: dict[str, str] = {}
     results: list[StepResult] = []
     n = len(pipe.steps)

@@ -142,8 +142,9 @@ def view_arrays(
     """The arrays written for ``result``, cropped to ``crop`` (see :func:`framing_box`; None: the whole
     detector) and resized (aspect kept, zero padding) to ``size`` = (rows, cols).
 
-    ``normalize``: ``none`` (the simulator's display image, clipped to [0, 1]) or ``minmax`` (the cropped image
-    stretched to [0, 1]); ``mask_resize``: ``nearest`` or ``bilinear`` (then thresholded at
+    ``normalize``: ``none`` (the simulator's display image, clipped to [0, 1]), ``minmax`` or ``percentile``
+    (the cropped image stretched to [0, 1] by :func:`xraylab.data.preprocess.prepare_image`, as imported real
+    images are); ``mask_resize``: ``nearest`` or ``bilinear`` (then thresholded at
     ``mask_threshold``); ``layers``: physics layer names kept beside ``material/<m>`` and ``path/<s>``
     (``None``: every layer, prefixed ``physics/``; ``()``: none, and no material/path layers either).
     """
@@ -154,13 +155,13 @@ def view_arrays(
     def cut(t: torch.Tensor) -> torch.Tensor:
         return t[0, 0, r0:r1, c0:c1]
 
+    from xraylab.data.preprocess import prepare_image
+
     size = size or (r1 - r0, c1 - c0)
-    image = resize_pad(cut(result.layers["image"]).float(), size).clamp(0.0, 1.0)
-    if normalize == "minmax":
-        lo, hi = image.min(), image.max()
-        image = (image - lo) / (hi - lo) if float(hi - lo) > 0 else torch.zeros_like(image)
-    elif normalize != "none":
-        raise ConfigError(f"normalize must be 'none' or 'minmax', not {normalize!r}")
+    if normalize not in ("none", "minmax", "percentile"):
+        raise ConfigError(f"normalize must be 'none', 'minmax' or 'percentile', not {normalize!r}")
+    # The one preprocessing of real and synthetic radiographs (the importer calls the same function).
+    image = prepare_image(cut(result.layers["image"]).float(), size, normalize)
     masks: dict[str, np.ndarray] = {}
     for s, m in result.projection.masks().items():
         if mask_resize == "nearest":
@@ -209,7 +210,8 @@ def render_ct(
     structures = expand_structure_list(structures)
     out_path = Path(out) if out is not None else None
     if out_path is not None and out_path.exists() and any(out_path.iterdir()) and not overwrite:
-        raise ConfigError(f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
+        raise ConfigError(
+            f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
     physics = resolve_physics(preset, overrides)
     t0 = time.perf_counter()
     projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]

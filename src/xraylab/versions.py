@@ -5,7 +5,9 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-_PACKAGES = ("torch", "diffdrr", "SimpleITK", "numpy", "spekpy", "xraydb", "segmentation-models-pytorch", "timm", "monai")
+_PACKAGES = (
+    "torch", "diffdrr", "SimpleITK", "numpy", "spekpy", "xraydb", "segmentation-models-pytorch", "timm", "monai",
+)
 
 
 def package_versions() -> dict[str, str]:

@@ -116,6 +116,7 @@ def contour_sheet(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -149,7 +150,9 @@ def contour_sheet(
                                linestyles=style, linewidths=lw)
         if captions is not None:
             ax.set_title(captions[k], fontsize=7, pad=2)
-    handles = [Patch(color=OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)], label=s) for i, s in enumerate(structures)]
+    handles: list[Artist] = [
+        Patch(color=OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)], label=s) for i, s in enumerate(structures)
+    ]
     handles += [Line2D([], [], color="0.3", linestyle="solid", label="true"),
                 Line2D([], [], color="0.3", linestyle="dashed", label="predicted")]
     fig.legend(handles=handles, loc="lower center", ncol=legend_cols, fontsize=7,

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from .helpers import SIMULATIONS, temporaries, tiny_spec, tree_hashes, write_spec
 from xraylab.data.angles import ANGLE_GROUPS, angle_group
 from xraylab.data.generate import generate, merge
 from xraylab.data.manifest import read_dataset_json, read_manifest
 from xraylab.data.writer import RECORDS_DIR
 from xraylab.errors import ConfigError
 from xraylab.io.images import read_image, read_mask, sha256_file
+
+from .helpers import SIMULATIONS, temporaries, tiny_spec, tree_hashes, write_spec
 
 
 @pytest.fixture(scope="module")

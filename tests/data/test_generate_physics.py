@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .helpers import tiny_spec, write_spec
 from xraylab.data.generate import generate
 from xraylab.data.manifest import read_manifest
 from xraylab.io.images import read_image, read_mask
+
+from .helpers import tiny_spec, write_spec
 
 
 def test_kvp_one_factor_sweep_contrast_falls(tmp_path):

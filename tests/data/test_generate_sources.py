@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from .helpers import tiny_spec, write_spec
 from xraylab.data.generate import generate
 from xraylab.data.manifest import read_manifest
 from xraylab.errors import ConfigError
 from xraylab.io.images import read_mask
 from xraylab.phantoms import left_marker
+
+from .helpers import tiny_spec, write_spec
 
 
 @pytest.fixture(scope="module")

@@ -65,14 +65,15 @@ def test_name_and_provenance(ct):
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_labels_move_with_the_ct(ct, seed):
-    """Scaling only: the bead's label centroid moves to c + S (bead − c); the label and the deformed bone overlap."""
-    d = deform_ct(ct, seed, elastic_mm=0.0)
+    """Scaling only (±20 %, for visible shifts): the bead's label centroid moves to c + S (bead − c), c the body's
+    centroid; the label and the deformed bone overlap."""
+    d = deform_ct(ct, seed, scale_range=(0.2, 0.2, 0.2), elastic_mm=0.0)
     s = np.array(d.meta["scales"])
     centre = _centroid_mm(ct, ct.hu > -500)
     expected = centre + s * (BEAD_C - centre)
     got = _centroid_mm(d, d.labels == 2)
     assert np.abs(got - expected).max() < 0.6, (got, expected)
-    assert np.abs(expected - BEAD_C).max() > 0.5  # the check above is not trivially satisfied
+    assert np.abs(expected - BEAD_C).max() > 1.5  # the check above is not trivially satisfied
     lab, bone = d.labels == 2, d.hu > 500
     assert 2 * (lab & bone).sum() / (lab.sum() + bone.sum()) > 0.93
 
@@ -90,17 +91,15 @@ def test_elastic_field_moves_labels_and_ct_together(ct, seed):
 def test_volume_change_follows_the_scales_within_the_range(ct):
     r = (0.08, 0.08, 0.05)
     lo, hi = np.prod([1 - v for v in r]), np.prod([1 + v for v in r])
-    bead0 = float((ct.hu + 1000).clamp(max=2000)[ct.labels == 2].sum())
-    mass0 = float((ct.hu + 1000).sum())
+    bead0 = float(ct.hu.clamp(min=0).sum())  # the bead's excess over water (0 HU): 1000 HU × its volume
     for seed in range(6):
         d = deform_ct(ct, seed, scale_range=r, elastic_mm=0.0)
         s = np.array(d.meta["scales"])
         assert ((1 - np.array(r) <= s) & (s <= 1 + np.array(r))).all()
-        # Trilinear resampling preserves the integral up to the Jacobian: the bead's "mass" scales by Π s.
-        bead_mass = float((d.hu + 1000)[(d.hu > 500) | (d.labels == 2)].sum())
-        assert abs(bead_mass / bead0 / np.prod(s) - 1) < 0.03
-        assert lo - 0.02 < float((d.labels == 2).sum()) / float((ct.labels == 2).sum()) < hi + 0.02
-        _ = mass0
+        # Trilinear resampling preserves the integral up to the Jacobian: the bead's excess scales by Π s.
+        assert abs(float(d.hu.clamp(min=0).sum()) / bead0 / np.prod(s) - 1) < 0.01
+        # Labels (nearest neighbour) follow within the voxel staircase of a 16 mm sphere.
+        assert lo - 0.03 < float((d.labels == 2).sum()) / float((ct.labels == 2).sum()) < hi + 0.03
 
 
 def test_outside_the_source_is_air():

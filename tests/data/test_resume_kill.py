@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from .helpers import temporaries, tiny_spec, write_spec
 from xraylab.data.manifest import read_manifest
 from xraylab.data.writer import RECORDS_DIR
+
+from .helpers import temporaries, tiny_spec, write_spec
 
 
 @pytest.mark.slow

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import SIMULATIONS, tiny_spec, write_spec
 from xraylab.data.generate import generate, plan_dataset
 from xraylab.data.spec import load_spec, parse_spec
 from xraylab.data.sweep import expand_variants
 from xraylab.errors import ConfigError
+
+from .helpers import SIMULATIONS, tiny_spec, write_spec
 
 
 def _err(tmp_path: Path, spec: dict, *needles: str) -> str:

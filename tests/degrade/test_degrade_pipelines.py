@@ -162,7 +162,9 @@ def test_ramp_intensity_transforms_follow_table1():
     n = 1500
     for _ in range(n):
         counts.update(r["op"] for r in ramp.intensity_stage(x, g, cfg)[1])
-    for op, p in (("gamma", 0.45), ("window", 0.45), ("histogram_warp", 0.40), ("local_contrast", 0.35), ("sharpen", 0.30)):
+    for op, p in (
+        ("gamma", 0.45), ("window", 0.45), ("histogram_warp", 0.40), ("local_contrast", 0.35), ("sharpen", 0.30)
+    ):
         assert abs(counts[op] / n - p) < 4 * np.sqrt(p * (1 - p) / n), (op, counts[op] / n)
 
 

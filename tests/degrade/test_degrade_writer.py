@@ -127,7 +127,8 @@ def test_rgb_dataset_records_delta_e(tmp_path, derm_image):
     root = tmp_path / "derm"
     arr = torch.nn.functional.interpolate(derm_image, size=(40, 40), mode="area")[0].permute(1, 2, 0).numpy()
     write_png8(root / "images/d0.png", arr)
-    write_manifest(root, pd.DataFrame([{"image_id": "d0", "subject_id": "d0", "split": "test", "image": "images/d0.png"}]))
+    row = {"image_id": "d0", "subject_id": "d0", "split": "test", "image": "images/d0.png"}
+    write_manifest(root, pd.DataFrame([row]))
     out = tmp_path / "dout"
     res = _invoke(str(root), "--out", str(out), "--corruptions", "color_reproduction,resolution")
     assert res.exit_code == 0, res.output

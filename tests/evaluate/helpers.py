@@ -37,13 +37,16 @@ def make_rotation_dataset(folder: Path, subjects: int = 2, angles=(-20, -10, 0, 
             write_png16(folder / "images" / f"{iid}.png", img)
             write_mask_png(folder / "masks" / f"{iid}_clavicle.png", mask)
             rows.append({"image_id": iid, "subject_id": f"s{s}", "split": "test", "image": f"images/{iid}.png",
-                         "mask:clavicle": f"masks/{iid}_clavicle.png", "angle_deg": float(a), "angle_group": angle_group(a)})
+                         "mask:clavicle": f"masks/{iid}_clavicle.png", "angle_deg": float(a),
+                         "angle_group": angle_group(a)})
     df = pd.DataFrame(rows)
     write_manifest(folder, df)
     return df
 
 
-def make_corruption_dataset(folder: Path, subjects: int = 3, corruptions=("noise", "dark"), severities=(1, 2), seed: int = 1) -> pd.DataFrame:
+def make_corruption_dataset(
+    folder: Path, subjects: int = 3, corruptions=("noise", "dark"), severities=(1, 2), seed: int = 1
+) -> pd.DataFrame:
     """Clean and corrupted copies of a few images; ``severity`` in levels, ``label`` = 'a'/'b' by subject."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -114,7 +117,8 @@ class MeanClassifier(nn.Module):
 
 
 def seg_model(name: str, module: nn.Module, size: int = SIZE):
-    return from_module(name, module, {"task": "segmentation", "classes": ["clavicle"], "image_size": size, "in_channels": 1})
+    info = {"task": "segmentation", "classes": ["clavicle"], "image_size": size, "in_channels": 1}
+    return from_module(name, module, info)
 
 
 def cls_model(name: str, module: nn.Module, classes, task: str = "classification", size: int = SIZE):

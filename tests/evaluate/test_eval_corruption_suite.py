@@ -21,7 +21,9 @@ def corruption_run(tmp_path_factory):
     spec = parse_spec({
         "output": str(root / "run"),
         "models": [{"name": n, "path": "unused"} for n in models],
-        "corruption": {"dataset": str(root / "data"), "high_severity_min": 2, "reference": "loose", "loco": {"dark": "loco-dark"}},
+        "corruption": {
+            "dataset": str(root / "data"), "high_severity_min": 2, "reference": "loose", "loco": {"dark": "loco-dark"},
+        },
     })
     return run_evaluation(spec, models=models, log=lambda m: None)
 
@@ -50,7 +52,8 @@ def test_tables_consistent_with_rows(corruption_run):
     ld = loco[(loco["metric"] == "dice") & (loco["class"] == "mean")]
     expected = ld.groupby("severity")["value"].mean().mean()
     assert l12.loc["dark", "loco_dice"] == pytest.approx(expected)
-    assert l12.loc["dark", "trained"] == pytest.approx(dark[dark["model"] == "trained"].groupby("severity")["value"].mean().mean())
+    trained = dark[dark["model"] == "trained"]
+    assert l12.loc["dark", "trained"] == pytest.approx(trained.groupby("severity")["value"].mean().mean())
 
 
 def test_report_files(corruption_run):

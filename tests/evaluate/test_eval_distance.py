@@ -91,7 +91,9 @@ def test_monai_policy_matches_monai_on_empty(percentile):
     pr[1, 0, 3:6, 3:6] = True
     gt[2, 0, 3:6, 3:6] = True
     with pytest.warns(UserWarning):
-        ref = compute_hausdorff_distance(torch.from_numpy(pr), torch.from_numpy(gt), include_background=True, percentile=percentile).numpy()
+        ref = compute_hausdorff_distance(
+            torch.from_numpy(pr), torch.from_numpy(gt), include_background=True, percentile=percentile
+        ).numpy()
     np.testing.assert_array_equal(hausdorff(pr, gt, percentile=percentile, empty="monai"), ref)
 
 

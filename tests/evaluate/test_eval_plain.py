@@ -129,7 +129,8 @@ def _by_hand(run: Path, folder: Path, split: str | None, true_col: str):
     df = read_manifest(folder).sort_values("image_id").reset_index(drop=True)
     if split is not None:
         df = df[df["split"] == split].reset_index(drop=True)
-    ds = ManifestDataset(df.assign(_root=str(folder)), "segmentation", [true_col], info["image_size"], info["in_channels"])
+    ds = ManifestDataset(df.assign(_root=str(folder)), "segmentation", [true_col], info["image_size"],
+                         info["in_channels"])
     out = {}
     for i in range(len(ds)):
         x, y, _ = ds[i]
@@ -137,7 +138,8 @@ def _by_hand(run: Path, folder: Path, split: str | None, true_col: str):
             p = torch.sigmoid(model(x[None]))[0] > 0.5
         c = info["classes"]
         pred = (p[c.index("left_lung")] | p[c.index("right_lung")]).numpy()
-        out[df["image_id"][i]] = (pred, y[0].numpy() > 0.5, float(df["pixel_spacing_mm"][i]) if "pixel_spacing_mm" in df else np.nan)
+        spacing = float(df["pixel_spacing_mm"][i]) if "pixel_spacing_mm" in df else np.nan
+        out[df["image_id"][i]] = (pred, y[0].numpy() > 0.5, spacing)
     return out
 
 
@@ -201,7 +203,7 @@ def test_lungs_falls_back_to_the_union_of_the_true_sides(ckpt, data, tmp_path):
     assert len(df) == 3 * 4 and set(df["unit"]) == {"px"}
     assert list(dict.fromkeys(df["structure"])) == TRAIN_CLASSES + ["lungs"]
     lungs = df[df["structure"] == "lungs"].set_index("image_id")
-    assert set(lungs["target"]) == {"right_lung+left_lung"}
+    assert set(lungs["target"]) == {"left_lung+right_lung"}
     # truth = union of the true left and right masks
     from xraylab.data.manifest import read_manifest
     from xraylab.io.images import read_mask, resize_pad
@@ -209,7 +211,8 @@ def test_lungs_falls_back_to_the_union_of_the_true_sides(ckpt, data, tmp_path):
     man = read_manifest(data["train"]).sort_values("image_id").head(3)
     hand = _by_hand(ckpt, data["train"], None, "mask:left_lung")
     for _, row in man.iterrows():
-        t = sum(torch.from_numpy(read_mask(data["train"] / row[f"mask:{s}"]).astype(np.float32)) for s in ("left_lung", "right_lung"))
+        t = sum(torch.from_numpy(read_mask(data["train"] / row[f"mask:{s}"]).astype(np.float32))
+                for s in ("left_lung", "right_lung"))
         true = (resize_pad(t[None], 32, mode="nearest")[0] > 0.5).numpy()
         pred = hand[row["image_id"]][0]
         assert lungs.loc[row["image_id"], "dice"] == pytest.approx(_dice(pred, true), abs=1e-12)
@@ -271,12 +274,16 @@ def test_plain_and_spec_forms_do_not_mix(ckpt, data, tmp_path):
 def test_plan_structures_union_map_and_defaults():
     classes = ["right_lung", "left_lung", "heart"]
     plan = plan_structures(classes, ["left_lung", "right_lung", "lungs"])
-    assert plan == [Target("right_lung", ("right_lung",), ("right_lung",)), Target("left_lung", ("left_lung",), ("left_lung",)),
+    assert plan == [Target("right_lung", ("right_lung",), ("right_lung",)),
+                    Target("left_lung", ("left_lung",), ("left_lung",)),
                     Target("lungs", ("left_lung", "right_lung"), ("lungs",))]
     plan = plan_structures(classes, ["l", "r", "cm"], mapping={"left_lung": "l", "right_lung": "r", "heart": "cm"})
     assert plan[-1] == Target("lungs", ("left_lung", "right_lung"), ("l", "r"))
     # a model that predicts lungs itself scores that class, no union
-    assert [t.structure for t in plan_structures(["lungs", "left_lung", "right_lung"], ["lungs", "left_lung"])] == ["lungs", "left_lung"]
+    own = plan_structures(["lungs", "left_lung", "right_lung"], ["lungs", "left_lung"])
+    assert [t.structure for t in own] == ["lungs", "left_lung"]
+    assert plan_structures(["lungs"], ["left_lung", "right_lung"]) == [
+        Target("lungs", ("lungs",), ("left_lung", "right_lung"))]
     # one side only: no union
     assert [t.structure for t in plan_structures(["left_lung", "heart"], ["left_lung", "lungs"])] == ["left_lung"]
     with pytest.raises(InputFileError, match="masks for none of the model's classes"):
@@ -285,6 +292,14 @@ def test_plan_structures_union_map_and_defaults():
         plan_structures(["left_lung", "heart"], ["lungs"], structures=["lungs"])
     with pytest.raises(InputFileError, match="no mask:lungs or the union"):
         plan_structures(classes, ["left_lung"], structures=["lungs"])
+
+
+def test_short_captions_keep_both_ends():
+    from xraylab.viz import short_caption
+
+    assert short_caption("real0") == "real0"
+    cut = short_caption("covid_patient_0123_view_pa_2020", 16)
+    assert len(cut) == 16 and cut.startswith("covid_pa") and cut.endswith("pa_2020") and "…" in cut
 
 
 def test_row_spacing_takes_the_first_positive_finite_value():
@@ -347,6 +362,7 @@ def test_pipeline_plain_evaluate_step(ckpt, data, tmp_path):
         EvaluateStep(spec="e.yaml", model="ckpt")
     with pytest.raises(ValueError, match="missing data"):
         EvaluateStep(model="ckpt")
-    bad = {"name": "p", "workdir": "w", "steps": [{"name": "e", "evaluate": {"model": "m", "data": "d", "set": ["colour=red"]}}]}
+    step = {"model": "m", "data": "d", "set": ["colour=red"]}
+    bad = {"name": "p", "workdir": "w", "steps": [{"name": "e", "evaluate": step}]}
     with pytest.raises(ConfigError, match="unknown field 'colour'"):
         run_pipeline(parse_pipeline(bad, "p.yaml", base=tmp_path), log=lambda m: None)

@@ -39,7 +39,10 @@ def test_unknown_field_names_path_and_file(tmp_path):
 
 def test_unknown_model_reference_is_rejected():
     with pytest.raises(ConfigError, match="unknown model name"):
-        parse_spec({"output": "o", "models": [{"name": "m", "path": "x"}], "corruption": {"dataset": "d", "loco": {"noise": "other"}}})
+        parse_spec({
+            "output": "o", "models": [{"name": "m", "path": "x"}],
+            "corruption": {"dataset": "d", "loco": {"noise": "other"}},
+        })
     with pytest.raises(ConfigError, match="no suite"):
         parse_spec({"output": "o", "models": [{"name": "m", "path": "x"}]})
 
@@ -47,7 +50,9 @@ def test_unknown_model_reference_is_rejected():
 def test_cli_bad_spec_exits_2_with_one_line(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("output: o\nmodels: []\nrotation: {dataset: d}\n", encoding="utf-8")
-    r = subprocess.run([sys.executable, "-m", "xraylab.cli", "evaluate", str(p)], capture_output=True, encoding="utf-8", timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "xraylab.cli", "evaluate", str(p)], capture_output=True, encoding="utf-8", timeout=300
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "models" in r.stderr
 

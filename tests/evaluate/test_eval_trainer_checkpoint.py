@@ -10,9 +10,9 @@ from .helpers import make_rotation_dataset
 
 @pytest.mark.slow
 def test_trainer_checkpoint_round_trip(tmp_path):
-    from xraylab.train import checkpoint, models
     from xraylab.evaluate.data import load_rows
     from xraylab.evaluate.engine import classification_rows
+    from xraylab.train import checkpoint, models
 
     net = models.build_model("small_cnn", "classification", 1, 2)
     checkpoint.save_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt", {

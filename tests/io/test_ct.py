@@ -187,7 +187,9 @@ def test_partial_weights_count_as_absent_and_segmentation_sends_no_stats(tmp_pat
 
     def fake_totalsegmentator(src, out, **kw):
         calls.update(kw)
-        calls["stats_disabled"] = ts_api.send_usage_stats(None, {}) is None and ts_api.send_usage_stats.__name__ == "<lambda>"
+        calls["stats_disabled"] = (
+            ts_api.send_usage_stats(None, {}) is None and ts_api.send_usage_stats.__name__ == "<lambda>"
+        )
         seg = _labels_for(sitk.ReadImage(src))
         sitk.WriteImage(seg, out)
 

@@ -129,7 +129,6 @@ def test_gas_without_lungs_is_not_labelled_as_lung():
         segment_lungs(CTVolume(hu=hu, spacing=ct.spacing, origin=ct.origin, direction=ct.direction, name="gas"))
 
 
-@pytest.mark.slow
 def test_default_ct_matches_totalsegmentator_lobes():
     """Embedded default CT, downsampled 2× (1.4 × 1.4 × 5 mm): Dice ≥ 0.95 per side against the union of
     TotalSegmentator's lobes of that side (measured: 0.975 left, 0.977 right), left is left."""
@@ -140,7 +139,8 @@ def test_default_ct_matches_totalsegmentator_lobes():
     lab = ct.labels.numpy()
     by = {v: k for k, v in ct.structures.items()}
     seg = segment_lungs(ct)
-    ts = {side: np.isin(lab, [by[n] for n in STRUCTURE_GROUPS[f"{side}_lung"] if n in by]) for side in ("left", "right")}
+    ts = {side: np.isin(lab, [by[n] for n in STRUCTURE_GROUPS[f"{side}_lung"] if n in by])
+          for side in ("left", "right")}
     assert _dice(seg.left, ts["left"]) >= 0.95
     assert _dice(seg.right, ts["right"]) >= 0.95
     assert _dice(seg.left, ts["right"]) < 0.01
@@ -148,7 +148,7 @@ def test_default_ct_matches_totalsegmentator_lobes():
     assert ((seg.left | seg.right) & trachea).sum() < 0.05 * trachea.sum()
 
 
-@pytest.mark.slow
+@pytest.mark.shared_data
 def test_chest_contrast_ct_gets_lungs_beside_its_heart(shared_data):
     """The shared contrast chest CT has only a heart label: the lungs come out on the right sides, each 1–3.5 L,
     not overlapping the heart, the left lung smaller (the heart takes room on the left)."""

@@ -180,7 +180,8 @@ def test_electronic_noise_equivalent_kerma():
 
     def var(k_e):
         cfg = DetectorConfig(electronic_noise_ugy=k_e, **sharp)
-        return float(detect(f, e, flood, cfg, 0.139, ugy_per_signal, torch.Generator().manual_seed(5))["normalized"].var())
+        out = detect(f, e, flood, cfg, 0.139, ugy_per_signal, torch.Generator().manual_seed(5))
+        return float(out["normalized"].var())
 
     assert var(0.5) / var(0.0) == pytest.approx(1.5, rel=0.06)
     assert var(0.1) / var(0.0) == pytest.approx(1.1, rel=0.05)

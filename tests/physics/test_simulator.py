@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -45,7 +44,8 @@ def test_ideal_preset_is_beer_lambert_and_linear_display():
     torch.testing.assert_close(out["primary"], expected, rtol=1e-4, atol=0)
     assert torch.all(out["scatter"] == 0)
     # −log, min–max window: bone band is 1, water 0
-    assert float(out["image"][0, 0, 30, 5]) == pytest.approx(1.0) and float(out["image"][0, 0, 5, 5]) == pytest.approx(0.0, abs=1e-5)
+    assert float(out["image"][0, 0, 30, 5]) == pytest.approx(1.0)
+    assert float(out["image"][0, 0, 5, 5]) == pytest.approx(0.0, abs=1e-5)
 
 
 def _chest(**overrides):

@@ -105,7 +105,9 @@ def test_out_of_range_tube_settings_name_the_field(spectrum, field):
 
 
 def test_filter_aliases_and_spekpy_names_accepted():
-    cfg = SpectrumConfig(filtration=[{"material": "water", "thickness_mm": 10.0}, {"material": "Sn", "thickness_mm": 0.1}])
+    cfg = SpectrumConfig(
+        filtration=[{"material": "water", "thickness_mm": 10.0}, {"material": "Sn", "thickness_mm": 0.1}]
+    )
     s = make_spectrum(cfg.model_copy(update={"mas": 1.0}), 1000.0)
     base = make_spectrum(SpectrumConfig(filtration=[], mas=1.0), 1000.0)
     assert s.mean_keV > base.mean_keV  # filtration hardens

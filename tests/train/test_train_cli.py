@@ -8,11 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from train_shapes import base_spec
 
 from xraylab.cli import main
 from xraylab.train.spec import load_spec
-
-from train_shapes import base_spec
 
 REPO = Path(__file__).resolve().parents[2]
 SPECS = sorted((REPO / "simulations").glob("train_*.yaml"))

@@ -7,13 +7,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from train_shapes import base_spec
 
 from xraylab.data.manifest import read_manifest, write_manifest
 from xraylab.data.mixing import epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, InputFileError
 from xraylab.train.spec import parse_spec
-
-from train_shapes import base_spec
 
 
 def _mixed(real, syn, **over):
@@ -77,7 +76,9 @@ def test_where_selects_fok_syn_cen(shapes_dir, synthetic_dir):
     assert len(syn) > 0 and set(syn["angle_group"]) == {"center"}
 
 
-@pytest.mark.parametrize("task, classes", [("type", ["none", "dark", "noise"]), ("severity", ["0", "1", "2", "3", "4"])])
+@pytest.mark.parametrize(
+    "task, classes", [("type", ["none", "dark", "noise"]), ("severity", ["0", "1", "2", "3", "4"])]
+)
 def test_auxiliary_task_classes(shapes_dir, task, classes):
     spec = parse_spec(base_spec(shapes_dir, task=task, model={"name": "small_cnn"}, loss={"name": "ce"}))
     data = load_mixed_data(spec)
@@ -100,7 +101,8 @@ def test_subject_crossing_splits_is_rejected(shapes_dir, tmp_path):
     "over, error, needle",
     [
         ({"structures": ["heart"]}, ConfigError, "mask:heart"),
-        ({"task": "classification", "label_column": "diagnosis", "model": {"name": "small_cnn"}, "loss": {"name": "ce"}},
+        ({"task": "classification", "label_column": "diagnosis", "model": {"name": "small_cnn"},
+          "loss": {"name": "ce"}},
          ConfigError, "'diagnosis'"),
         ({"data": [{"name": "real", "path": None}]}, ConfigError, "--data real=DIR"),
         ({"data": [{"name": "real", "path": "/nonexistent/ds"}]}, InputFileError, "manifest not found"),
@@ -164,3 +166,16 @@ def test_no_val_rows_and_several_subjects_fall_back_to_held_out_subjects(shapes_
     data = load_mixed_data(parse_spec(base_spec(root)))
     assert len(data.val) > 0 and not set(data.train["subject_id"]) & set(data.val["subject_id"])
     assert any("held-out subjects" in n for n in data.notes)
+
+
+def test_steps_per_epoch_can_lengthen_an_epoch_with_fresh_shuffles(shapes_dir):
+    spec = parse_spec(base_spec(shapes_dir))
+    data = load_mixed_data(spec)
+    n = len(data.train)
+    spec.steps_per_epoch = 3 * n  # three times the set, batch_size samples each step
+    idx = epoch_indices(data.train, spec, 1)
+    assert len(idx) == 3 * n * spec.batch_size
+    counts = np.bincount(idx, minlength=n)
+    assert counts.min() == counts.max() == 3 * spec.batch_size  # every row equally often
+    spec.steps_per_epoch = 1
+    assert len(epoch_indices(data.train, spec, 1)) == spec.batch_size

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from train_shapes import base_spec
 
 from xraylab.errors import ConfigError
 from xraylab.train.spec import load_spec, parse_spec, spec_to_yaml
-
-from train_shapes import base_spec
 
 
 def test_valid_spec_fills_defaults(tmp_path):

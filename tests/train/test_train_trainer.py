@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
+from train_shapes import base_spec
 
 from xraylab.data.datasets import ManifestDataset
 from xraylab.data.mixing import load_mixed_data
@@ -14,8 +15,6 @@ from xraylab.train.checkpoint import load_model, read_checkpoint
 from xraylab.train.metrics import DiceMeter
 from xraylab.train.spec import parse_spec
 from xraylab.train.trainer import fit
-
-from train_shapes import base_spec
 
 TIMING = ["epoch_time_s", "train_images_per_s"]
 
@@ -183,7 +182,9 @@ def test_augmented_training_changes_the_batches_and_resumes_exactly(shapes_dir, 
     fit(spec, tmp_path / "cut", progress=False, stop_after=1)
     fit(spec, tmp_path / "cut", resume=True, progress=False)
     fit(plain, tmp_path / "plain", progress=False)
-    whole, cut, ref = (pd.read_csv(tmp_path / d / "metrics.csv").drop(columns=TIMING) for d in ("whole", "cut", "plain"))
+    whole, cut, ref = (
+        pd.read_csv(tmp_path / d / "metrics.csv").drop(columns=TIMING) for d in ("whole", "cut", "plain")
+    )
     pd.testing.assert_frame_equal(whole, cut, check_exact=True)
     assert whole["train_loss"].iloc[0] != ref["train_loss"].iloc[0]
 

@@ -44,13 +44,19 @@ def register(app: typer.Typer) -> None:
         levels: Optional[str] = typer.Option(
             None, "--levels", help="Comma-separated integer severity levels (default: every level of each corruption)."
         ),
-        mode: str = typer.Option("all", "--mode", help="'all' (every corruption x level) or 'random' (one draw per image)."),
+        mode: str = typer.Option(
+            "all", "--mode", help="'all' (every corruption x level) or 'random' (one draw per image)."
+        ),
         seed: int = typer.Option(0, "--seed", help="Random seed (integer) for noise fields and random draws."),
         modality: Optional[str] = typer.Option(
-            None, "--modality", help="xray, dermoscopy or ct: default corruption set (default: from the image channels)."
+            None,
+            "--modality",
+            help="xray, dermoscopy or ct: default corruption set (default: from the image channels).",
         ),
         include_clean: bool = typer.Option(
-            True, "--include-clean/--no-clean", help="Also write a clean copy of each image (corruption 'none', level 0)."
+            True,
+            "--include-clean/--no-clean",
+            help="Also write a clean copy of each image (corruption 'none', level 0).",
         ),
         list_: bool = typer.Option(False, "--list", help="List the registered corruptions with their levels and exit."),
         overwrite: bool = typer.Option(

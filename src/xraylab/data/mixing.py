@@ -2,8 +2,8 @@
 
 Each dataset of the spec is a folder with ``manifest.parquet`` (:mod:`xraylab.data.manifest`). Its
 ``split`` column decides where a row goes (``train`` / ``val``; ``test`` rows are never read, RAMP
-§3.5); ``where`` filters rows (e.g. Fok's Syn_cen = ``angle_group: [Center]`` or ``subset:center: [true]``); ``ratio`` fixes the
-share of each training epoch drawn from the dataset. Everything that can be checked before training
+§3.5); ``where`` filters rows (e.g. Fok's Syn_cen = ``angle_group: [Center]`` or ``subset:center: [true]``);
+``ratio`` fixes the share of each training epoch drawn from the dataset. Everything that can be checked before training
 is checked here: columns, labels, subject-level splits and that every referenced file exists.
 
 The mixed tables carry ``_dataset`` (dataset name), ``_root`` (its folder) and ``_target`` (class
@@ -71,8 +71,16 @@ def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec, notes: list[str]) -> pd.
     return df
 
 
+def _subject_groups(df: pd.DataFrame) -> pd.Series:
+    """The unit of a subject-level split: ``source_subject_id`` where present (a pseudo-subject stays with the
+    CT it was deformed from), else ``subject_id``."""
+    if "source_subject_id" in df.columns:
+        return df["source_subject_id"].fillna(df["subject_id"]).astype(str)
+    return df["subject_id"].astype(str)
+
+
 def _check_subjects(df: pd.DataFrame, root: Path) -> None:
-    per_subject = df.groupby("subject_id")["split"].nunique()
+    per_subject = df.groupby(_subject_groups(df))["split"].nunique()
     crossing = per_subject[per_subject > 1]
     if len(crossing):
         raise InputFileError(
@@ -94,13 +102,14 @@ def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: l
     (every view of a held-out angle), else single images — and a note says so.
     """
     train = df["split"] == "train"
-    train_subjects = np.array(sorted(df.loc[train, "subject_id"].astype(str).unique()))
+    groups = _subject_groups(df)
+    train_subjects = np.array(sorted(groups[train].unique()))
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     df = df.copy()
     if len(train_subjects) >= 2:
         n_val = min(len(train_subjects) - 1, max(1, round(fraction * len(train_subjects))))
         val_subjects = set(rng.choice(train_subjects, size=n_val, replace=False))
-        df.loc[df["subject_id"].astype(str).isin(val_subjects) & train, "split"] = "val"
+        df.loc[groups.isin(val_subjects) & train, "split"] = "val"
         return df
     column = next((c for c in VIEW_COLUMNS if c in df.columns and df.loc[train, c].nunique() >= 2), None)
     if column is None:
@@ -234,13 +243,15 @@ def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarra
 
     Without ratios every row appears once. With ratios the epoch has as many samples as the training
     table, dataset ``d`` contributing ``round(N * ratio_d / Σ ratio)`` of them (drawn without
-    replacement while it has rows, then cycling through fresh permutations). ``steps_per_epoch``
-    truncates the epoch to ``steps_per_epoch * batch_size`` samples.
+    replacement while it has rows, then cycling through fresh permutations). ``steps_per_epoch`` makes the
+    epoch exactly ``steps_per_epoch * batch_size`` samples: truncated, or extended by further shuffles.
     """
     rng = np.random.default_rng([spec.seed, epoch, 7])
     ratios = {d.name: d.ratio for d in spec.data if d.train}
+    base = None
     if all(r is None for r in ratios.values()):
         order = rng.permutation(len(train))
+        base = np.arange(len(train))
     else:
         n_total = len(train)
         total_ratio = sum(r for r in ratios.values() if r is not None)
@@ -258,7 +269,11 @@ def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarra
                 "data: no training rows to sample — every dataset with a ratio has zero train rows or ratio 0; "
                 "check the datasets' split columns and `where` filters"
             )
-        order = rng.permutation(np.concatenate(parts))
+        base = np.concatenate(parts)
+        order = rng.permutation(base)
     if spec.steps_per_epoch is not None:
-        order = order[: spec.steps_per_epoch * spec.batch_size]
+        n = spec.steps_per_epoch * spec.batch_size
+        while len(order) < n:  # a longer epoch than the set: further shuffles of the same draw
+            order = np.concatenate([order, rng.permutation(base)])
+        order = order[:n]
     return order

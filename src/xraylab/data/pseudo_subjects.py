@@ -126,7 +126,8 @@ def deform_ct(
     ni, nj, nk = (int(v) for v in shape)
     hu_out = torch.empty((ni, nj, nk), dtype=torch.float32)
     lab_out = torch.empty((ni, nj, nk), dtype=ct.labels.dtype) if ct.labels is not None else None
-    # grid_sample's normalised coordinates (align_corners=True): index 0 → −1, n − 1 → +1, last dim (W, H, D) = (i, j, k).
+    # grid_sample's normalised coordinates (align_corners=True): index 0 → −1, n − 1 → +1;
+    # the grid's last dim is (W, H, D) = (i, j, k).
     norm = torch.tensor([2.0 / max(n - 1, 1) for n in (ni, nj, nk)], dtype=torch.float32)
     ii = torch.arange(ni, dtype=torch.float32)[:, None, None, None]
     jj = torch.arange(nj, dtype=torch.float32)[None, :, None, None]
@@ -144,9 +145,9 @@ def deform_ct(
         grid = (src * norm - 1.0)[None]  # [1, ni, nj, s, 3]; grid_sample's output is [1, 1, ni, nj, s]
         hu_out[:, :, k0:k1] = F.grid_sample(hu_src, grid, mode="bilinear", padding_mode="zeros",
                                             align_corners=True)[0, 0] + AIR_HU
-        if lab_src is not None:
+        if lab_src is not None and lab_out is not None:
             lv = F.grid_sample(lab_src, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0]
-            lab_out[:, :, k0:k1] = torch.round(lv).to(lab_out.dtype)  # type: ignore[index]
+            lab_out[:, :, k0:k1] = torch.round(lv).to(lab_out.dtype)
     root = source_subject(ct)
     meta: dict[str, Any] = {
         **ct.meta,

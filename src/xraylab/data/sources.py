@@ -4,11 +4,14 @@ Checks run before any rendering: the CT path exists, the label map exists, subje
 file-name safe, and every requested structure resolves in the CT's label table.
 
 Lungs for CTs without lung labels: an entry's ``lung_labels`` says where the lungs come from —
-``auto`` (default): the label map's own lungs (TotalSegmentator lobes), else the threshold labeller of
-:mod:`xraylab.io.lung_labels`, whose ``lung_left``/``lung_right`` are added to the CT's labels (kept, e.g. a heart
-label) or make its only labels; ``totalsegmentator``: only the label map's (or a local TotalSegmentator run's)
-lungs, never thresholds; ``threshold``: always the threshold labeller, replacing any lung labels. Where the labels
-come from is recorded per image in the manifest column ``label_source`` (:func:`label_source`).
+``totalsegmentator`` (default): only the label map's (or a local TotalSegmentator run's) lungs, never thresholds,
+so a CT without lung labels lacks the lungs (an error, or no lung masks with ``on_missing_structure: skip``);
+``auto``: the label map's lungs if it has any, else the threshold labeller of :mod:`xraylab.io.lung_labels`, whose
+``lung_left``/``lung_right`` are added to the CT's labels (a heart label stays) or make its only labels;
+``threshold``: always the threshold labeller, replacing any lung labels. A data manifest's case may carry its own
+``lung_labels`` key, used unless the spec entry sets one. The labeller runs only when a requested structure needs a
+lung, at load time (a CT where it finds no lung fails then, not at planning). Where the labels come from is
+recorded per image in the manifest column ``label_source`` (:func:`label_source`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -36,7 +39,10 @@ class CTRef:
     labels: str | None = None
     structure_table: Any = None  # CSV path (str) or {id: name}
     downsample: int = 1
-    lung_labels: str = "auto"  # auto | totalsegmentator | threshold (see the module docstring)
+    lung_labels: str = "totalsegmentator"  # totalsegmentator | auto | threshold (see the module docstring)
+    pseudo_seed: int | None = None  # a pseudo-subject: the source CT deformed with this seed (data.pseudo_subjects)
+    pseudo_scale: tuple[float, float, float] = (0.08, 0.08, 0.05)
+    pseudo_elastic_mm: float = 2.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -49,6 +55,8 @@ class CTRef:
         d = dict(d)
         if isinstance(d.get("structure_table"), dict):
             d["structure_table"] = {int(k): v for k, v in d["structure_table"].items()}
+        if d.get("pseudo_scale") is not None:
+            d["pseudo_scale"] = tuple(d["pseudo_scale"])
         return cls(**d)
 
     @property
@@ -97,34 +105,29 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
             labels=str(root / c["labels"]) if c.get("labels") else None,
             structure_table=table,
             downsample=downsample,
-            lung_labels=getattr(entry, "lung_labels", "auto"),
+            lung_labels=_case_lung_labels(entry, c),
         ))
     return refs
+
+
+def _case_lung_labels(entry, case: dict) -> str:
+    """The entry's ``lung_labels`` when the spec sets it, else the manifest case's, else the default."""
+    if "lung_labels" in getattr(entry, "model_fields_set", ()) or not case.get("lung_labels"):
+        return str(getattr(entry, "lung_labels", "totalsegmentator"))
+    value = str(case["lung_labels"])
+    if value not in ("totalsegmentator", "auto", "threshold"):
+        raise ConfigError(f"data manifest case {case.get('id')!r}: lung_labels {value!r} must be totalsegmentator, "
+                          "auto or threshold")
+    return value
 
 
 def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     """Turn the spec's ``cts`` entries into :class:`CTRef` records; check paths exist and ids are unique."""
     refs: list[CTRef] = []
     ds = spec.render.downsample
-    for i, e in enumerate(spec.cts):
-        lungs = getattr(e, "lung_labels", "auto")
-        if e.default:
-            refs.append(CTRef(subject_id=e.name or DEFAULT_SUBJECT, default=True, downsample=ds, lung_labels=lungs))
-        elif e.manifest:
-            refs += _manifest_refs(e, spec_dir, source, ds)
-        else:
-            path = _resolve_path(e.path, spec_dir)  # type: ignore[arg-type]
-            labels = str(_resolve_path(e.labels, spec_dir)) if e.labels else None
-            table = e.structure_table
-            if isinstance(table, str):
-                table = str(_resolve_path(table, spec_dir))
-            name = e.name
-            if name is None:
-                name = path.name.split(".")[0] if not path.is_dir() else path.name
-                if name in ("ct", "image", "volume", "slices"):
-                    name = path.parent.name
-            refs.append(CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
-                              lung_labels=lungs))
+    for e in spec.cts:
+        own = _entry_refs(e, spec_dir, source, ds)
+        refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed))]
     seen: set[str] = set()
     for r in refs:
         if not _SAFE_ID.match(r.subject_id):
@@ -143,8 +146,48 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     return refs
 
 
+def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
+    """The subjects one ``cts`` entry names (a manifest entry may name several)."""
+    lungs = getattr(e, "lung_labels", "totalsegmentator")
+    if e.default:
+        return [CTRef(subject_id=e.name or DEFAULT_SUBJECT, default=True, downsample=ds, lung_labels=lungs)]
+    if e.manifest:
+        return _manifest_refs(e, spec_dir, source, ds)
+    path = _resolve_path(e.path, spec_dir)
+    labels = str(_resolve_path(e.labels, spec_dir)) if e.labels else None
+    table = e.structure_table
+    if isinstance(table, str):
+        table = str(_resolve_path(table, spec_dir))
+    name = e.name
+    if name is None:
+        name = path.name.split(".")[0] if not path.is_dir() else path.name
+        if name in ("ct", "image", "volume", "slices"):
+            name = path.parent.name
+    return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
+                  lung_labels=lungs)]
+
+
+def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
+    """The ``entry.pseudo_subjects`` deformed copies of ``ref`` (``<id>~p<k>``, k = 1…n).
+
+    A copy's deformation seed is derived from (spec seed, subject id, k), so it is fixed by the spec alone.
+    """
+    from dataclasses import replace
+
+    from xraylab.data.pseudo_subjects import pseudo_subject_name
+    from xraylab.seeding import stable_int
+
+    return [replace(ref, subject_id=pseudo_subject_name(ref.subject_id, k),
+                    pseudo_seed=stable_int(seed, ref.subject_id, k, bits=31),
+                    pseudo_scale=tuple(entry.pseudo_scale), pseudo_elastic_mm=float(entry.pseudo_elastic_mm))
+            for k in range(1, int(getattr(entry, "pseudo_subjects", 0)) + 1)]
+
+
 def _own_label_table(ref: CTRef) -> dict[int, str] | None:
-    """The id → name table of the CT's own labels (label map, or TotalSegmentator's when it would run), no lungs added."""
+    """The id → name table of the CT's own labels (label map, or TotalSegmentator's when it would run).
+
+    No threshold lungs added (see :func:`label_table`); None: the CT has no labels.
+    """
     from xraylab.io.ct import _default_structure_table, default_ct_paths, read_structure_table
 
     if ref.default:
@@ -169,29 +212,32 @@ def _own_label_table(ref: CTRef) -> dict[int, str] | None:
 
     from xraylab.io.ct import read_sitk
 
-    values = np.unique(sitk.GetArrayViewFromImage(read_sitk(ref.labels, "label map")))
+    # GetArrayFromImage, not the View: a view of a temporary image reads freed memory.
+    values = np.unique(sitk.GetArrayFromImage(read_sitk(ref.labels, "label map")))
     return _default_structure_table(Path(ref.labels), values)
 
 
-def threshold_lungs_apply(ref: CTRef, own_table: dict[int, str] | None, need_labels: bool = True) -> bool:
-    """Whether the threshold lung labeller runs for ``ref``, given the CT's own label table (None: no labels)."""
-    from xraylab.io.lung_labels import has_lung_labels
+def threshold_lungs_apply(ref: CTRef, own_table: dict[int, str] | None, structures: Sequence[str] = ()) -> bool:
+    """Whether the threshold lung labeller runs for ``ref``: some requested structure needs a lung, and the entry's
+    ``lung_labels`` asks for thresholds (``threshold``) or allows them where the CT's own labels (``own_table``,
+    None: no labels) have no lung (``auto``)."""
+    from xraylab.io.lung_labels import has_lung_labels, needs_lungs
 
-    if not need_labels or ref.lung_labels == "totalsegmentator":
+    if ref.lung_labels == "totalsegmentator" or not needs_lungs(structures):
         return False
     if ref.lung_labels == "threshold":
         return True
     return own_table is None or not has_lung_labels(own_table)
 
 
-def label_table(ref: CTRef, need_labels: bool = True) -> dict[int, str] | None:
-    """The id → name table of a CT's labels as loaded by :func:`load_ref`, read without loading the CT.
+def label_table(ref: CTRef, structures: Sequence[str] = ()) -> dict[int, str] | None:
+    """The id → name table of a CT's labels as :func:`load_ref` gives them for ``structures``, without loading the CT.
 
     None: no label map. Includes ``lung_left``/``lung_right`` when the threshold labeller will add them
     (their ids here are placeholders after the largest id; only the names are meant to be used).
     """
     own = _own_label_table(ref)
-    if not threshold_lungs_apply(ref, own, need_labels):
+    if not threshold_lungs_apply(ref, own, structures):
         return own
     from xraylab.io.lung_labels import LUNG_LABEL_NAMES, LUNG_LEFT, LUNG_RIGHT
 
@@ -215,16 +261,16 @@ def _join_label_source(base: str, threshold_lungs: bool) -> str:
     return "lungs:threshold" if base == "none" else f"{base}+lungs:threshold"
 
 
-def label_source(ref: CTRef, need_labels: bool = True) -> str:
-    """Where the labels of ``ref``'s images come from, for the manifest column ``label_source``.
+def label_source(ref: CTRef, structures: Sequence[str] = ()) -> str:
+    """Where the labels of ``ref``'s images of ``structures`` come from, for the manifest column ``label_source``.
 
     ``totalsegmentator`` (the default CT, or a CT segmented at load with local weights), ``label_map`` (a
     given label map), ``none``; with ``+lungs:threshold`` (or just ``lungs:threshold``) when the lungs come from
     the threshold labeller of :mod:`xraylab.io.lung_labels`.
     """
-    own = _own_label_table(ref) if need_labels else None
+    own = _own_label_table(ref) if structures else None
     base = _base_label_source(ref, own is not None)
-    return _join_label_source(base, threshold_lungs_apply(ref, own, need_labels))
+    return _join_label_source(base, threshold_lungs_apply(ref, own, structures))
 
 
 def check_structures(refs: list[CTRef], structures: list[str], policy: str, source: str) -> dict[str, list[str]]:
@@ -242,7 +288,7 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
             continue
         try:
             own = _own_label_table(r)
-            table = label_table(r)
+            table = label_table(r, structures)
         except XRayLabError as exc:
             raise ConfigError(f"{source}: cts: {exc}") from None
         for s in structures:
@@ -266,18 +312,26 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
     return missing
 
 
-def load_ref(ref: CTRef, need_labels: bool):
-    """Load the CT of ``ref`` (downsampled as recorded), adding threshold lungs as its ``lung_labels`` asks.
+def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = None):
+    """Load the CT of ``ref`` (downsampled as recorded) for projecting ``structures``.
 
+    ``need_labels``: load (or make, with local TotalSegmentator weights) a label map. Threshold lungs are added
+    as the entry's ``lung_labels`` asks when ``structures`` need a lung (:func:`threshold_lungs_apply`).
     ``ct.meta["label_source"]`` says where the labels come from (see :func:`label_source`).
     """
     from dataclasses import replace
 
     from xraylab.io.ct import load_ct, load_default_ct, totalsegmentator_weights_present
 
+    structures = list(structures or ()) if need_labels else []
+    lungs_wanted = ref.lung_labels != "totalsegmentator" and bool(structures)
+    if lungs_wanted:
+        from xraylab.io.lung_labels import needs_lungs
+
+        lungs_wanted = needs_lungs(structures)
     if ref.default:
         # Threshold lungs are found at full resolution, then everything is coarsened together.
-        pending = ref.downsample if (need_labels and ref.lung_labels == "threshold") else 1
+        pending = ref.downsample if (lungs_wanted and ref.lung_labels == "threshold") else 1
         ct = load_default_ct(ref.downsample if pending == 1 else 1)
         if ref.subject_id != ct.name:
             ct = _rename(ct, ref.subject_id)
@@ -285,18 +339,23 @@ def load_ref(ref: CTRef, need_labels: bool):
         pending = ref.downsample
         segment = "never"
         if need_labels and not ref.labels:
-            # Without local weights a CT may still get its lungs from thresholds; otherwise load_ct explains.
-            lungs_only = ref.lung_labels != "totalsegmentator" and not totalsegmentator_weights_present()
-            segment = "never" if lungs_only else "auto"
+            # Without local weights the CT may still get its lungs from thresholds; otherwise load_ct explains.
+            segment = "never" if (lungs_wanted and not totalsegmentator_weights_present()) else "auto"
         ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
                      segment=segment)
     own = ct.structures if ct.labels is not None else None
     ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
-    if threshold_lungs_apply(ref, own, need_labels):
+    if threshold_lungs_apply(ref, own, structures):
         from xraylab.io.lung_labels import add_lung_labels
 
         ct = add_lung_labels(ct, replace_existing=ref.lung_labels == "threshold")
-    return ct.downsample(pending)
+    ct = ct.downsample(pending)
+    if ref.pseudo_seed is not None:
+        from xraylab.data.pseudo_subjects import deform_ct
+
+        ct = _rename(deform_ct(ct, ref.pseudo_seed, scale_range=ref.pseudo_scale,
+                               elastic_mm=ref.pseudo_elastic_mm), ref.subject_id)
+    return ct
 
 
 def _rename(ct, name: str):

@@ -36,14 +36,15 @@ Relative paths resolve against the folder holding the spec. Unknown keys are err
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xraylab.specs import read_yaml_mapping, validate_spec
 from xraylab.io.ct import is_default_ct_name
-from xraylab.overrides import apply_overrides
+from xraylab.overrides import Override, apply_overrides
+from xraylab.specs import read_yaml_mapping, validate_spec
 
 
 class _Strict(BaseModel):
@@ -62,10 +63,17 @@ class CTEntry(_Strict):
     manifest: str | None = Field(None, description="data manifest YAML (data_manifests/) listing CT cases")
     cases: list[str] | None = Field(None, description="case ids of the manifest to use (default: all)")
     root: str | None = Field(None, description="local folder of the manifest's files (default: its 'root')")
-    lung_labels: Literal["auto", "totalsegmentator", "threshold"] = Field(
-        "auto", description="where lung labels come from: auto (the label map's, else HU thresholds), "
-        "totalsegmentator (label map / TotalSegmentator only), threshold (always HU thresholds; "
-        "see xraylab.io.lung_labels)")
+    lung_labels: Literal["totalsegmentator", "auto", "threshold"] = Field(
+        "totalsegmentator", description="where lung labels come from: totalsegmentator (the label map's or "
+        "TotalSegmentator's only), auto (those, else HU thresholds), threshold (always HU thresholds); "
+        "see xraylab.io.lung_labels")
+    pseudo_subjects: int = Field(
+        0, ge=0, le=200, description="extra pseudo-subjects per CT: smooth random deformations of CT + labels "
+        "(xraylab.data.pseudo_subjects), named <subject>~p<k>, always in their source's split")
+    pseudo_scale: tuple[float, float, float] = Field(
+        (0.08, 0.08, 0.05), description="pseudo-subjects: ± scale range of the thorax along x (L-R), y (A-P), "
+        "z (S-I), fraction")
+    pseudo_elastic_mm: float = Field(2.0, ge=0, le=20, description="pseudo-subjects: elastic displacement SD, mm")
 
     @model_validator(mode="before")
     @classmethod
@@ -113,7 +121,8 @@ class ParamSpec(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "ParamSpec":
         rng = [self.start, self.stop, self.step]
-        kinds = [k for k in ("values", "uniform", "loguniform", "normal", "randint", "choice") if getattr(self, k) is not None]
+        kinds = [k for k in ("values", "uniform", "loguniform", "normal", "randint", "choice")
+                 if getattr(self, k) is not None]
         if any(x is not None for x in rng):
             if any(x is None for x in rng):
                 raise ValueError("a range needs start, stop and step")
@@ -165,7 +174,8 @@ class SweepSpec(_Strict):
     """Which parameters vary. ``grid`` and ``one_factor`` exclude each other; ``random`` combines with either."""
 
     grid: dict[str, ParamSpec] = Field(default_factory=dict, description="full cross product of the lists")
-    one_factor: dict[str, ParamSpec] = Field(default_factory=dict, description="one parameter at a time around the base")
+    one_factor: dict[str, ParamSpec] = Field(
+        default_factory=dict, description="one parameter at a time around the base")
     baseline: bool = Field(False, description="one_factor: also render the unchanged base configuration")
     random: dict[str, ParamSpec] = Field(default_factory=dict, description="distributions sampled per item")
     samples: int | None = Field(None, ge=1, le=1_000_000, description="random samples (repeats) per grid point and CT")
@@ -236,8 +246,9 @@ class OutputSpec(_Strict):
     mask_resize: Literal["bilinear", "nearest"] = Field(
         "bilinear", description="bilinear then binarise at mask_threshold (Fok et al.), or nearest")
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="binarisation threshold of resized masks")
-    normalize: Literal["none", "minmax"] = Field(
-        "none", description="none: the simulator's [0, 1] display image; minmax: rescale each image to [0, 1]")
+    normalize: Literal["none", "minmax", "percentile"] = Field(
+        "none", description="none: the simulator's [0, 1] display image; minmax / percentile: rescale each image "
+        "to [0, 1] as `xraylab import` does for real images (xraylab.data.preprocess)")
     layers: bool = Field(False, description="also write layers/<id>.npz: float32 physical layers on the output grid")
     contact_sheet: int = Field(25, ge=0, le=400, description="images on contact_sheet.png (0 = none)")
     framing: FramingSpec | None = Field(
@@ -325,7 +336,7 @@ def flatten_overrides(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def apply_spec_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
+def apply_spec_sets(raw: dict[str, Any], sets: Sequence[Override]) -> dict[str, Any]:
     """Apply ``--set key.path=value`` overrides (:mod:`xraylab.overrides`) to the raw spec mapping.
 
     ``geometry.rows=256`` sets ``geometry: {rows: 256}``; ``physics.spectrum.kvp=90`` sets
@@ -335,7 +346,7 @@ def apply_spec_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
     return apply_overrides(raw, sets, model=GenerateSpec)
 
 
-def load_spec(path: str | Path, sets: list[str] | tuple[str, ...] = ()) -> tuple[GenerateSpec, Path]:
+def load_spec(path: str | os.PathLike, sets: Sequence[Override] = ()) -> tuple[GenerateSpec, Path]:
     """Read and validate a generate spec; returns (spec, spec folder). ``sets``: ``key=value`` overrides."""
     p = Path(path)
     raw = read_yaml_mapping(p, "generate")

@@ -50,7 +50,7 @@ def _projector(ct_ref: dict, structures: list[str], render: dict):
     key = json.dumps([ct_ref, structures, render], sort_keys=True)
     if _CT_CACHE.get("key") != key:
         _CT_CACHE.clear()
-        ct = load_ref(CTRef.from_dict(ct_ref), need_labels=bool(structures))
+        ct = load_ref(CTRef.from_dict(ct_ref), need_labels=bool(structures), structures=structures)
         proj = Projector(ct, structures=structures, renderer=render["renderer"], n_points=render["n_points"],
                          device=render["device"])
         _CT_CACHE.update(key=key, ct=ct, projector=proj)
@@ -90,6 +90,11 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
         margins = {k: tuple(framing[k]) for k in ("top", "bottom", "left", "right")}
         crop = framing_box(result.projection.paths[framing["structure"]][0, 0] > 0, margins, rng)
         row["framing_box"] = json.dumps(crop)
+        if crop is not None:  # the output pixel now covers less of the detector
+            geom = result.projection.geometries[0]
+            (r0, r1, c0, c1), (h, w) = crop, output["size"]
+            row["pixel_spacing_mm"] = geom.pitch_mm / min(h / (r1 - r0), w / (c1 - c0))
+            row["pixel_spacing_iso_mm"] = row["pixel_spacing_mm"] / geom.magnification
     arrays = view_arrays(result, tuple(output["size"]), normalize=output["normalize"],
                          mask_resize=output["mask_resize"], mask_threshold=output["mask_threshold"],
                          layers=DATASET_LAYERS if row.get("layers") else (), crop=crop)
@@ -109,7 +114,8 @@ def run_chunk(
     """Render ``items`` (all of one CT) unless already complete; returns the image ids rendered.
 
     Runs with one torch thread and one BLAS/OpenMP thread (the executors run one worker per core, and fixed
-    threading keeps every executor's output byte-identical: float sums depend on the thread count). Stops early when the process that started the job has died.
+    threading keeps every executor's output byte-identical: float sums depend on the thread count). Stops early
+    when the process that started the job has died.
     """
     import contextlib
 

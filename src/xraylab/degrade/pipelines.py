@@ -41,7 +41,7 @@ defaults to 0.2 (one clean share next to four levels), RAMP's to 0.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 
@@ -73,7 +73,9 @@ class _Batchwise:
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor | None, generator: torch.Generator):
         if image.dim() not in (4, 5) or not image.is_floating_point():
-            raise ConfigError(f"augmentation expects a float [B, C, H, W] or [B, C, D, H, W] image, got {tuple(image.shape)}")
+            raise ConfigError(
+                f"augmentation expects a float [B, C, H, W] or [B, C, D, H, W] image, got {tuple(image.shape)}"
+            )
         if mask is not None and (mask.shape[0] != image.shape[0] or mask.shape[2:] != image.shape[2:]):
             raise ConfigError(f"mask shape {tuple(mask.shape)} does not match image shape {tuple(image.shape)}")
         outs, masks, records = [], [], []
@@ -87,7 +89,8 @@ class _Batchwise:
             outs.append(x)
             masks.append(m)
             records.append(recs)
-        out_mask = torch.cat(masks, 0) if mask is not None else None
+        # with a mask given, per_sample returns a mask for every sample
+        out_mask = torch.cat(cast("list[torch.Tensor]", masks), 0) if mask is not None else None
         return torch.cat(outs, 0), out_mask, records
 
 

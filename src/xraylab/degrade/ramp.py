@@ -16,7 +16,7 @@ Each function returns the new tensors and a record ``{"stage", "op", "params"}``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -137,7 +137,11 @@ def local_contrast(x, g, grid: int, max_blend: float):
     """
     b = rng.uniform(g, 0.0, max_blend)
     nd = x.dim() - 2
-    pool = F.adaptive_avg_pool2d if nd == 2 else F.adaptive_avg_pool3d
+    # torch's stubs want a fixed-length tuple per dimensionality; both pools take a list of nd sizes
+    pool = cast(
+        "Callable[[torch.Tensor, list[int]], torch.Tensor]",
+        F.adaptive_avg_pool2d if nd == 2 else F.adaptive_avg_pool3d,
+    )
     size = [min(grid, n) for n in x.shape[2:]]
     mu = F.interpolate(pool(x, size), size=list(x.shape[2:]), mode="nearest")
     sq = F.interpolate(pool(x * x, size), size=list(x.shape[2:]), mode="nearest")

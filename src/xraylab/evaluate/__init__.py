@@ -1,7 +1,9 @@
 """Robustness evaluation: metrics, suites (the :data:`~xraylab.evaluate.suites.SUITES` registry), tables, plots.
 
 Entry points: :func:`run_evaluation` (a validated :class:`EvaluateSpec`), :func:`load_spec`,
-and the CLI ``xraylab evaluate SPEC.yaml``. Metrics live in :mod:`xraylab.evaluate.metrics`.
+and the CLI ``xraylab evaluate SPEC.yaml``; :func:`run_plain` (a :class:`PlainSpec`, one checkpoint on one
+dataset) and the CLI ``xraylab evaluate --model CKPT --data DATASET --out DIR``. Metrics live in
+:mod:`xraylab.evaluate.metrics`.
 
 The names below are imported lazily, so reading the suite names (``xraylab --help``) stays cheap.
 """
@@ -15,6 +17,10 @@ _EXPORTS = {
     "EvalModel": "xraylab.evaluate.models",
     "from_module": "xraylab.evaluate.models",
     "run_evaluation": "xraylab.evaluate.runner",
+    "PlainSpec": "xraylab.evaluate.plain",
+    "parse_plain": "xraylab.evaluate.plain",
+    "run_plain": "xraylab.evaluate.plain",
+    "apply_run_options": "xraylab.evaluate.spec",
     "EvaluateSpec": "xraylab.evaluate.spec",
     "load_spec": "xraylab.evaluate.spec",
     "parse_spec": "xraylab.evaluate.spec",

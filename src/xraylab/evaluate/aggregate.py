@@ -44,7 +44,9 @@ def _models(df: pd.DataFrame) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- rotation (Fok Table 2)
-def rotation_table(df: pd.DataFrame, metrics: list[str], reference: str | None, class_name: str = "mean") -> pd.DataFrame:
+def rotation_table(
+    df: pd.DataFrame, metrics: list[str], reference: str | None, class_name: str = "mean"
+) -> pd.DataFrame:
     """Mean, SD (ddof=1) and count per model x metric x angle group, with % change vs ``reference``.
 
     Returns columns ``model, metric, angle_group, mean, sd, n, pct_change`` where
@@ -235,7 +237,10 @@ def confusion(df: pd.DataFrame, model: str) -> pd.DataFrame:
 
 
 def balanced_errors(df: pd.DataFrame) -> pd.DataFrame:
-    """Balanced error (1 - balanced accuracy) per model x corruption x severity (columns model, corruption, severity, be)."""
+    """Balanced error (1 - balanced accuracy) per model x corruption x severity.
+
+    Columns ``model, corruption, severity, be``.
+    """
     d = _select(df, "correct")
     rows = []
     for (m, c, s), g in d.groupby(["model", "corruption", "severity"], sort=True):
@@ -286,7 +291,9 @@ def epsilon_table(df: pd.DataFrame, metric: str, class_name: str | None = "mean"
 
 
 # ----------------------------------------------------------------------------- best model per column
-def best_per_column(table: pd.DataFrame, higher_is_better: bool = True, model_axis: str = "index") -> dict[str, tuple[str, float]]:
+def best_per_column(
+    table: pd.DataFrame, higher_is_better: bool = True, model_axis: str = "index"
+) -> dict[str, tuple[str, float]]:
     """``{column: (best model, value)}`` for a table whose index (or columns) are model names."""
     t = table if model_axis == "index" else table.T
     out = {}

@@ -97,7 +97,10 @@ def segmentation_rows(
     out = []
     for sl in batches(len(rows), batch_size):
         meta = rows.iloc[sl]
-        x, y, sp = load_batch(meta, folder, model.image_size, model.in_channels, classes, spacing[sl] if spacing is not None else None)
+        x, y, sp = load_batch(
+            meta, folder, model.image_size, model.in_channels, classes, spacing[sl] if spacing is not None else None
+        )
+        assert y is not None, "a segmentation model has at least one class, so load_batch returns masks"
         x, y = x.to(device), y.to(device)
         if perturb is not None:
             x = perturb(x, y)
@@ -115,7 +118,10 @@ def segmentation_rows(
                     m["hd_mm"], m["hd95_mm"] = hausdorff_many(pn, yn, (None, 95.0), sp, hd_empty)
         m = {k: np.concatenate([v, _nanmean_rows(v)[:, None]], axis=1) for k, v in m.items()}
         out.append(
-            _frame(meta, classes + [MEAN_CLASS], m, {"model": model.name, "suite": suite, "attack": attack, "epsilon": epsilon})
+            _frame(
+                meta, classes + [MEAN_CLASS], m,
+                {"model": model.name, "suite": suite, "attack": attack, "epsilon": epsilon},
+            )
         )
     return pd.concat(out, ignore_index=True) if out else empty_frame()
 

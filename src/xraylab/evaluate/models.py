@@ -41,7 +41,9 @@ class EvalModel:
         return self.task == SEGMENTATION
 
 
-def from_module(name: str, module: torch.nn.Module, info: Mapping[str, Any], device: str | torch.device = "cpu") -> EvalModel:
+def from_module(
+    name: str, module: torch.nn.Module, info: Mapping[str, Any], device: str | torch.device = "cpu"
+) -> EvalModel:
     """Wrap a module and its info dict (keys task, classes, image_size, in_channels); puts it in eval mode."""
     missing = [k for k in ("task", "classes", "image_size", "in_channels") if k not in info]
     if missing:
@@ -112,7 +114,10 @@ class ModelPool:
             if wrong:
                 raise ConfigError(f"model(s) {wrong} are not {kind} models")
         else:
-            out = [m for m in (self.get(n) for n in self.names) if segmentation is None or m.is_segmentation == segmentation]
+            out = [
+                m for m in (self.get(n) for n in self.names)
+                if segmentation is None or m.is_segmentation == segmentation
+            ]
         if not out:
             raise ConfigError(f"no {kind} model to evaluate; the spec's models are {self.names}")
         return out

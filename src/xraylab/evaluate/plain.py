@@ -11,14 +11,15 @@ What is scored (:func:`plan_structures`):
 * the union class ``lungs``: when the model predicts ``left_lung`` and ``right_lung`` but no ``lungs``,
   the union of the two predicted masks is scored against ``mask:lungs`` (or ``map``'s name for ``lungs``),
   else against the union of the true left and right masks. It is scored by default whenever both sides are.
+  (A model that predicts ``lungs`` itself is scored against ``mask:lungs``, else the union of the true sides.)
 
-Preprocessing is the trainer's (:func:`xraylab.evaluate.data.load_batch` = :class:`xraylab.data.datasets.ManifestDataset`:
-channels as the checkpoint's ``in_channels``, resize with zero padding to its ``image_size``, bilinear for
-images, nearest for masks), so metrics are computed on the model's input grid. Metrics are those of
-:mod:`xraylab.evaluate.metrics` (MONAI definitions): Dice, HD and HD95. Distances are in mm when the row has
-a pixel spacing > 0 (first of :data:`~xraylab.evaluate.data.SPACING_COLUMNS`; imported datasets:
-``pixel_spacing_mm`` of the stored image), scaled by the resize to the model grid; otherwise in pixels of
-the model grid (column ``unit``).
+Preprocessing is the trainer's (:func:`xraylab.evaluate.data.load_batch` does what
+:class:`xraylab.data.datasets.ManifestDataset` does: channels as the checkpoint's ``in_channels``, resize with
+zero padding to its ``image_size``, bilinear for images, nearest for masks), so metrics are computed on the
+model's input grid. Metrics are those of :mod:`xraylab.evaluate.metrics` (MONAI definitions): Dice, HD, HD95.
+Distances are in mm when the row has a pixel spacing > 0 (first of
+:data:`~xraylab.evaluate.data.SPACING_COLUMNS`; imported datasets: ``pixel_spacing_mm`` of the stored image),
+scaled by the resize to the model grid; otherwise in pixels of the model grid (column ``unit``).
 
 Outputs in the run folder::
 
@@ -144,12 +145,16 @@ def plan_structures(
         if name not in scoreable:
             raise ConfigError(f"--map {name}={other}: the model has no class {name!r}; its classes are {listing}")
         if other not in have:
-            raise InputFileError(f"{dataset}: --map {name}={other}: the dataset has no mask:{other} (it has {have_text})")
+            raise InputFileError(
+                f"{dataset}: --map {name}={other}: the dataset has no mask:{other} (it has {have_text})")
 
     candidates: dict[str, Target | None] = {}
     for c in classes:
         t = mapping.get(c, c)
         candidates[c] = Target(c, (c,), (t,)) if t in have else None
+        sides = tuple(mapping.get(p, p) for p in UNION_PARTS)
+        if c == UNION and candidates[c] is None and c not in mapping and all(s in have for s in sides):
+            candidates[c] = Target(c, (c,), sides)  # a lungs class against the union of the true sides
     if union:
         t = mapping.get(UNION, UNION)
         sides = tuple(mapping.get(p, p) for p in UNION_PARTS)
@@ -172,15 +177,15 @@ def plan_structures(
     for name in dict.fromkeys(structures):
         if name not in candidates:
             raise ConfigError(f"unknown structure {name!r}: the model predicts {listing}")
-        t = candidates[name]
-        if t is None:
+        found = candidates[name]
+        if found is None:
             want = mapping.get(name, name)
             extra = f" or the union of mask:{' and mask:'.join(UNION_PARTS)}" if name == UNION else ""
             raise InputFileError(
                 f"{dataset}: no mask:{want}{extra} to score {name!r} against (it has {have_text}); "
                 f"use --map {name}=STRUCTURE"
             )
-        out.append(t)
+        out.append(found)
     return out
 
 
@@ -275,12 +280,14 @@ def score(
         meta = rows.iloc[sl]
         sp = np.repeat(native[sl, None], 2, axis=1)
         x, y, eff = load_batch(meta, folder, model.image_size, model.in_channels, needed, sp)
+        # every target has true structures (so masks come back) and a spacing was passed in
+        assert y is not None and eff is not None
         raw = predict_masks(model.module, x.to(device)).cpu()
         if raw.shape[1] != len(classes):
             raise InputFileError(f"model {model.name!r} returned {raw.shape[1]} channels for {len(classes)} classes")
         pred = torch.stack([raw[:, ix].any(dim=1) for ix in pred_idx], dim=1)
         true = torch.stack([y[:, ix].any(dim=1) for ix in true_idx], dim=1)
-        known = np.isfinite(eff).all(axis=1)
+        known = np.all(np.isfinite(eff), axis=1)
         spacing = np.where(known[:, None], eff, 1.0)
         d = dice(pred, true, empty=dice_empty)
         hd, hd95 = hausdorff_many(pred.numpy(), true.numpy(), (None, 95.0), spacing, hd_empty)
@@ -378,7 +385,7 @@ def _summary_markdown(summary: pd.DataFrame, spec: PlainSpec, model, rows: pd.Da
     })
     split = f"split `{spec.split}`" if spec.split is not None else "all rows"
     lines = [
-        f"# Evaluation of `{Path(spec.model).name}` on `{Path(spec.data).name}`",
+        f"# Evaluation of `{model.name}` on `{Path(spec.data).name}`",
         "",
         f"- model: `{spec.model}` (task {model.task}, classes {', '.join(model.classes)}, input "
         f"{model.image_size} × {model.image_size} px, {model.in_channels} channel(s))",
@@ -454,7 +461,7 @@ def run_plain(spec: PlainSpec, model=None, log: Callable[[str], None] = print) -
 
 
 def model_label(path: str | os.PathLike) -> str:
-    """A short model name for tables: the run folder's name (also for ``<run>/checkpoints/best.pt``), else the file stem."""
+    """A short model name: the run folder's name (also for ``<run>/checkpoints/best.pt``), else the file stem."""
     p = Path(path)
     if p.suffix == ".pt":
         return p.parent.parent.name if p.parent.name == "checkpoints" and p.parent.parent.name else p.stem

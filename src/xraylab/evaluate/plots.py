@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,10 @@ import pandas as pd
 from xraylab.io.atomic import atomic_path
 
 # Colours of Fok et al. Fig. 2/4 first (black, red, blue, green), then matplotlib's cycle.
-MODEL_COLOURS = ("black", "tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+MODEL_COLOURS = (
+    "black", "tab:red", "tab:blue", "tab:green",
+    "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:gray", "tab:olive", "tab:cyan",
+)
 
 
 def _plt():
@@ -37,10 +40,13 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 
 def grouped_boxplot(
-    df: pd.DataFrame, group_col: str, groups: Sequence[str], models: Sequence[str], ylabel: str, title: str,
+    df: pd.DataFrame, group_col: str, groups: Sequence[Any], models: Sequence[str], ylabel: str, title: str,
     path: str | os.PathLike, xlabel: str = "", tick_labels: Sequence[str] | None = None,
 ) -> Path:
-    """Fok et al. Fig. 2/4: one box per model within each group (whiskers at 1.5 IQR); ``df`` has model, ``group_col``, value."""
+    """Fok et al. Fig. 2/4: one box per model within each group (whiskers at 1.5 IQR).
+
+    ``df`` has columns model, ``group_col`` and value; ``groups`` are values of ``group_col`` (labels, angles).
+    """
     plt = _plt()
     n = max(1, len(models))
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(groups) * (0.6 + 0.35 * n)), 4.5))
@@ -89,18 +95,26 @@ def line_plot(
     return _save(fig, path)
 
 
-def heatmap(table: pd.DataFrame, cbar_label: str, title: str, path: str | os.PathLike, xlabel: str = "model", ylabel: str = "corruption") -> Path:
+def heatmap(
+    table: pd.DataFrame, cbar_label: str, title: str, path: str | os.PathLike,
+    xlabel: str = "model", ylabel: str = "corruption",
+) -> Path:
     """RAMP Fig. 4: a value per (row, column) cell, annotated, with a colour bar."""
     plt = _plt()
     vals = table.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(max(6.0, 2.5 + 1.2 * table.shape[1]), max(3.8, 1.6 + 0.45 * table.shape[0])))
-    im = ax.imshow(vals, cmap="viridis", aspect="auto", vmin=np.nanmin(vals) if np.isfinite(vals).any() else 0, vmax=np.nanmax(vals) if np.isfinite(vals).any() else 1)
+    finite = np.isfinite(vals).any()
+    im = ax.imshow(
+        vals, cmap="viridis", aspect="auto",
+        vmin=np.nanmin(vals) if finite else 0, vmax=np.nanmax(vals) if finite else 1,
+    )
     ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=30, ha="right")
     ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
             if np.isfinite(vals[i, j]):
-                ax.text(j, i, f"{vals[i, j]:.3f}", ha="center", va="center", fontsize=7, color="white" if vals[i, j] < np.nanmean(vals) else "black")
+                colour = "white" if vals[i, j] < np.nanmean(vals) else "black"
+                ax.text(j, i, f"{vals[i, j]:.3f}", ha="center", va="center", fontsize=7, color=colour)
     fig.colorbar(im, ax=ax, label=cbar_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -133,7 +147,10 @@ def grouped_bars(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, path
     width = 0.8 / n
     x = np.arange(table.shape[0])
     for j, col in enumerate(table.columns):
-        ax.bar(x + (j - (n - 1) / 2) * width, table[col].to_numpy(dtype=float), width, label=str(col), color=MODEL_COLOURS[j % len(MODEL_COLOURS)])
+        ax.bar(
+            x + (j - (n - 1) / 2) * width, table[col].to_numpy(dtype=float), width,
+            label=str(col), color=MODEL_COLOURS[j % len(MODEL_COLOURS)],
+        )
     ax.set_xticks(x, [str(i) for i in table.index], rotation=30, ha="right")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

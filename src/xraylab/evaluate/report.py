@@ -81,7 +81,8 @@ def write_report(out_dir: str | os.PathLike, title: str, sections: list[Section]
         for t in sec.tables:
             csv = out / "tables" / f"{t.name}.csv"
             write_text(csv, t.data.to_csv())
-            md += [f"**{t.caption}** ([CSV](tables/{t.name}.csv))", "", to_markdown(t.display if t.display is not None else t.data), ""]
+            shown = t.display if t.display is not None else t.data
+            md += [f"**{t.caption}** ([CSV](tables/{t.name}.csv))", "", to_markdown(shown), ""]
             bt = best_text(t)
             if bt:
                 md += [bt, ""]

@@ -34,7 +34,10 @@ def _normalise(df: pd.DataFrame) -> pd.DataFrame:
     df = df[ROW_COLUMNS].copy()
     for c in ("angle", "severity", "epsilon", "value"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-    for c in ("model", "suite", "subject", "image", "class", "angle_group", "corruption", "attack", "metric", "target", "prediction"):
+    for c in (
+        "model", "suite", "subject", "image", "class", "angle_group",
+        "corruption", "attack", "metric", "target", "prediction",
+    ):
         df[c] = df[c].astype("string")
     return df
 

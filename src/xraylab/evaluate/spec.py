@@ -28,6 +28,12 @@ from xraylab.evaluate.suites import SUITES, suite_list
 from xraylab.overrides import Override, apply_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
+Attack = Literal["fgsm", "pgd"]
+
+
+def _all_attacks() -> list[Attack]:
+    return ["fgsm", "pgd"]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -97,7 +103,7 @@ class ClassificationSuite(DatasetRef):
 class AdversarialSuite(DatasetRef, SegmentationOptions):
     """FGSM and PGD over an epsilon sweep (image intensities in [0, 1])."""
 
-    attacks: list[Literal["fgsm", "pgd"]] = Field(default_factory=lambda: ["fgsm", "pgd"])
+    attacks: list[Attack] = Field(default_factory=_all_attacks)
     epsilons: list[float] = Field(
         default_factory=lambda: [0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255],
         description="L-inf budgets in image-intensity units ([0, 1] scale)",

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, cast
 
 import numpy as np
 import SimpleITK as sitk
@@ -117,7 +117,9 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
             reader = sitk.ImageSeriesReader()
             series = reader.GetGDCMSeriesIDs(str(path))
             if not series:
-                raise InputFileError(f"{path}: folder holds no DICOM series; give a folder of .dcm slices or a NIfTI file")
+                raise InputFileError(
+                    f"{path}: folder holds no DICOM series; give a folder of .dcm slices or a NIfTI file"
+                )
             if len(series) > 1:
                 raise InputFileError(
                     f"{path}: folder holds {len(series)} DICOM series ({', '.join(series[:4])}"
@@ -153,11 +155,15 @@ def _check_nifti(path: Path, what: str) -> None:
     import nibabel as nib
 
     try:
-        nii = nib.load(str(path))
-        hdr = nii.header
+        # nib.load is typed as returning the generic FileBasedImage; a .nii/.nii.gz file loads as a
+        # Nifti1Image or its subclass Nifti2Image, whose header is a Nifti1Header (or subclass)
+        nii = cast("nib.Nifti1Image", nib.load(str(path)))
+        hdr = cast("nib.Nifti1Header", nii.header)
         need = int(hdr.get_data_offset()) + int(np.prod(hdr.get_data_shape())) * hdr.get_data_dtype().itemsize
     except Exception as exc:
-        raise InputFileError(f"{path}: cannot read {what} header ({exc}); the file may be truncated or not NIfTI") from None
+        raise InputFileError(
+            f"{path}: cannot read {what} header ({exc}); the file may be truncated or not NIfTI"
+        ) from None
     if path.name.endswith(".gz"):
         got = 0
         try:
@@ -165,7 +171,9 @@ def _check_nifti(path: Path, what: str) -> None:
                 while chunk := fh.read(1 << 24):
                     got += len(chunk)
         except (EOFError, OSError, zlib.error) as exc:
-            raise InputFileError(f"{path}: {what} file is truncated or corrupt ({exc}); copy or download it again") from None
+            raise InputFileError(
+                f"{path}: {what} file is truncated or corrupt ({exc}); copy or download it again"
+            ) from None
     else:
         got = path.stat().st_size
     if got < need:

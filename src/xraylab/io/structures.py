@@ -28,7 +28,8 @@ _LUNG_RIGHT = ("lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lo
 # 0.114 of the image and 0.36 of the lung area (heart alone: 0.055 / 0.17). Limit: the classes are taken whole,
 # so the abdominal aorta and inferior vena cava add a narrow band over the spine below the lung bases (9 % of the
 # projected area there) and the trachea one above the aortic arch, where annotators stop at the diaphragm and
-# the arch. See tests/io/test_structures_cardiomediastinum.py.
+# the arch: the projector keeps only the rows of RADIOGRAPHIC_EXTENT below.
+# See tests/io/test_structures_cardiomediastinum.py.
 CARDIOMEDIASTINUM = (
     "heart", "aorta", "pulmonary_vein", "brachiocephalic_trunk", "brachiocephalic_vein_left",
     "brachiocephalic_vein_right", "atrial_appendage_left", "superior_vena_cava", "inferior_vena_cava",
@@ -36,6 +37,17 @@ CARDIOMEDIASTINUM = (
     "pulmonary_artery", "thymus",
     "heart_myocardium", "heart_atrium_left", "heart_ventricle_left", "heart_atrium_right", "heart_ventricle_right",
 )
+
+# Vertical extent of a group on a PA/AP radiograph, as annotators draw it: only the detector rows from the
+# topmost row of any ``top`` label down to the lowest row of any ``bottom`` label are kept (applied by the
+# projector per view). The cardiomediastinal silhouette runs from the aortic arch to the heart's inferior border
+# at the diaphragm, so the trachea above the arch and the abdominal aorta / inferior vena cava / oesophagus
+# below the heart are not part of it.
+RADIOGRAPHIC_EXTENT: dict[str, dict[str, tuple[str, ...]]] = {
+    "cardiomediastinum": {"top": ("aorta", "heart") + ("heart_myocardium", "heart_atrium_left"),
+                          "bottom": ("heart",) + ("heart_myocardium", "heart_ventricle_left", "heart_ventricle_right",
+                                                  "heart_atrium_right")},
+}
 
 STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "clavicles": ("clavicula_left", "clavicula_right"),

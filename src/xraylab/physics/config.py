@@ -1,10 +1,10 @@
 """The validated configuration of the whole physics chain.
 
 ``PhysicsConfig`` nests one pydantic model per stage (all ``extra='forbid'``). Build it with
-:func:`make_physics_config` (or from a preset with :func:`xraylab.physics.presets.resolve_preset`) so that validation errors become a
-:class:`xraylab.errors.ConfigError` whose message names the field path (``spectrum.kvp: ...``), and change it
-with :func:`apply_overrides` (the CLI's ``--set key.sub=value``). ``grid: none`` / ``scatter: none`` remove the
-grid / the scatter model.
+:func:`make_physics_config` (or from a preset with :func:`xraylab.physics.presets.resolve_preset`) so that
+validation errors become a :class:`xraylab.errors.ConfigError` whose message names the field path
+(``spectrum.kvp: ...``), and change it with :func:`apply_overrides` (the CLI's ``--set key.sub=value``).
+``grid: none`` / ``scatter: none`` remove the grid / the scatter model.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from xraylab.errors import ConfigError
 from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
-from xraylab.specs import describe_validation_error
 from xraylab.physics.collimation import CollimationConfig
 from xraylab.physics.detector import DetectorConfig
 from xraylab.physics.focal_spot import FocalSpotConfig
@@ -25,6 +24,7 @@ from xraylab.physics.heel import HeelConfig
 from xraylab.physics.postprocess import PostProcessConfig
 from xraylab.physics.scatter import ScatterConfig
 from xraylab.physics.spectrum import SpectrumConfig
+from xraylab.specs import describe_validation_error
 
 _NONE_WORDS = {"none", "off", "no", "false", "null", ""}
 

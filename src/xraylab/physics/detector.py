@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xraylab.physics.attenuation import DENSITIES, mass_attenuation
 
+
 class DetectorConfig(BaseModel):
     """Flat-panel detector. Defaults: CsI:Tl 600 µm, packing 0.8, 16 bit, saturation 64 µGy (REFERENCES.md §1, §8)."""
 

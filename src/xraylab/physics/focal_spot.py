@@ -63,7 +63,7 @@ class FocalSpotConfig(BaseModel):
     def dimensions_mm(self) -> tuple[float, float]:
         """Actual (width, length) of the spot in mm."""
         f = self.size_mm
-        pick = {"nominal": None, "min": 0, "max": 1}
+        pick = {"min": 0, "max": 1}
         if self.iec60336 == "nominal":
             w0, l0 = f, f
         elif self.iec60336 == "mid":

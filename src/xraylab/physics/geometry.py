@@ -188,7 +188,8 @@ def preset_geometry(name: str, **overrides) -> Geometry:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if ("rows" in overrides or "cols" in overrides) and "pitch_mm" not in overrides:
         fov = base["rows"] * base["pitch_mm"]
-        n = max(overrides.get("rows", base["rows"]), overrides.get("cols", base["cols"]))
+        merged = {**base, **overrides}
+        n = max(merged["rows"], merged["cols"])
         base["pitch_mm"] = fov / n
     base.update(overrides)
     return make_geometry(**base)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from diffdrr.renderers import _get_alpha_minmax, _get_alphas
 
 from xraylab.io.ct import CTVolume
-from xraylab.io.structures import resolve_structure
+from xraylab.io.structures import RADIOGRAPHIC_EXTENT, resolve_structure
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.materials import MATERIALS, MaterialConfig, assign_materials, bone_label_ids, hu_to_density
 
@@ -125,6 +125,7 @@ class Projector:
         self._n_label_channels = len(needed) + 1
         chan = torch.zeros_like(material)
         if needed:
+            assert labels is not None  # a structure without a label map raised above
             lut = torch.zeros(int(max(int(labels.max()), max(needed))) + 1, dtype=torch.int64, device=self.device)
             lut[torch.tensor(needed, device=self.device)] = torch.arange(1, len(needed) + 1, device=self.device)
             chan = lut[labels.to(torch.int64)]
@@ -178,7 +179,9 @@ class Projector:
         b = (t - s + _EPS) * scale  # [1, n, 3]
         return torch.addcmul(a.unsqueeze(-2), alphas.unsqueeze(-1), b.unsqueeze(-2)).unsqueeze(1)
 
-    def _trace_chunk(self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _trace_chunk(
+        self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Accumulate one chunk of rays: material integrals ``[n, 5]`` (g/cm³·mm) and paths ``[n, L+1]`` (mm)."""
         s, t = src[None], tgt[None]  # [1, n, 3]: DiffDRR's helpers broadcast per-ray sources
         dims = self._dims
@@ -188,6 +191,7 @@ class Projector:
             alphas = torch.minimum(torch.maximum(alphas, amin), amax)
             mid = 0.5 * (alphas[..., :-1] + alphas[..., 1:])
             weight = (torch.diff(alphas, dim=-1) * length[None, :, None])[0]  # segment lengths [n, P], mm
+            assert self._both is not None  # built in __init__ for the siddon renderer
             vals = F.grid_sample(self._both, self._grid_coords(mid, s, t), mode="nearest", align_corners=False)
             rho, code = vals[0, 0, 0], vals[0, 1, 0]  # [n, P] each
         else:
@@ -239,6 +243,31 @@ class Projector:
         paths = paths.T.reshape(self._n_label_channels, bsz, 1, rows, cols)
         materials = {name: mats[i].contiguous() for i, name in enumerate(MATERIALS)}
         out_paths = {
-            s: paths[[self._channel_of[i] for i in ids]].sum(0) for s, ids in self._members.items()
+            s: self._radiographic_extent(s, ids, paths) for s, ids in self._members.items()
         }
         return Projection(materials=materials, paths=out_paths, geometries=geoms)
+
+    def _radiographic_extent(self, name: str, ids: list[int], paths: torch.Tensor) -> torch.Tensor:
+        """Path length of structure ``name`` ``[B, 1, H, W]``: the sum over its member channels, limited to the
+        detector rows of :data:`xraylab.io.structures.RADIOGRAPHIC_EXTENT` when the group has one (rows run
+        head → feet on the detector)."""
+        total = paths[[self._channel_of[i] for i in ids]].sum(0)
+        extent = RADIOGRAPHIC_EXTENT.get(name)
+        if extent is None:
+            return total
+
+        def rows_of(names: tuple[str, ...]) -> torch.Tensor | None:
+            chans = [self._channel_of[i] for i in ids if self.ct.structures.get(i) in names]
+            if not chans:
+                return None
+            return (paths[chans].sum(0) > 0).any(dim=-1)  # [B, 1, H]: rows the labels project onto
+
+        top, bottom = rows_of(extent["top"]), rows_of(extent["bottom"])
+        if top is None or bottom is None:
+            return total
+        h = total.shape[-2]
+        r = torch.arange(h, device=total.device)
+        first = torch.where(top, r, h).amin(dim=-1, keepdim=True)  # [B, 1, 1]
+        last = torch.where(bottom, r, -1).amax(dim=-1, keepdim=True)
+        keep = (r >= first) & (r <= last)  # [B, 1, H]
+        return total * keep.unsqueeze(-1)

@@ -63,7 +63,9 @@ class ScatterConfig(BaseModel):
     beta: float = Field(1.44572, ge=0, le=5, description="exponent β on the water path L = μ_w τ")
     sigma1_mm: float = Field(8.44728, gt=0, le=500, description="narrow kernel width σ1 at zero air gap, mm")
     sigma2_mm: float = Field(62.7212, gt=0, le=1000, description="wide kernel width σ2 at zero air gap, mm")
-    weight_B: float = Field(0.043668, ge=0, description="peak amplitude B of the wide kernel relative to the narrow one")
+    weight_B: float = Field(
+        0.043668, ge=0, description="peak amplitude B of the wide kernel relative to the narrow one"
+    )
     source_height_mm: float = Field(
         85.8375, gt=0, description="effective height of the scatter origin above the patient exit surface, mm"
     )
@@ -185,7 +187,9 @@ def scatter_estimate(
     fl = torch.as_tensor(flood, dtype=primary.dtype, device=dev)
     fl = fl.reshape(1, e, 1, 1) if fl.dim() == 1 else fl
     if fl.dim() != 4 or fl.shape[1] != e:
-        raise ValueError(f"flood must be [E] or broadcastable [*, E, *, *] to {tuple(primary.shape)}, got {tuple(fl.shape)}")
+        raise ValueError(
+            f"flood must be [E] or broadcastable [*, E, *, *] to {tuple(primary.shape)}, got {tuple(fl.shape)}"
+        )
     # ---- energy-integrated layers (flood reduced before broadcasting: [E] floods cost nothing per pixel)
     p_sum = primary.sum(dim=1, keepdim=True)  # [B,1,H,W]
     i0 = fl.sum(dim=1, keepdim=True)

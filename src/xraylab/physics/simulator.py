@@ -29,10 +29,9 @@ from xraylab.physics.config import PhysicsConfig
 from xraylab.physics.focal_spot import apply_focal_spot, source_offsets_mm
 from xraylab.physics.grid import grid_cutoff, grid_line_pattern, grid_transmission
 from xraylab.physics.postprocess import postprocess
-from xraylab.physics.scatter import scatter_estimate
 from xraylab.physics.primary import incident_fluence, primary_fluence
+from xraylab.physics.scatter import scatter_estimate
 from xraylab.physics.spectrum import make_spectrum
-
 
 RenderFn = Callable[[object], dict]
 
@@ -104,6 +103,7 @@ class XRaySimulator:
                 g = geometry.model_copy(update={"source_offset_mm": (du0 + du, dv0 + dv)})
                 p = primary_fluence(n0, _to(render(g), self.device), energies) * w
                 total = p if total is None else total + p
+            assert total is not None  # source_offsets_mm gives n_sources >= 1 points
             return total
         return primary_fluence(n0, materials, energies)
 

@@ -189,7 +189,7 @@ def muen_air(energies_keV: np.ndarray) -> np.ndarray:
     return np.asarray(s.muen_air_data.get_muen_over_rho_air(np.asarray(energies_keV, dtype=np.float64)))
 
 
-def air_kerma_ugy(energies_keV, fluence_per_mm2) -> np.ndarray | float:
+def air_kerma_ugy(energies_keV, fluence_per_mm2) -> np.ndarray | torch.Tensor | float:
     """Air kerma (µGy) of a photon fluence: K = Σ_E Φ(E)·E·(μen/ρ)_air(E).
 
     ``fluence_per_mm2``: photons / mm² per bin, energy along the last axis (numpy or torch, any leading shape).

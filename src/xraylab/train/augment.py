@@ -1,8 +1,9 @@
 """Training-time augmentation: a thin bridge to :func:`xraylab.degrade.pipelines.make_augmentation`.
 
 The degradation pipelines are imported lazily (only when a strategy other than ``none`` is asked
-for), so ``import xraylab.train`` stays cheap. The returned callable maps ``(image [B, C, H, W], mask [B, K, H, W] | None, generator)`` to
-``(image, mask)``; masks change only under geometric strategies.
+for), so ``import xraylab.train`` stays cheap. The returned callable maps
+``(image [B, C, H, W], mask [B, K, H, W] | None, generator)`` to ``(image, mask)``; masks change only
+under geometric strategies.
 """
 
 from __future__ import annotations

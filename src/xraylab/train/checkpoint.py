@@ -50,7 +50,9 @@ def resolve_checkpoint(path: str | os.PathLike, which: str = BEST) -> Path:
     if path.is_dir():
         path = path / CHECKPOINT_DIR / which
     if not path.is_file():
-        raise InputFileError(f"{path}: checkpoint not found; pass a run directory made by `xraylab train` or a .pt file")
+        raise InputFileError(
+            f"{path}: checkpoint not found; pass a run directory made by `xraylab train` or a .pt file"
+        )
     return path
 
 

@@ -154,7 +154,9 @@ class SmallCNN(nn.Module):
         c = in_channels
         for k in range(4):
             w = width * 2 ** min(k, 2)
-            layers += [nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(c, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True), nn.MaxPool2d(2)
+            ]
             c = w
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(c, num_classes)

@@ -27,10 +27,10 @@ from typing import Any, Iterable, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xraylab.specs import read_yaml_mapping, validate_spec
 from xraylab.errors import ConfigError
 from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
+from xraylab.specs import read_yaml_mapping, validate_spec
 
 TASKS = ("segmentation", "classification", "severity", "type")
 SEG_LOSSES = ("dice", "dice_bce", "bce", "focal")
@@ -50,7 +50,8 @@ class DatasetSpec(_Strict):
         None, gt=0, description="share of each training epoch drawn from this dataset; null = all its rows once"
     )
     where: dict[str, list[Any]] = Field(
-        default_factory=dict, description="keep rows whose column value is in the list, e.g. {angle_group: [Center]} (Fok Syn_cen)"
+        default_factory=dict,
+        description="keep rows whose column value is in the list, e.g. {angle_group: [Center]} (Fok Syn_cen)",
     )
     train: bool = Field(True, description="its `train` rows join the training set")
     val: bool = Field(True, description="its `val` rows join the validation set (best-checkpoint selection)")
@@ -99,7 +100,9 @@ class SchedulerSpec(_Strict):
 
 
 class EarlyStoppingSpec(_Strict):
-    patience: int | None = Field(None, ge=1, description="stop after this many epochs without a better validation metric")
+    patience: int | None = Field(
+        None, ge=1, description="stop after this many epochs without a better validation metric"
+    )
 
 
 class AugmentationSpec(_Strict):
@@ -142,9 +145,13 @@ class TrainSpec(_Strict):
     seed: int = 0
     task: Literal[TASKS]  # type: ignore[valid-type]
     data: list[DatasetSpec] = Field(min_length=1)
-    structures: list[str] | None = Field(None, description="segmentation classes (mask:<structure> columns); null = all")
+    structures: list[str] | None = Field(
+        None, description="segmentation classes (mask:<structure> columns); null = all"
+    )
     label_column: str = Field("label", description="manifest column of the class label (classification)")
-    classes: list[str] | None = Field(None, description="class labels in output order; null = sorted labels of the data")
+    classes: list[str] | None = Field(
+        None, description="class labels in output order; null = sorted labels of the data"
+    )
     image_size: int = Field(128, ge=8, description="square side in pixels after resize with zero padding")
     in_channels: int = Field(1, ge=1, le=4, description="1 = grayscale (colour images are averaged), 3 = RGB")
     model: ModelSpec
@@ -156,7 +163,11 @@ class TrainSpec(_Strict):
     adversarial: AdversarialSpec = Field(default_factory=AdversarialSpec)
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(8, ge=1)
-    steps_per_epoch: int | None = Field(None, ge=1, description="cap on training batches per epoch (null = whole set)")
+    steps_per_epoch: int | None = Field(
+        None, ge=1,
+        description="training batches per epoch (null = the whole set once); "
+        "more than the set holds cycles through fresh shuffles",
+    )
     num_workers: int = Field(0, ge=0, description="data-loader worker processes")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     amp: bool = Field(True, description="mixed precision (used on CUDA only)")
@@ -237,7 +248,8 @@ def apply_overrides(raw: Any, data_paths: dict[str, str] | None, source: str, se
         for name, folder in data_paths.items():
             if name not in known:
                 raise ConfigError(
-                    f"{source}: --data {name}=...: the spec has no dataset named {name!r} (has {sorted(known)})"
+                    f"{source}: --data {name}=...: the spec has no dataset named {name!r} "
+                    f"(has {sorted(known, key=str)})"
                 )
             for d in datasets:
                 if isinstance(d, dict) and d.get("name") == name:

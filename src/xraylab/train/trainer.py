@@ -84,13 +84,14 @@ def _loaders(spec: TrainSpec, data: MixedData, epoch: int, device: torch.device)
     from torch.utils.data import DataLoader
 
     mask_cols = data.image_columns[1:]
-    common = dict(num_workers=spec.num_workers, pin_memory=device.type == "cuda")
+    pin = device.type == "cuda"
     train_ds = ManifestDataset(data.train, spec.task, mask_cols, spec.image_size, spec.in_channels)
     val_ds = ManifestDataset(data.val, spec.task, mask_cols, spec.image_size, spec.in_channels)
     order = epoch_indices(data.train, spec, epoch)
     loader_gen = torch.Generator().manual_seed(_seed_of(spec.seed, epoch, 3))
-    train = DataLoader(train_ds, batch_size=spec.batch_size, sampler=IndexSampler(order), generator=loader_gen, **common)
-    val = DataLoader(val_ds, batch_size=spec.batch_size, shuffle=False, **common)
+    train = DataLoader(train_ds, batch_size=spec.batch_size, sampler=IndexSampler(order), generator=loader_gen,
+                       num_workers=spec.num_workers, pin_memory=pin)
+    val = DataLoader(val_ds, batch_size=spec.batch_size, shuffle=False, num_workers=spec.num_workers, pin_memory=pin)
     return train, val
 
 
@@ -202,7 +203,9 @@ class _Run:
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
         self.aug_gen = torch.Generator().manual_seed(_seed_of(spec.seed, 2))
         self.adv_gen = torch.Generator().manual_seed(_seed_of(spec.seed, 4))
-        self.state: dict[str, Any] = {"epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "since_best": 0, "stopped": ""}
+        self.state: dict[str, Any] = {
+            "epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "since_best": 0, "stopped": "",
+        }
         self.rows: list[dict[str, Any]] = []
         self.ctx = StepContext(
             self.model, self.loss_fn, self.optimizer, self.scaler, device, spec.task, augment, spec.adversarial,

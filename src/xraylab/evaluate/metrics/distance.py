@@ -99,8 +99,8 @@ def hausdorff_many(
     sp = _spacing_per_image(spacing, b)
     ep = boundaries(p.reshape(b * k, h, w))
     et = boundaries(t.reshape(b * k, h, w))
-    has_p = ep.reshape(b * k, -1).any(axis=1)
-    has_t = et.reshape(b * k, -1).any(axis=1)
+    has_p = np.any(ep.reshape(b * k, -1), axis=1)  # np.any(axis=...) is typed as an array, ndarray.any is not
+    has_t = np.any(et.reshape(b * k, -1), axis=1)
     out = np.empty((len(percentiles), b * k), dtype=np.float64)
     for n in range(b * k):
         scale = sp[n // k]

@@ -1,9 +1,10 @@
 """Adversarial suite: FGSM and PGD (L-inf) over an epsilon sweep, segmentation and classification.
 
 The attacks are the shared trainer's :mod:`xraylab.train.adversarial` (one implementation for
-adversarial training and evaluation). Segmentation models are attacked through the mean binary cross-entropy of their logits
-against the true masks, classifiers through cross-entropy against the true class. Epsilon is
-in image-intensity units (images in [0, 1]). Rows carry ``attack`` and ``epsilon``.
+adversarial training and evaluation). Segmentation models are attacked through the mean binary
+cross-entropy of their logits against the true masks, classifiers through cross-entropy against
+the true class. Epsilon is in image-intensity units (images in [0, 1]). Rows carry ``attack``
+and ``epsilon``.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def run(ctx: Context, cfg: AdversarialSuite) -> pd.DataFrame:
                 perturb = make_perturb(model, attack, eps, cfg, ctx.seed, ctx.device)
                 common = dict(batch_size=ctx.batch_size, device=ctx.device, perturb=perturb, attack=attack, epsilon=eps)
                 if model.is_segmentation:
-                    frames.append(segmentation_rows(model, rows, cfg.dataset, NAME, dice_empty=cfg.dice_empty, hd_empty=cfg.hd_empty,
-                                                    spacing_mm=cfg.spacing_mm, distances=cfg.distances, **common))
+                    frames.append(segmentation_rows(model, rows, cfg.dataset, NAME, dice_empty=cfg.dice_empty,
+                                                    hd_empty=cfg.hd_empty, spacing_mm=cfg.spacing_mm,
+                                                    distances=cfg.distances, **common))
                 else:
                     frames.append(classification_rows(model, rows, cfg.dataset, NAME, **common))
     return pd.concat(frames, ignore_index=True)
@@ -68,7 +70,10 @@ def run(ctx: Context, cfg: AdversarialSuite) -> pd.DataFrame:
 
 def report(df: pd.DataFrame, cfg: AdversarialSuite, fig_dir: Path) -> Section:
     tabs, figs = [], []
-    for metric, cls, label, stem in (("dice", "mean", "Dice (fraction)", "segmentation"), ("correct", None, "Accuracy (fraction)", "classification")):
+    for metric, cls, label, stem in (
+        ("dice", "mean", "Dice (fraction)", "segmentation"),
+        ("correct", None, "Accuracy (fraction)", "classification"),
+    ):
         d = df[df["metric"] == metric]
         if d.empty:
             continue
@@ -79,12 +84,15 @@ def report(df: pd.DataFrame, cfg: AdversarialSuite, fig_dir: Path) -> Section:
         curves = aggregate.epsilon_table(d, metric, cls).T
         order = list(dict.fromkeys(m for m, _ in curves.columns))
         styles = {
-            c: {"ls": "--" if c[1] == "pgd" else "-", "color": plots.MODEL_COLOURS[order.index(c[0]) % len(plots.MODEL_COLOURS)],
+            c: {"ls": "--" if c[1] == "pgd" else "-",
+                "color": plots.MODEL_COLOURS[order.index(c[0]) % len(plots.MODEL_COLOURS)],
                 "marker": "s" if c[1] == "pgd" else "o"}
             for c in curves.columns
         }
         figs.append((plots.line_plot(curves, "ε (L∞ budget, image intensity in [0, 1])", label,
-                                     f"{stem.capitalize()} under FGSM (solid) and PGD (dashed)", fig_dir / f"adversarial_{stem}.png", styles),
+                                     f"{stem.capitalize()} under FGSM (solid) and PGD (dashed)",
+                                     fig_dir / f"adversarial_{stem}.png", styles),
                      f"{label} vs ε for each model and attack"))
-    text = f"Attacks from `xraylab.train.adversarial`; PGD: {cfg.pgd_steps} steps of {cfg.pgd_step_ratio:g}·ε/steps with a random start (seeded)."
+    text = (f"Attacks from `xraylab.train.adversarial`; PGD: {cfg.pgd_steps} steps of {cfg.pgd_step_ratio:g}·ε/steps "
+            "with a random start (seeded).")
     return Section(title="Adversarial suite (FGSM / PGD)", text=text, tables=tabs, figures=figs)

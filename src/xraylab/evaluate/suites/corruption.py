@@ -9,6 +9,7 @@ Fig. 3 (clean vs corrupted), Fig. 4 (corruption x model heatmap), Fig. 5 (Dice v
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -38,11 +39,15 @@ def run(ctx: Context, cfg: CorruptionSuite) -> pd.DataFrame:
         clean["corruption"], clean["severity"] = CLEAN, 0.0
         parts.append((cfg.clean_dataset, clean))
     if not any((r["corruption"] == CLEAN).any() for _, r in parts):
-        raise InputFileError(f"{cfg.dataset}: no clean rows (corruption 'none'); set clean_dataset in the corruption suite")
+        raise InputFileError(
+            f"{cfg.dataset}: no clean rows (corruption 'none'); set clean_dataset in the corruption suite"
+        )
     loco_models = set(cfg.loco.values())
-    names = cfg.models if cfg.models is not None else [m.name for m in ctx.pool.select(None, True) if m.name not in loco_models]
-    opts = dict(batch_size=ctx.batch_size, device=ctx.device, dice_empty=cfg.dice_empty, hd_empty=cfg.hd_empty,
-                spacing_mm=cfg.spacing_mm, distances=cfg.distances)
+    names = cfg.models if cfg.models is not None else [
+        m.name for m in ctx.pool.select(None, True) if m.name not in loco_models
+    ]
+    opts: dict[str, Any] = dict(batch_size=ctx.batch_size, device=ctx.device, dice_empty=cfg.dice_empty,
+                                hd_empty=cfg.hd_empty, spacing_mm=cfg.spacing_mm, distances=cfg.distances)
     frames = []
     for model in ctx.pool.select(names, segmentation=True):
         for folder, rows in parts:
@@ -64,27 +69,35 @@ def tables(df: pd.DataFrame, cfg: CorruptionSuite) -> list[Table]:
     out = [
         Table(
             "corruption_table5", overall, f"Clean vs corrupted Dice (class: {cls}) — RAMP Table 5",
-            best=mixed_best(overall, {"clean_dice": True, "mean_corrupted_dice": True, "robustness_gap": False, "worst_case_dice": True}),
+            best=mixed_best(overall, {
+                "clean_dice": True, "mean_corrupted_dice": True, "robustness_gap": False, "worst_case_dice": True,
+            }),
             best_note="gap: lower is better, others higher",
         )
     ]
     if cfg.reference is not None and cfg.reference in overall.index:
-        out.append(Table("corruption_table6_gain", aggregate.gain_table(overall, cfg.reference), f"Gain of each model against {cfg.reference} and the best other model — RAMP Table 6"))
+        out.append(Table("corruption_table6_gain", aggregate.gain_table(overall, cfg.reference),
+                         f"Gain of each model against {cfg.reference} and the best other model — RAMP Table 6"))
     pc = aggregate.per_corruption(main, "dice", cls)
     out.append(Table("corruption_per_type", pc, "Mean Dice over severities per corruption — RAMP Tables 7-8 / Fig. 4",
-                     best=aggregate.best_per_column(pc, True, model_axis="columns"), best_note="per corruption, higher is better"))
+                     best=aggregate.best_per_column(pc, True, model_axis="columns"),
+                     best_note="per corruption, higher is better"))
     ps = aggregate.per_severity(main, "dice", cls)
     out.append(Table("corruption_per_severity", ps, "Mean Dice over corruptions per severity (0 = clean) — RAMP Fig. 5",
-                     best=aggregate.best_per_column(ps, True, model_axis="columns"), best_note="per severity, higher is better"))
+                     best=aggregate.best_per_column(ps, True, model_axis="columns"),
+                     best_note="per severity, higher is better"))
     wins = aggregate.high_severity_wins(main, cfg.high_severity_min, "dice", cls)
     out.append(Table("corruption_table9_high_severity_wins", wins,
-                     f"Settings with severity ≥ {cfg.high_severity_min:g} in which each model has the highest Dice — RAMP Table 9"))
-    out.append(Table("corruption_table10_per_class", aggregate.per_class_robustness(main, "dice"), "Per-class clean / corrupted / gap / worst-case Dice — RAMP Table 10"))
+                     f"Settings with severity ≥ {cfg.high_severity_min:g} in which each model has the highest Dice "
+                     "— RAMP Table 9"))
+    out.append(Table("corruption_table10_per_class", aggregate.per_class_robustness(main, "dice"),
+                     "Per-class clean / corrupted / gap / worst-case Dice — RAMP Table 10"))
     if cfg.loco:
         compare = list(overall.index)
         loco = aggregate.loco_table(df, cfg.loco, cfg.families, "dice", cls, compare=compare)
         out.append(Table("corruption_table12_loco", loco,
-                         "Leave-one-corruption-family-out: the LOCO model's Dice on its held-out family, next to every full model — RAMP Table 12"))
+                         "Leave-one-corruption-family-out: the LOCO model's Dice on its held-out family, "
+                         "next to every full model — RAMP Table 12"))
     return out
 
 
@@ -94,21 +107,23 @@ def report(df: pd.DataFrame, cfg: CorruptionSuite, fig_dir: Path) -> Section:
     by = {t.name: t.data for t in tabs}
     ov = by["corruption_table5"]
     figs = [
-        (plots.scatter_xy(ov["clean_dice"], ov["mean_corrupted_dice"], "clean Dice (fraction)", "mean corrupted Dice (fraction)",
-                          "Clean vs corrupted Dice (RAMP Fig. 3)", fig_dir / "corruption_clean_vs_corrupted.png"),
+        (plots.scatter_xy(ov["clean_dice"], ov["mean_corrupted_dice"], "clean Dice (fraction)",
+                          "mean corrupted Dice (fraction)", "Clean vs corrupted Dice (RAMP Fig. 3)",
+                          fig_dir / "corruption_clean_vs_corrupted.png"),
          "Clean Dice vs mean corrupted Dice per model"),
         (plots.heatmap(by["corruption_per_type"], "mean Dice (fraction)", "Corruption x model (RAMP Fig. 4)",
                        fig_dir / "corruption_heatmap.png"),
          "Mean Dice over severities per corruption and model"),
-        (plots.line_plot(by["corruption_per_severity"], "corruption severity (0 = clean; dataset units)", metric_label("dice"),
-                         "Dice vs severity (RAMP Fig. 5)", fig_dir / "corruption_dice_vs_severity.png"),
+        (plots.line_plot(by["corruption_per_severity"], "corruption severity (0 = clean; dataset units)",
+                         metric_label("dice"), "Dice vs severity (RAMP Fig. 5)",
+                         fig_dir / "corruption_dice_vs_severity.png"),
          "Mean Dice over corruptions per severity level"),
-        (plots.grouped_bars(by["corruption_per_type"], "corruption", metric_label("dice"), "Dice per corruption and model (Ward & Imran Fig. 2/4)",
-                            fig_dir / "corruption_bars.png"),
+        (plots.grouped_bars(by["corruption_per_type"], "corruption", metric_label("dice"),
+                            "Dice per corruption and model (Ward & Imran Fig. 2/4)", fig_dir / "corruption_bars.png"),
          "Mean Dice per corruption and model"),
     ]
     text = (
-        "Mean corrupted Dice averages every corrupted image; robustness gap = clean − mean corrupted; worst-case Dice = per subject "
-        "the minimum over corruption × severity settings, averaged over subjects."
+        "Mean corrupted Dice averages every corrupted image; robustness gap = clean − mean corrupted; "
+        "worst-case Dice = per subject the minimum over corruption × severity settings, averaged over subjects."
     )
     return Section(title="Corruption suite (RAMP; Ward & Imran)", text=text, tables=tabs, figures=figs)

@@ -83,7 +83,8 @@ def report(df: pd.DataFrame, cfg: RotationSuite, fig_dir: Path) -> Section:
             plots.grouped_boxplot(
                 d, "angle_group", groups, models, metric_label("dice"),
                 "Dice per patient-rotation group (Fok et al. Fig. 2/4)", fig_dir / "rotation_dice_boxplot.png",
-                xlabel="patient rotation group (α range in degrees)", tick_labels=[f"{g}\n({ANGLE_GROUP_RANGES[g]})" for g in groups],
+                xlabel="patient rotation group (α range in degrees)",
+                tick_labels=[f"{g}\n({ANGLE_GROUP_RANGES[g]})" for g in groups],
             ),
             "Dice per rotation group and model; boxes: quartiles, whiskers: 1.5 IQR",
         )
@@ -93,7 +94,8 @@ def report(df: pd.DataFrame, cfg: RotationSuite, fig_dir: Path) -> Section:
         figs.append(
             (
                 plots.grouped_boxplot(
-                    d, "angle", selected, models, metric_label("dice"), "Dice at selected rotation angles (Fok et al. Fig. 5)",
+                    d, "angle", selected, models, metric_label("dice"),
+                    "Dice at selected rotation angles (Fok et al. Fig. 5)",
                     fig_dir / "rotation_dice_selected_angles.png", xlabel="patient rotation α (degrees)",
                     tick_labels=[f"{a:g}°" for a in selected],
                 ),
@@ -102,17 +104,20 @@ def report(df: pd.DataFrame, cfg: RotationSuite, fig_dir: Path) -> Section:
         )
     per_angle = d.groupby(["angle", "model"])["value"].mean().unstack("model").reindex(columns=models)
     per_angle_table = Table("rotation_dice_per_angle", per_angle, "Mean Dice per rotation angle (degrees) and model",
-                            best=aggregate.best_per_column(per_angle, True, "columns"), best_note="per angle, higher is better")
+                            best=aggregate.best_per_column(per_angle, True, "columns"),
+                            best_note="per angle, higher is better")
     figs.append(
         (
-            plots.line_plot(per_angle, "patient rotation α (degrees)", metric_label("dice"), "Mean Dice vs rotation angle", fig_dir / "rotation_dice_vs_angle.png"),
+            plots.line_plot(per_angle, "patient rotation α (degrees)", metric_label("dice"),
+                            "Mean Dice vs rotation angle", fig_dir / "rotation_dice_vs_angle.png"),
             "Mean Dice per rotation angle and model",
         )
     )
     n_img = d.groupby("model")["image"].nunique()
     text = (
         f"{int(n_img.max()) if len(n_img) else 0} images per model from `{cfg.dataset}`; angle groups as in "
-        "`xraylab.data.angles`. HD/HD95 follow MONAI (boundary distances, 95th percentile per direction, then the maximum); "
+        "`xraylab.data.angles`. HD/HD95 follow MONAI "
+        "(boundary distances, 95th percentile per direction, then the maximum); "
         f"empty-mask policies: Dice `{cfg.dice_empty}`, HD `{cfg.hd_empty}`."
     )
     return Section(title="Rotation suite (Fok et al.)", text=text, tables=[tab, per_angle_table], figures=figs)
