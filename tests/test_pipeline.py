@@ -195,3 +195,22 @@ def test_import_step_brings_a_real_folder_in_and_is_skipped_when_done(tmp_path):
     df = pd.read_parquet(tmp_path / "w" / "real" / "manifest.parquet")
     assert len(df) == 4 and {"mask:left_lung", "mask:right_lung", "mask:lungs"} <= set(df.columns)
     assert [r.status for r in run_pipeline(pipe, log=lambda m: None)] == ["skipped"]
+
+
+@pytest.mark.parametrize("name", ["sim2real_cpu.yaml", "sim2real_gpu.yaml", "pipeline_readme.yaml"])
+def test_shipped_pipelines_and_their_inline_specs_validate(name, tmp_path):
+    """Every step of the shipped sim-to-real pipelines parses, and each inline generate / train spec validates."""
+    from xraylab.data.spec import parse_spec as generate_spec
+    from xraylab.train.spec import parse_spec as train_spec
+
+    pipe = load_pipeline(SIM / name, workdir=tmp_path)
+    raw = yaml.safe_load((SIM / name).read_text(encoding="utf-8"))
+    stages = {s.name: s.stage for s in pipe.steps}
+    for step in raw["steps"]:
+        if isinstance(step.get("generate", {}).get("spec"), dict):
+            generate_spec(step["generate"]["spec"], step["name"])
+        if isinstance(step.get("train", {}).get("spec"), dict):
+            train_spec(step["train"]["spec"], step["name"])
+    if name.startswith("sim2real"):
+        assert stages["real"] == "import" and stages["train_syn_random"] == "train"
+        assert sum(s == "evaluate" for s in stages.values()) == 10

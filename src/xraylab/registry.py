@@ -34,8 +34,12 @@ class Registry(Generic[T]):
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True  # set first: a built-in module may look names up while it registers
-            for mod in self._builtin_modules:
-                importlib.import_module(mod)
+            try:
+                for mod in self._builtin_modules:
+                    importlib.import_module(mod)
+            except BaseException:
+                self._loaded = False  # a failed import must fail every look-up, not leave a partial registry
+                raise
 
     def register(self, name: str, entry: T | None = None) -> Any:
         """Register ``entry`` under ``name``; without ``entry`` return a decorator that registers its argument.

@@ -4,7 +4,8 @@
 :func:`view_arrays` — the one conversion of a rendered view into the arrays that get written (image in [0, 1],
 masks, layers), resized to an output size. :func:`render_ct` wraps both for one CT into a folder (the
 ``xraylab render`` output); :mod:`xraylab.data.worker` calls the same two functions for every dataset item.
-Presets and overrides are resolved before this module by :func:`xraylab.physics.presets.resolve_preset`.
+Preset names and overrides are resolved only in :mod:`xraylab.physics.presets` (``resolve_preset``, or its two
+halves ``resolve_geometry`` / ``resolve_physics``); the functions here take the resolved objects.
 """
 
 from __future__ import annotations

@@ -20,10 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _manifest_dataset():
-    try:
-        from xraylab.data.datasets import ManifestDataset
-    except ImportError:  # before the move from train/ to data/
-        from xraylab.train.datasets import ManifestDataset
+    from xraylab.data.datasets import ManifestDataset
+
     return ManifestDataset
 
 

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the steps of SPEC in order; steps whose outputs are complete are skipped.
 
-        Each step is one stage (generate, degrade, train, evaluate) with its own spec or options and an output
+        Each step is one stage (import, generate, degrade, train, evaluate) with its own spec or options and an output
         folder (default WORKDIR/<step name>); ${STEP.out} refers to an earlier step's output. Spec format:
         src/xraylab/pipeline.py.
         """

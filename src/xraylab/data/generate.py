@@ -38,7 +38,6 @@ from typing import Any, Sequence
 
 from xraylab.data import executors
 from xraylab.data.angles import angle_group
-from xraylab.data.pseudo_subjects import source_subject
 from xraylab.data.sources import CTRef, check_structures, label_source, resolve_cts
 from xraylab.data.spec import GenerateSpec, load_spec
 from xraylab.data.splits import assign_splits
@@ -106,13 +105,18 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
     structures = expand_structure_list(spec.structures)
     refs = resolve_cts(spec, spec_dir, source)
     missing = check_structures(refs, structures, spec.on_missing_structure, source)
+    framing = spec.output.framing
+    lacking = [sid for sid, gone in missing.items() if framing is not None and framing.structure in gone]
+    if lacking:
+        raise ConfigError(f"{source}: output.framing.structure {framing.structure!r} is missing from the label "
+                          f"map of {', '.join(lacking)}; frame on a structure every CT has, or drop those CTs")
     fixed_unknown = [s for s in spec.split.subjects if s not in {r.subject_id for r in refs}]
     if fixed_unknown:
         raise ConfigError(f"{source}: split.subjects: unknown subject(s) {', '.join(fixed_unknown)}")
     split_seed = spec.seed if spec.split.seed is None else spec.split.seed
     fractions = {"train": spec.split.train, "val": spec.split.val, "test": spec.split.test}
     # Pseudo-subjects (<id>~p<k>) always share their source CT's split: split the real subjects, then map.
-    sources = {r.subject_id: source_subject(r.subject_id) for r in refs}
+    sources = {r.subject_id: r.source_id or r.subject_id for r in refs}
     fixed = {sources[k]: v for k, v in spec.split.subjects.items()}
     by_source = assign_splits(sorted(set(sources.values())), fractions, split_seed, fixed)
     splits = {sid: by_source[src] for sid, src in sources.items()}
@@ -260,18 +264,22 @@ def _dataset_info(plan: Plan, spec_file: str | None) -> dict[str, Any]:
     }
 
 
+# A tile title is two short lines — the subject (and rotation), then at most one other swept value and how many
+# more there are — so the titles of random sweeps over many parameters do not run into their neighbours.
 def _caption(row: dict, swept: list[str]) -> str:
-    parts = [row["subject_id"]]
-    for name in swept:
-        v = row.get(f"sweep:{name}")
-        if v is not None:
-            val = json.loads(v)
-            short = name.split(".")[-1]
-            if name == "geometry.rotation_deg":
-                parts.append(f"α={val:g}°")
-            else:
-                parts.append(f"{short}={val:.4g}" if isinstance(val, float) else f"{short}={val}")
-    return " ".join(parts)
+    from xraylab.viz import short_caption
+
+    shown = [n for n in swept if row.get(f"sweep:{n}") is not None]
+    first = short_caption(row["subject_id"], 16)
+    if "geometry.rotation_deg" in shown:
+        shown.remove("geometry.rotation_deg")
+        first += f" α={json.loads(row['sweep:geometry.rotation_deg']):g}°"
+    if not shown:
+        return first
+    val = json.loads(row[f"sweep:{shown[0]}"])
+    text = f"{val:.3g}" if isinstance(val, float) else str(val)
+    second = short_caption(f"{shown[0].split('.')[-1]}={text}", 18)
+    return first + "\n" + second + (f" (+{len(shown) - 1})" if len(shown) > 1 else "")
 
 
 def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:

@@ -16,6 +16,11 @@ shared by every stage (generate, degrade, train, evaluate):
 ``label``              class label for classification (str or int)
 ``corruption``         corruption name, ``"none"`` for clean images
 ``severity``           corruption severity level (int, 0 = clean)
+``source_subject_id``  the real subject a pseudo-subject (``<id>~p<k>``) derives from; splits follow it
+``label_source``       where a synthetic item's labels come from (``totalsegmentator``, ``lungs:threshold``…)
+``pixel_spacing_mm``   size of a stored pixel in mm (NaN when unknown, e.g. most real PNGs)
+``framing_box``        JSON ``[row0, row1, col0, col1]`` detector crop of a framed synthetic view
+``licence``            licence of an imported real image
 =====================  =====================================================
 """
 

@@ -214,8 +214,9 @@ def load_mixed_data(spec: TrainSpec, check_files: bool = True) -> MixedData:
         raise ConfigError("no training rows: the datasets have no split == 'train' rows after filtering")
     if val.empty:
         raise ConfigError(
-            "no validation rows: the datasets with val: true have no split == 'val' rows and a single image "
-            "each; add a validation dataset (val: true, train: false) or more images"
+            "no validation rows: the datasets with val: true have no split == 'val' rows and none could be carved "
+            "(a dataset with val: true and train: false needs its own 'val' rows, e.g. `xraylab import --split "
+            "train=0.8,val=0.2`; a training dataset needs at least two images); add validation rows"
         )
     return MixedData(train=train, val=val, classes=classes, image_columns=image_columns, notes=notes)
 

@@ -174,12 +174,6 @@ def prepare_mask(mask: Any, size: int | tuple[int, int] | str | None):
     return resize_pad(t.to(torch.float32), hw, mode="nearest") > 0.5
 
 
-def output_hw(src_hw: tuple[int, int], size: int | tuple[int, int] | str | None) -> tuple[int, int]:
-    """The ``(H, W)`` :func:`prepare_image` produces for a source of ``src_hw`` pixels."""
-    hw = parse_size(size)
-    return (int(src_hw[0]), int(src_hw[1])) if hw is None else hw
-
-
 def resize_scale(src_hw: tuple[int, int], size: int | tuple[int, int] | str | None) -> float:
     """The scale factor ``resize_pad`` applies (output pixels per source pixel); 1 without resizing."""
     hw = parse_size(size)
@@ -213,5 +207,5 @@ def same_aspect(a_hw: tuple[int, int], b_hw: tuple[int, int]) -> bool:
 
 __all__ = [
     "NORMALIZE_MODES", "DEFAULT_PERCENTILES", "parse_size", "normalize_intensity", "prepare_image", "prepare_mask",
-    "output_hw", "resize_scale", "output_pixel_spacing", "same_aspect",
+    "resize_scale", "output_pixel_spacing", "same_aspect",
 ]

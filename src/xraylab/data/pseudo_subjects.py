@@ -17,7 +17,8 @@ source volume become air (−1000 HU, label 0). Everything is fixed by the seed 
 :class:`numpy.random.Generator` built from it; no global random state).
 
 A pseudo-subject is not an independent patient: it shares its source's anatomy. Its name is
-``<source name>~p<seed>`` and ``meta["pseudo_subject_of"]`` names the source subject, so that a
+``<source name>~p<seed>`` (a generate spec names its pseudo-subjects ``<source>~p<k>``, k = 1…n, and derives
+each seed from the spec; see :mod:`xraylab.data.sources`) and ``meta["pseudo_subject_of"]`` names the source subject, so that a
 subject-level split can keep every pseudo-subject in the split of its source CT
 (:func:`source_subject`).
 """
@@ -38,7 +39,7 @@ PSEUDO_SEP = "~p"
 
 
 def pseudo_subject_name(source_name: str, seed: int) -> str:
-    """``<source>~p<seed>``: the subject id of a pseudo-subject."""
+    """``<source>~p<n>``: the subject id of a pseudo-subject (``n``: its seed, or its index k in a generate spec)."""
     return f"{source_name}{PSEUDO_SEP}{int(seed)}"
 
 

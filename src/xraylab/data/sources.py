@@ -41,6 +41,7 @@ class CTRef:
     downsample: int = 1
     lung_labels: str = "totalsegmentator"  # totalsegmentator | auto | threshold (see the module docstring)
     pseudo_seed: int | None = None  # a pseudo-subject: the source CT deformed with this seed (data.pseudo_subjects)
+    source_id: str | None = None  # a pseudo-subject: the subject id of the CT it was deformed from
     pseudo_scale: tuple[float, float, float] = (0.08, 0.08, 0.05)
     pseudo_elastic_mm: float = 2.0
 
@@ -130,7 +131,7 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
         refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed))]
     seen: set[str] = set()
     for r in refs:
-        if not _SAFE_ID.match(r.subject_id):
+        if not _SAFE_ID.match(r.subject_id) or ("~" in r.subject_id and r.pseudo_seed is None):
             raise ConfigError(f"{source}: cts: subject id {r.subject_id!r} ({r.source}) must use letters, digits, "
                               "'.', '_' or '-'; set 'name:' on the entry")
         if r.subject_id in seen:
@@ -177,7 +178,7 @@ def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
     from xraylab.data.pseudo_subjects import pseudo_subject_name
     from xraylab.seeding import stable_int
 
-    return [replace(ref, subject_id=pseudo_subject_name(ref.subject_id, k),
+    return [replace(ref, subject_id=pseudo_subject_name(ref.subject_id, k), source_id=ref.subject_id,
                     pseudo_seed=stable_int(seed, ref.subject_id, k, bits=31),
                     pseudo_scale=tuple(entry.pseudo_scale), pseudo_elastic_mm=float(entry.pseudo_elastic_mm))
             for k in range(1, int(getattr(entry, "pseudo_subjects", 0)) + 1)]

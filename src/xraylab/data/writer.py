@@ -164,7 +164,7 @@ class DatasetWriter:
         pattern = re.compile(rf"^\.{re.escape(self.out.name)}\.deleting-\d+$")
         if self.out.parent.is_dir():
             for p in self.out.parent.glob(f".{self.out.name}.deleting-*"):
-                if pattern.match(p.name) and p.is_dir():
+                if pattern.match(p.name) and p.is_dir() and not _alive(int(p.name.rsplit("-", 1)[1])):
                     shutil.rmtree(p, ignore_errors=True)
 
     # ------------------------------------------------------------------ paths
@@ -302,3 +302,18 @@ class DatasetWriter:
         meta["complete"] = True
         write_dataset_json(self.out, meta)
         return path
+
+
+def _alive(pid: int) -> bool:
+    """True when a process ``pid`` exists on this machine (its --overwrite deletion may still be running)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True

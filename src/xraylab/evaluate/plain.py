@@ -411,7 +411,7 @@ def run_plain(spec: PlainSpec, model=None, log: Callable[[str], None] = print) -
     """
     from xraylab.data.manifest import structures_of
     from xraylab.evaluate.models import load_model_spec
-    from xraylab.io.atomic import remove_stale_temporaries, write_bytes, write_text
+    from xraylab.io.atomic import remove_temporaries_of, write_bytes, write_text
     from xraylab.versions import package_versions
     from xraylab.viz import contour_sheet, short_caption
 
@@ -429,7 +429,8 @@ def run_plain(spec: PlainSpec, model=None, log: Callable[[str], None] = print) -
     )
     out = Path(spec.output)
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(out)
+    for name in OUTPUT_FILES:  # only our own files' leftovers: --out may be a shared folder
+        remove_temporaries_of(out / name)
     table = per_image[PER_IMAGE_COLUMNS]
     write_text(out / "per_image.csv", table.to_csv(index=False))
     buf = io.BytesIO()
@@ -458,6 +459,11 @@ def run_plain(spec: PlainSpec, model=None, log: Callable[[str], None] = print) -
     write_text(out / "summary.md", _summary_markdown(summary, spec, model, rows, bool(tiles)))
     log(f"test: {len(rows)} images x {len(targets)} structures in {time.perf_counter() - t0:.1f} s")
     return out
+
+
+# Every file run_plain writes into its output folder.
+OUTPUT_FILES = ("per_image.csv", "per_image.parquet", "summary.csv", "results.parquet", "predictions.png",
+                "evaluate.json", "summary.md")
 
 
 def model_label(path: str | os.PathLike) -> str:

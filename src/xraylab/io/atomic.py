@@ -19,11 +19,6 @@ TMP_SUFFIX = ".tmp"
 _TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp$")
 
 
-def is_temporary(path: str | os.PathLike) -> bool:
-    """True when ``path``'s name is one :func:`atomic_path` makes (``.<name>.<pid>.tmp``)."""
-    return _TMP_RE.match(Path(path).name) is not None
-
-
 def temporaries_in(folder: str | os.PathLike) -> dict[str, list[Path]]:
     """``{name: [its temporaries]}`` of the ``.<name>.<pid>.tmp`` files directly in ``folder`` (one listing)."""
     found: dict[str, list[Path]] = {}
