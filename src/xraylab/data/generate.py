@@ -107,7 +107,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
     missing = check_structures(refs, structures, spec.on_missing_structure, source)
     framing = spec.output.framing
     lacking = [sid for sid, gone in missing.items() if framing is not None and framing.structure in gone]
-    if lacking:
+    if framing is not None and lacking:
         raise ConfigError(f"{source}: output.framing.structure {framing.structure!r} is missing from the label "
                           f"map of {', '.join(lacking)}; frame on a structure every CT has, or drop those CTs")
     fixed_unknown = [s for s in spec.split.subjects if s not in {r.subject_id for r in refs}]

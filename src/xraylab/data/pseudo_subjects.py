@@ -18,8 +18,8 @@ source volume become air (−1000 HU, label 0). Everything is fixed by the seed 
 
 A pseudo-subject is not an independent patient: it shares its source's anatomy. Its name is
 ``<source name>~p<seed>`` (a generate spec names its pseudo-subjects ``<source>~p<k>``, k = 1…n, and derives
-each seed from the spec; see :mod:`xraylab.data.sources`) and ``meta["pseudo_subject_of"]`` names the source subject, so that a
-subject-level split can keep every pseudo-subject in the split of its source CT
+each seed from the spec; see :mod:`xraylab.data.sources`) and ``meta["pseudo_subject_of"]`` names the source
+subject, so that a subject-level split can keep every pseudo-subject in the split of its source CT
 (:func:`source_subject`).
 """
 
