@@ -92,6 +92,7 @@ class ImportStep(_Strict):
     )
     structures: list[str] | None = Field(None, description="structures to keep (default: all found)")
     options: dict[str, Any] = Field(default_factory=dict, description="layout options (e.g. images_dir)")
+    limit: int | None = Field(None, ge=1, description="import at most this many images (count; quick runs)")
 
 
 class GenerateStep(_Strict):
@@ -418,8 +419,8 @@ def _run_import(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) 
 
     o = step.options
     res = import_dataset(o["layout"], o["root"], step.out, size=o["size"], normalize=o["normalize"], split=o["split"],
-                         seed=o["seed"], rename=o["rename"], structures=o["structures"], progress=False,
-                         layout_options=o["options"])
+                         seed=o["seed"], rename=o["rename"], structures=o["structures"], limit=o["limit"],
+                         progress=False, layout_options=o["options"])
     log(f"  import: {res.n_items} images")
     return {"n_images": res.n_items}
 
@@ -462,7 +463,7 @@ def _run_train(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -
         spec = tspec.load_spec(o["spec"], o["data"], sets, **overrides)
     else:
         where = f"{pipe.source}: steps[{step.index}].train.spec"
-        raw = tspec._relative_to(dict(o["spec"]), pipe.base)
+        raw = tspec.paths_relative_to(dict(o["spec"]), pipe.base)
         raw = tspec.apply_overrides(raw, o["data"], where, sets, **overrides)
         spec = tspec.parse_spec(raw, where)
     res = fit(spec, step.out, resume=True, progress=False)

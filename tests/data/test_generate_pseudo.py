@@ -6,7 +6,7 @@ import numpy as np
 import yaml
 
 from xraylab.data.generate import generate
-from xraylab.data.manifest import read_manifest
+from xraylab.data.manifest import read_dataset_json, read_manifest
 from xraylab.io.images import read_image, read_mask
 
 
@@ -29,6 +29,7 @@ def test_pseudo_subjects_render_differently_and_follow_their_source_split(tmp_pa
     base = df.index[~df.index.str.contains("~")][0]
     assert sorted(df.index) == sorted([base, f"{base}~p1", f"{base}~p2"])
     assert set(df["source_subject_id"]) == {base}
+    assert df["pseudo_subject"].to_dict() == {base: False, f"{base}~p1": True, f"{base}~p2": True}
     assert df["split"].nunique() == 1  # one source → one split, whatever the fractions
     masks = {s: read_mask(out / df.loc[s, "mask:lungs"]) for s in df.index}
     assert masks[base].any() and all(m.any() for m in masks.values())
@@ -36,3 +37,5 @@ def test_pseudo_subjects_render_differently_and_follow_their_source_split(tmp_pa
     assert not np.array_equal(masks[f"{base}~p1"], masks[f"{base}~p2"])
     img = read_image(out / df.loc[f"{base}~p1", "image"])
     assert img.std() > 0
+    info = read_dataset_json(out)
+    assert "lung_upper_lobe_left" in info["structure_definitions"]["lungs"]

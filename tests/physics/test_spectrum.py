@@ -12,10 +12,10 @@ from xraylab.physics.config import make_physics_config
 from xraylab.physics.geometry import make_geometry
 from xraylab.physics.spectrum import (
     SpectrumConfig,
-    _spek,
     air_kerma_ugy,
     detector_air_kerma_ugy,
     make_spectrum,
+    make_spek,
     pixel_obliquity,
 )
 
@@ -54,15 +54,15 @@ def test_inverse_square_and_kerma_at_180cm():
 
 def test_spectra_are_cached():
     cfg = SpectrumConfig(kvp=90, mas=1.0)
-    from xraylab.physics.spectrum import _spectrum_cached
+    from xraylab.physics.spectrum import spectrum_cached
 
     make_spectrum(cfg, 1234.0)
-    built = _spek.cache_info().misses
-    before = _spectrum_cached.cache_info().hits
+    built = make_spek.cache_info().misses
+    before = spectrum_cached.cache_info().hits
     three = make_spectrum(cfg.model_copy(update={"mas": 3.0}), 1234.0)  # mAs is applied after the cache
     one = make_spectrum(cfg, 1234.0)
-    assert _spek.cache_info().misses == built  # no spekpy object rebuilt
-    assert _spectrum_cached.cache_info().hits == before + 2
+    assert make_spek.cache_info().misses == built  # no spekpy object rebuilt
+    assert spectrum_cached.cache_info().hits == before + 2
     assert three.air_kerma_ugy == pytest.approx(3 * one.air_kerma_ugy)
 
 

@@ -136,6 +136,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
                 "image_id": image_id,
                 "subject_id": ref.subject_id,
                 "source_subject_id": sources[ref.subject_id],
+                "pseudo_subject": ref.pseudo_seed is not None,
                 "split": splits[ref.subject_id],
                 "image": f"images/{image_id}.png",
             }
@@ -241,6 +242,7 @@ def _counts(rows: list[dict]) -> dict[str, Any]:
 def _dataset_info(plan: Plan, spec_file: str | None) -> dict[str, Any]:
     """dataset.json without counts and versions (the writer adds them)."""
     from xraylab.data.manifest import MANIFEST_NAME
+    from xraylab.io.structures import describe_structure
 
     spec = plan.spec.model_dump(mode="json")
     spec["render"].pop("device", None)
@@ -255,6 +257,7 @@ def _dataset_info(plan: Plan, spec_file: str | None) -> dict[str, Any]:
         "splits": plan.splits,
         "subjects": {r.subject_id: r.source for r in plan.refs},
         "structures": plan.structures,
+        "structure_definitions": {s: describe_structure(s) for s in plan.structures},
         "missing_structures": plan.missing,
         "swept_parameters": plan.spec.sweep.parameter_names(),
         "layout": {"images": "images/<image_id>.png (16-bit, [0, 1])",

@@ -189,7 +189,7 @@ def _own_label_table(ref: CTRef) -> dict[int, str] | None:
 
     No threshold lungs added (see :func:`label_table`); None: the CT has no labels.
     """
-    from xraylab.io.ct import _default_structure_table, default_ct_paths, read_structure_table
+    from xraylab.io.ct import default_ct_paths, default_structure_table, read_structure_table
 
     if ref.default:
         return read_structure_table(default_ct_paths()[2])
@@ -215,7 +215,7 @@ def _own_label_table(ref: CTRef) -> dict[int, str] | None:
 
     # GetArrayFromImage, not the View: a view of a temporary image reads freed memory.
     values = np.unique(sitk.GetArrayFromImage(read_sitk(ref.labels, "label map")))
-    return _default_structure_table(Path(ref.labels), values)
+    return default_structure_table(Path(ref.labels), values)
 
 
 def threshold_lungs_apply(ref: CTRef, own_table: dict[int, str] | None, structures: Sequence[str] = ()) -> bool:

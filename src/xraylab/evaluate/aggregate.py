@@ -302,11 +302,11 @@ def best_per_column(
         if s.empty:
             continue
         best = s.max() if higher_is_better else s.min()
-        out[str(col)] = (_tied_names(s, best), float(best))
+        out[str(col)] = (tied_names(s, best), float(best))
     return out
 
 
-def _tied_names(s: pd.Series, best: float) -> str:
+def tied_names(s: pd.Series, best: float) -> str:
     """Names (index labels) of every entry equal to ``best``, joined with ' = '."""
     keys = s.index[np.isclose(s.to_numpy(dtype=float), best, rtol=0, atol=1e-12)]
     return " = ".join(" / ".join(map(str, k)) if isinstance(k, tuple) else str(k) for k in keys)

@@ -256,7 +256,7 @@ def read_structure_table(path: str | os.PathLike) -> dict[int, str]:
     return {int(r["id"]): r[key].strip() for r in rows}
 
 
-def _default_structure_table(lab_path: Path, values: np.ndarray) -> dict[int, str]:
+def default_structure_table(lab_path: Path, values: np.ndarray) -> dict[int, str]:
     """Guess the id → name table of a label map that came without one.
 
     A binary label file named after a structure (TotalSegmentator's per-structure output, e.g.
@@ -284,7 +284,7 @@ def load_ct(
         path: CT file (``.nii``, ``.nii.gz``, ``.nrrd``, ``.mha``, ``.mhd``) or DICOM series folder.
         labels: label map file on the same grid (or a flipped/permuted copy of it).
         structures: id → name mapping or a CSV path; default: ``structures.csv`` beside the label map,
-            else a guess (see :func:`_default_structure_table`).
+            else a guess (see :func:`default_structure_table`).
         name: subject id; default: derived from the file or folder name.
         segment: when no ``labels`` are given — ``"auto"`` runs TotalSegmentator if its weights are
             present locally, ``"never"`` returns a CT without labels.
@@ -310,7 +310,7 @@ def load_ct(
         if structures is None and (lab_path.parent / "structures.csv").is_file():
             structures = lab_path.parent / "structures.csv"
         if structures is None:
-            table = _default_structure_table(lab_path, lab)
+            table = default_structure_table(lab_path, lab)
         elif isinstance(structures, Mapping):
             table = {int(k): str(v) for k, v in structures.items()}
         else:

@@ -75,6 +75,19 @@ _HEART_V1 = ("heart_myocardium", "heart_atrium_left", "heart_ventricle_left", "h
              "heart_ventricle_right")
 
 
+def describe_structure(name: str) -> str:
+    """One line saying what ``name`` means in a synthetic dataset (its members and row limits), for
+    ``dataset.json``: real and synthetic datasets must say which definition each structure uses."""
+    if name not in STRUCTURE_GROUPS:
+        return f"the label {name!r} of the CT's label map"
+    text = "union of the TotalSegmentator labels " + ", ".join(STRUCTURE_GROUPS[name]) + " (those present)"
+    extent = RADIOGRAPHIC_EXTENT.get(name)
+    if extent:
+        text += (f", projected, on detector rows from the top of {'/'.join(extent['top'][:2])} to the bottom of "
+                 f"{extent['bottom'][0]}")
+    return text
+
+
 def expand_structure_list(names: Iterable[str]) -> list[str]:
     """Expand set shorthands (``jsrt``) and split comma lists; keep order, drop duplicates."""
     out: list[str] = []

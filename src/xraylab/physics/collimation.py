@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from xraylab.physics.focal_spot import FocalSpotConfig, _cdf
+from xraylab.physics.focal_spot import FocalSpotConfig, spot_cdf
 
 
 class CollimationConfig(BaseModel):
@@ -74,9 +74,9 @@ def _profile(n: int, pitch: float, lo: float, hi: float, blur: float, shape: str
     x = x * pitch + shift
     p = torch.ones_like(x)
     if lo != float("-inf"):
-        p = p * _cdf(x - lo, blur, shape)
+        p = p * spot_cdf(x - lo, blur, shape)
     if hi != float("inf"):
-        p = p * (1.0 - _cdf(x - hi, blur, shape))
+        p = p * (1.0 - spot_cdf(x - hi, blur, shape))
     return p.view(n, ss).mean(dim=1)
 
 

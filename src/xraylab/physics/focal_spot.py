@@ -83,7 +83,7 @@ class FocalSpotConfig(BaseModel):
 _FWHM_TO_SIGMA = 1.0 / (2.0 * math.sqrt(2.0 * math.log(2.0)))
 
 
-def _cdf(x: torch.Tensor, size: float, shape: str) -> torch.Tensor:
+def spot_cdf(x: torch.Tensor, size: float, shape: str) -> torch.Tensor:
     """CDF of the 1-D spot distribution (centred, full width / FWHM ``size``) at ``x``."""
     if size <= 0:
         return (x >= 0).to(x.dtype)
@@ -98,7 +98,7 @@ def _kernel_1d(blur_mm: float, pitch_mm: float, shape: str) -> torch.Tensor:
     half_extent = blur_mm / 2 if shape == "uniform" else 3.5 * blur_mm * _FWHM_TO_SIGMA
     k = max(0, math.ceil(half_extent / pitch_mm - 0.5))
     j = torch.arange(-k, k + 1, dtype=torch.float64)
-    w = _cdf((j + 0.5) * pitch_mm, blur_mm, shape) - _cdf((j - 0.5) * pitch_mm, blur_mm, shape)
+    w = spot_cdf((j + 0.5) * pitch_mm, blur_mm, shape) - spot_cdf((j - 0.5) * pitch_mm, blur_mm, shape)
     return w / w.sum()
 
 

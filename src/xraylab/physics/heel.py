@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from xraylab.physics.spectrum import SpectrumConfig, _filters_key, _spectrum_cached, _spek
+from xraylab.physics.spectrum import SpectrumConfig, filters_key, make_spek, spectrum_cached
 
 # Which image side the anode points to → (image axis, sign mapping detector coordinate to spekpy x).
 # Detector coordinates (geometry.py): u grows to the image right (columns), v grows down (rows).
@@ -47,11 +47,11 @@ def heel_ratio_table(spec: SpectrumConfig, sid_mm: float, positions_mm) -> np.nd
     1 on the central ray; the factor of the off-axis spectrum along the anode–cathode axis relative to the one
     at the same distance across it (so inverse square cancels).
     """
-    key = (float(spec.kvp), spec.anode, float(spec.anode_angle_deg), _filters_key(spec.filtration),
+    key = (float(spec.kvp), spec.anode, float(spec.anode_angle_deg), filters_key(spec.filtration),
            float(spec.bin_keV), float(sid_mm) / 10.0)
     cols = []
     for a in positions_mm:
-        _, along, *_ = _spectrum_cached(*key, round(float(a), 3) / 10.0)
+        _, along, *_ = spectrum_cached(*key, round(float(a), 3) / 10.0)
         _, across, *_ = _spectrum_cached_y(*key, abs(round(float(a), 3)) / 10.0)
         cols.append(np.where(across > 0, along / np.maximum(across, 1e-300), 1.0))
     return np.stack(cols, axis=1)
@@ -60,7 +60,7 @@ def heel_ratio_table(spec: SpectrumConfig, sid_mm: float, positions_mm) -> np.nd
 @functools.lru_cache(maxsize=256)
 def _spectrum_cached_y(kvp, anode, angle, filters, bin_keV, z_cm, y_cm):
     """Spectrum displaced across the anode–cathode axis (spekpy y): the symmetric reference for the heel ratio."""
-    s = _spek(kvp, anode, angle, filters, bin_keV, z_cm)
+    s = make_spek(kvp, anode, angle, filters, bin_keV, z_cm)
     s.set(x=0.0, y=y_cm)
     try:
         k, phi = s.get_spectrum()

@@ -118,12 +118,13 @@ class Spectrum:
         )
 
 
-def _filters_key(filtration) -> tuple[tuple[str, float], ...]:
+def filters_key(filtration) -> tuple[tuple[str, float], ...]:
     return tuple((spekpy_material_name(f.material), float(f.thickness_mm)) for f in filtration)
 
 
 @functools.lru_cache(maxsize=32)
-def _spek(kvp: float, anode: str, angle: float, filters: tuple[tuple[str, float], ...], bin_keV: float, z_cm: float):
+def make_spek(kvp: float, anode: str, angle: float, filters: tuple[tuple[str, float], ...], bin_keV: float,
+              z_cm: float):
     """A spekpy ``Spek`` object at 1 mAs (cached: construction is the slow part)."""
     import spekpy
 
@@ -134,8 +135,8 @@ def _spek(kvp: float, anode: str, angle: float, filters: tuple[tuple[str, float]
 
 
 @functools.lru_cache(maxsize=256)
-def _spectrum_cached(kvp, anode, angle, filters, bin_keV, z_cm, x_cm):
-    s = _spek(kvp, anode, angle, filters, bin_keV, z_cm)
+def spectrum_cached(kvp, anode, angle, filters, bin_keV, z_cm, x_cm):
+    s = make_spek(kvp, anode, angle, filters, bin_keV, z_cm)
     # Off-axis position through ``set`` (spekpy state); reset to the axis afterwards because the object is shared.
     # REFERENCES.md §5 heel numbers were computed this way.
     s.set(x=x_cm, y=0.0)
@@ -159,9 +160,9 @@ def make_spectrum(cfg: SpectrumConfig, distance_mm: float, off_axis_mm: float = 
     energy holding the polychromatic spectrum's photon count; its mean energy is that energy and HVL/kerma
     are computed for it.
     """
-    key = (float(cfg.kvp), cfg.anode, float(cfg.anode_angle_deg), _filters_key(cfg.filtration), float(cfg.bin_keV),
+    key = (float(cfg.kvp), cfg.anode, float(cfg.anode_angle_deg), filters_key(cfg.filtration), float(cfg.bin_keV),
            float(distance_mm) / 10.0, float(off_axis_mm) / 10.0)
-    k, n, mean, hvl, kerma = _spectrum_cached(*key)
+    k, n, mean, hvl, kerma = spectrum_cached(*key)
     n = n * cfg.mas
     kerma = kerma * cfg.mas
     if cfg.monoenergetic_keV is not None:
@@ -185,7 +186,7 @@ def _mono_hvl_mm_al(energy_keV: float) -> float:
 
 def muen_air(energies_keV: np.ndarray) -> np.ndarray:
     """Mass energy-absorption coefficient of dry air (cm²/g) at ``energies_keV`` — spekpy's NIST table."""
-    s = _spek(80.0, "W", 12.0, (), 1.0, 100.0)
+    s = make_spek(80.0, "W", 12.0, (), 1.0, 100.0)
     return np.asarray(s.muen_air_data.get_muen_over_rho_air(np.asarray(energies_keV, dtype=np.float64)))
 
 

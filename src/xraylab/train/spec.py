@@ -215,12 +215,12 @@ def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None,
     """
     path = Path(path)
     raw = read_yaml_mapping(path, "training")
-    raw = _relative_to(raw, path.parent)
+    raw = paths_relative_to(raw, path.parent)
     raw = apply_overrides(raw, data_paths, str(path), sets, **overrides)
     return parse_spec(raw, str(path))
 
 
-def _relative_to(raw: Any, folder: Path) -> Any:
+def paths_relative_to(raw: Any, folder: Path) -> Any:
     """Resolve relative ``data[].path`` and ``model.weights`` of a spec file against its folder."""
     if not isinstance(raw, dict):
         return raw

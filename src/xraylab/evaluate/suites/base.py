@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from xraylab.evaluate.aggregate import HIGHER_IS_BETTER, _tied_names
+from xraylab.evaluate.aggregate import HIGHER_IS_BETTER, tied_names
 from xraylab.evaluate.models import ModelPool
 
 
@@ -49,7 +49,7 @@ def mixed_best(table: pd.DataFrame, directions: dict[str, bool]) -> dict[str, tu
         s = pd.to_numeric(table[col], errors="coerce").dropna()
         if not s.empty:
             best = s.max() if higher else s.min()
-            out[str(col)] = (_tied_names(s, best), float(best))
+            out[str(col)] = (tied_names(s, best), float(best))
     return out
 
 
