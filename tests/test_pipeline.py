@@ -31,7 +31,7 @@ def test_smoke_spec_parses_and_resolves_references(tmp_path):
     steps = {s.name: s for s in pipe.steps}
     assert [s.stage for s in pipe.steps] == ["generate", "generate", "degrade", "train", "evaluate"]
     assert steps["gen_train"].out == tmp_path.resolve() / "gen_train"
-    assert steps["gen_train"].options["spec"] == str(SIM / "demo.yaml")
+    assert steps["gen_train"].options["spec"] == str((SIM / "demo.yaml").resolve())
     assert steps["degrade_heldout"].options["dataset"] == str(tmp_path.resolve() / "gen_heldout")
     assert steps["train_unet"].options["data"] == {
         "syn": str(tmp_path.resolve() / "gen_train"), "heldout": str(tmp_path.resolve() / "gen_heldout")}
