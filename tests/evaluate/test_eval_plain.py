@@ -366,3 +366,28 @@ def test_pipeline_plain_evaluate_step(ckpt, data, tmp_path):
     bad = {"name": "p", "workdir": "w", "steps": [{"name": "e", "evaluate": step}]}
     with pytest.raises(ConfigError, match="unknown field 'colour'"):
         run_pipeline(parse_pipeline(bad, "p.yaml", base=tmp_path), log=lambda m: None)
+
+
+def test_a_row_without_a_mask_file_is_listed_unscored(ckpt, data, tmp_path):
+    """An empty mask cell (``import --allow-missing-masks``, generate's ``on_missing_structure: skip``) gives NaN
+    scores for that image and structure only, and the summary counts the images actually scored."""
+    import shutil
+
+    from xraylab.data.manifest import read_manifest, write_manifest
+
+    folder = tmp_path / "holes"
+    shutil.copytree(data["real"], folder)
+    man = read_manifest(folder)
+    gone = man.loc[man["split"] == "test", "image_id"].iloc[0]
+    man.loc[man["image_id"] == gone, "mask:cardiomediastinum"] = None
+    write_manifest(folder, man)
+    out = tmp_path / "eval"
+    r = _cli("--model", ckpt, "--data", folder, "--out", out, "--split", "test", "--map", "heart=cardiomediastinum")
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out / "per_image.csv")
+    cm = df[df["target"] == "cardiomediastinum"].set_index("image_id")
+    assert np.isnan(cm.loc[gone, "dice"]) and np.isnan(cm.loc[gone, "hd95"])
+    assert cm.drop(index=gone)["dice"].notna().all()
+    assert df[df["target"] != "cardiomediastinum"]["dice"].notna().all()
+    summary = pd.read_csv(out / "summary.csv")  # one row per unit (this set mixes mm and px spacings)
+    assert summary.loc[summary["target"] == "cardiomediastinum", "n"].sum() == len(cm) - 1

@@ -94,9 +94,13 @@ def load_batch(
     in_channels: int,
     classes: Sequence[str] | None = None,
     spacing: np.ndarray | None = None,
+    allow_missing: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor | None, np.ndarray | None]:
     """Load ``rows`` as ``images [B, C, S, S]`` float32 in [0, 1], ``masks [B, K, S, S]`` bool (or None),
-    and the effective spacing ``[B, 2]`` in mm on the resized grid (or None)."""
+    and the effective spacing ``[B, 2]`` in mm on the resized grid (or None).
+
+    ``allow_missing``: a row without a file for a mask (an empty manifest cell, e.g. a structure a CT lacked)
+    gets an all-False mask instead of an error; the caller must not score it (see :func:`mask_present`)."""
     folder = Path(folder)
     mcols = mask_columns_for(rows, classes) if classes is not None else []
     images, masks, eff = [], [], []
@@ -108,6 +112,9 @@ def load_batch(
         if mcols:
             ms = []
             for c in mcols:
+                if allow_missing and not _has_file(r[c]):
+                    ms.append(torch.zeros(h, w))
+                    continue
                 m = read_mask(folder / str(r[c]))
                 if m.shape != (h, w):
                     raise InputFileError(f"{folder / str(r[c])}: mask shape {m.shape} differs from image {(h, w)}")
@@ -120,6 +127,16 @@ def load_batch(
     x = torch.stack(images)
     y = torch.stack(masks) if mcols else None
     return x, y, (np.stack(eff) if spacing is not None else None)
+
+
+def _has_file(value) -> bool:
+    return isinstance(value, str) and value.strip() not in ("", "None", "nan")
+
+
+def mask_present(rows: pd.DataFrame, structures: Sequence[str]) -> np.ndarray:
+    """``[B, K]`` bool: whether each row has a mask file for each structure (manifest cell not empty)."""
+    return np.array([[_has_file(v) for v in rows[f"{MASK_PREFIX}{s}"]] for s in structures], dtype=bool).T.reshape(
+        len(rows), len(structures))
 
 
 def batches(n: int, batch_size: int) -> Iterator[slice]:

@@ -264,7 +264,7 @@ def score(
     """
     import torch
 
-    from xraylab.evaluate.data import batches, load_batch
+    from xraylab.evaluate.data import batches, load_batch, mask_present
     from xraylab.evaluate.inference import predict_masks
     from xraylab.evaluate.metrics import dice, hausdorff_many
     from xraylab.viz import short_caption
@@ -279,7 +279,8 @@ def score(
     for sl in batches(len(rows), batch_size):
         meta = rows.iloc[sl]
         sp = np.repeat(native[sl, None], 2, axis=1)
-        x, y, eff = load_batch(meta, folder, model.image_size, model.in_channels, needed, sp)
+        x, y, eff = load_batch(meta, folder, model.image_size, model.in_channels, needed, sp, allow_missing=True)
+        have = mask_present(meta, needed)  # [b, len(needed)]: rows without a mask file are not scored
         # every target has true structures (so masks come back) and a spacing was passed in
         assert y is not None and eff is not None
         raw = predict_masks(model.module, x.to(device)).cpu()
@@ -291,6 +292,8 @@ def score(
         spacing = np.where(known[:, None], eff, 1.0)
         d = dice(pred, true, empty=dice_empty)
         hd, hd95 = hausdorff_many(pred.numpy(), true.numpy(), (None, 95.0), spacing, hd_empty)
+        scored = np.stack([have[:, ix].all(axis=1) for ix in true_idx], axis=1)  # [b, k]
+        d, hd, hd95 = (np.where(scored, np.asarray(a, dtype=float), np.nan) for a in (d, hd, hd95))
         p_px = pred.flatten(2).sum(-1).numpy()
         t_px = true.flatten(2).sum(-1).numpy()
         b, k = d.shape
@@ -331,11 +334,12 @@ def score(
 
 
 def summarise(per_image: pd.DataFrame) -> pd.DataFrame:
-    """Mean and SD (ddof 1; NaN for one image) over images per structure, target and unit; ``n`` images."""
+    """Mean and SD (ddof 1; NaN for one image) over images per structure, target and unit; ``n``: images scored
+    (rows without a true mask file are listed in per_image with NaN scores and not counted)."""
     order = list(dict.fromkeys(per_image["structure"]))
     g = per_image.groupby(["structure", "target", "unit"], sort=False)
     out = g.agg(
-        n=("image_id", "nunique"),
+        n=("dice", "count"),
         dice_mean=("dice", "mean"), dice_sd=("dice", "std"),
         hd_mean=("hd", "mean"), hd_sd=("hd", "std"),
         hd95_mean=("hd95", "mean"), hd95_sd=("hd95", "std"),
