@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -72,3 +73,20 @@ def test_every_preset_resolves_and_renders(name, tiny_projector):
     arrays = view_arrays(res, (8, 8), normalize="minmax", layers=())
     assert arrays.image.shape == (8, 8) and 0.5 < arrays.image.max() <= 1.0 and arrays.layers == {}
     assert arrays.masks["lungs"].dtype == bool and arrays.masks["lungs"].any()
+
+
+def test_framing_box_widens_the_structure_box_by_drawn_margins_and_clips_to_the_detector():
+    from xraylab.render import framing_box
+
+    m = np.zeros((100, 80), bool)
+    m[20:60, 10:50] = True  # a 40 × 40 box
+    rng = np.random.default_rng(0)
+    fixed = {"top": (0.1, 0.1), "bottom": (0.25, 0.25), "left": (0.05, 0.05), "right": (0.5, 0.5)}
+    assert framing_box(m, fixed, rng) == (16, 70, 8, 70)
+    wide = {"top": (2.0, 2.0), "bottom": (2.0, 2.0), "left": (2.0, 2.0), "right": (2.0, 2.0)}
+    assert framing_box(m, wide, rng) == (0, 100, 0, 80)  # clipped to the detector
+    assert framing_box(np.zeros((5, 5), bool), fixed, rng) is None
+    drawn = [framing_box(m, {"top": (0.0, 0.5)}, np.random.default_rng(s))[0] for s in range(20)]
+    assert min(drawn) >= 0 and max(drawn) <= 20 and len(set(drawn)) > 3  # margins vary within their range
+    assert framing_box(m, {"top": (0.0, 0.5)}, np.random.default_rng(3)) == framing_box(
+        m, {"top": (0.0, 0.5)}, np.random.default_rng(3))  # fixed by the generator's seed
