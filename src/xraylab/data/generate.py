@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 from xraylab.data import executors
 from xraylab.data.angles import angle_group
+from xraylab.data.preprocess import output_pixel_spacing
 from xraylab.data.sources import CTRef, check_structures, label_source, resolve_cts
 from xraylab.data.spec import GenerateSpec, load_spec
 from xraylab.data.splits import assign_splits
@@ -160,9 +161,9 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
             row["renderer"] = spec.render.renderer
             row["n_points"] = spec.render.n_points
             row["height"], row["width"] = spec.output.hw
-            scale = min(row["height"] / geom.rows, row["width"] / geom.cols)  # resize_pad's scale
-            row["pixel_spacing_mm"] = geom.pitch_mm / scale  # output pixel size at the detector plane
-            row["pixel_spacing_iso_mm"] = geom.pitch_mm / scale / geom.magnification  # at the isocenter
+            # output pixel size at the detector plane, then at the isocenter
+            row["pixel_spacing_mm"] = output_pixel_spacing(geom.pitch_mm, (geom.rows, geom.cols), spec.output.hw)
+            row["pixel_spacing_iso_mm"] = row["pixel_spacing_mm"] / geom.magnification
             row.update(geometry_columns(geom))
             row.update(physics_columns(phys))
             plan.items.append({

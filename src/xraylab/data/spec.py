@@ -43,7 +43,7 @@ from typing import Any, Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xraylab.io.ct import is_default_ct_name
-from xraylab.overrides import Override, apply_overrides
+from xraylab.overrides import Override, apply_overrides, mapping_to_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
 
@@ -312,7 +312,7 @@ class GenerateSpec(_Strict):
     @field_validator("physics", mode="after")
     @classmethod
     def _flatten(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return flatten_overrides(v)
+        return dict(mapping_to_overrides(v))  # {spectrum: {kvp: 90}} → {"spectrum.kvp": 90}
 
     @model_validator(mode="after")
     def _framing_structure(self) -> "GenerateSpec":
@@ -324,18 +324,6 @@ class GenerateSpec(_Strict):
 
 
 # --------------------------------------------------------------------------- helpers
-def flatten_overrides(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{spectrum: {kvp: 90}, grid: none}`` → ``{"spectrum.kvp": 90, "grid": "none"}``."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(flatten_overrides(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
 def apply_spec_sets(raw: dict[str, Any], sets: Sequence[Override]) -> dict[str, Any]:
     """Apply ``--set key.path=value`` overrides (:mod:`xraylab.overrides`) to the raw spec mapping.
 

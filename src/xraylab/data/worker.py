@@ -71,6 +71,7 @@ def _simulator(physics: dict, device: str):
 
 def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWriter | None = None) -> dict[str, Any]:
     """Render, write and record one item; returns its record (manifest row with hashes)."""
+    from xraylab.data.preprocess import output_pixel_spacing
     from xraylab.io.images import mask_png_bytes, png16_bytes
     from xraylab.physics.geometry import Geometry
     from xraylab.render import DATASET_LAYERS, framing_box, render_view, view_arrays
@@ -93,7 +94,7 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
         if crop is not None:  # the output pixel now covers less of the detector
             geom = result.projection.geometries[0]
             (r0, r1, c0, c1), (h, w) = crop, output["size"]
-            row["pixel_spacing_mm"] = geom.pitch_mm / min(h / (r1 - r0), w / (c1 - c0))
+            row["pixel_spacing_mm"] = output_pixel_spacing(geom.pitch_mm, (r1 - r0, c1 - c0), (h, w))
             row["pixel_spacing_iso_mm"] = row["pixel_spacing_mm"] / geom.magnification
     arrays = view_arrays(result, tuple(output["size"]), normalize=output["normalize"],
                          mask_resize=output["mask_resize"], mask_threshold=output["mask_threshold"],

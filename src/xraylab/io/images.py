@@ -68,6 +68,21 @@ def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> Path:
     return write_bytes(path, mask_png_bytes(mask))
 
 
+def pil_array(path: Path, palette_to_grey: bool = False) -> tuple[str, np.ndarray]:
+    """``(PIL mode, pixel array)`` of an image file; ``palette_to_grey`` turns palette ("P") images into "L".
+
+    A file PIL cannot decode is an :class:`InputFileError` naming it.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if palette_to_grey and img.mode == "P":
+                return "L", np.asarray(img.convert("L"))
+            return img.mode, np.asarray(img)
+    except Exception as exc:  # PIL raises many types for broken files
+        raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read a PNG/JPEG/TIFF image as float32 in [0, 1].
 
@@ -77,13 +92,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: image file not found; check the path in the manifest or command line")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            arr = np.asarray(img)
-    except Exception as exc:  # PIL raises many types for broken files
-        raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
+    mode, arr = pil_array(path)
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         scale = 65535.0
     elif arr.dtype == np.uint16:

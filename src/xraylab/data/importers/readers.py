@@ -58,21 +58,11 @@ def is_dicom(path: Path) -> bool:
 
 def read_raster(path: Path) -> Radiograph:
     """PNG/JPEG/TIFF/BMP/GIF → grey ``[H, W]`` float32 in [0, 1] (colour averaged; 16-bit kept at 16 bits)."""
-    from PIL import Image
+    from xraylab.io.images import pil_array
 
     if not path.is_file():
         raise InputFileError(f"{path}: image file not found")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode == "P":
-                arr = np.asarray(img.convert("L"))
-                mode = "L"
-            else:
-                arr = np.asarray(img)
-    except Exception as exc:  # PIL raises many types for broken files
-        raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
+    mode, arr = pil_array(path, palette_to_grey=True)
     if mode == "F":
         out = arr.astype(np.float32)
     elif arr.dtype == np.bool_:
