@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/xraylab demo --out outputs/demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks docs
+	$(VENV)/bin/ruff check src tests benchmarks docs examples scripts
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 

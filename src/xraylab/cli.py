@@ -3,13 +3,19 @@
 Each sub-command lives in its own module under :mod:`xraylab.commands` and
 exposes ``register(app)``. Heavy imports (torch, diffdrr, ...) happen inside
 the commands, so ``xraylab --help`` stays fast. Any :class:`XRayLabError` is
-printed on one line and the process exits with status 2.
+printed on one line and the process exits with status 2; an operating-system error
+(disk full, read-only filesystem, permission denied, a file where a folder is
+needed, ...) is printed on one line naming the path and what to do, status 74
+(``EX_IOERR`` of sysexits.h).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
+from typing import Any
 
 import typer
 
@@ -28,7 +34,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_")
+COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_", "realism")
 
 for _name in COMMAND_MODULES:
     try:
@@ -40,24 +46,81 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
+OS_ERROR_EXIT = 74  # EX_IOERR, sysexits.h
+
+# What to do about each operating-system error a run can meet while reading inputs or writing outputs.
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full; free space (or choose --out on another disk) and run the same command again "
+                  "to resume",
+    errno.EDQUOT: "the disk quota is exhausted; free space and run the same command again to resume",
+    errno.EROFS: "the filesystem is read-only; choose an --out on a writable disk",
+    errno.EACCES: "permission denied; check the permissions of that path or choose another --out",
+    errno.EPERM: "operation not permitted; check the permissions of that path or choose another --out",
+    errno.ENOTDIR: "a part of that path is a file, not a folder; remove the file or choose another path",
+    errno.EEXIST: "a file is in the way where a folder or new file is needed; remove it or choose another path",
+    errno.EISDIR: "that path is a folder where a file is needed; give a file",
+    errno.ENOENT: "check the path",
+    errno.ENAMETOOLONG: "the name is too long for the filesystem; choose a shorter path",
+    errno.EMFILE: "too many open files; raise the limit (ulimit -n) or use fewer --workers",
+    errno.EIO: "input/output error from the disk; check the disk and run the same command again",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an ``OSError``: the path(s) it names, the system's reason and what to do."""
+    where = ""
+    if exc.filename is not None:
+        where = os.fsdecode(exc.filename)
+        if exc.filename2 is not None:
+            where += f" -> {os.fsdecode(exc.filename2)}"
+        where += ": "
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    advice = _OS_ADVICE.get(exc.errno or -1, "check that path and run the same command again")
+    return " ".join(f"{where}{reason}; {advice}".split())
+
+
+def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(UsageError, NoArgsIsHelpError, ClickException) classes of click and of typer's vendored copy."""
+    usage: list[type] = []
+    no_args: list[type] = []
+    click_exc: list[type] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        usage += [mod.UsageError]
+        click_exc += [mod.ClickException]
+        no_args += [c for c in (getattr(mod, "NoArgsIsHelpError", None),) if c is not None]
+    return tuple(usage), tuple(no_args), tuple(click_exc)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning xraylab errors into one-line messages."""
     try:
         code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
     except XRayLabError as exc:
-        typer.echo(f"xraylab: error: {exc}", err=True)
+        typer.echo("xraylab: error: " + " ".join(str(exc).split()), err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        typer.echo(f"xraylab: error: {os_error_message(exc)}", err=True)
+        sys.exit(OS_ERROR_EXIT)
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("xraylab: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors (typer vendors click as typer._click)
+        usage, no_args, click_exc = _click_classes()
+        err: Any = exc  # one of the click exception classes below (typed per module, so checked at run time)
+        if isinstance(exc, usage) and not isinstance(exc, no_args):
+            ctx = getattr(err, "ctx", None)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            typer.echo("xraylab: error: " + " ".join(err.format_message().split()) + where, err=True)
+            sys.exit(err.exit_code)
+        if isinstance(exc, click_exc):
+            err.show()
+            sys.exit(err.exit_code)
         raise
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -36,3 +36,15 @@ class SegmentationUnavailableError(XRayLabError):
 
 class TrainingError(XRayLabError):
     """A training run cannot continue (NaN loss, missing checkpoint, ...)."""
+
+
+class PathEscapeError(ConfigError):
+    """A path built from user input (a name, an id, a manifest entry) resolves outside the folder it must stay in."""
+
+
+class BusyError(XRayLabError):
+    """Another process holds the writer lock of an output folder (one writer per dataset or run folder)."""
+
+
+class WriteConflictError(XRayLabError):
+    """A file being written vanished under the writer (another process cleaned the folder)."""

@@ -31,31 +31,41 @@ from xraylab.physics.projector import Projection, Projector
 from xraylab.versions import package_versions
 
 # Physics layers kept beside the material/path line integrals in a dataset item's ``layers.npz``.
-DATASET_LAYERS = ("primary", "scatter", "noise_free", "normalized")
+DATASET_LAYERS = ("primary", "scatter", "noise_free", "normalized", "for_processing", "valid", "field")
+# The for-processing image −ln(I/I₀) is stored as a 16-bit PNG scaled by this line integral (pixel 1.0 = 8).
+FOR_PROCESSING_SCALE = 8.0
 
 
 @dataclass
 class RenderResult:
     """One rendered view: the projection (line integrals, path lengths), the simulator layers, timings.
 
-    ``layers``: name → ``[1, 1, H, W]`` float32 (``image`` in [0, 1], see :mod:`xraylab.physics.simulator`);
-    ``seconds``: stage → wall seconds; ``out``: the folder written by :func:`render_ct`, if any.
+    ``layers``: name → ``[1, 1, H, W]`` float32: the simulator's (``image`` — the *for-presentation* image in
+    [0, 1] —, ``primary``, ``scatter``, ``noise_free``, ``normalized``, ``signal``, ``field``; see
+    :mod:`xraylab.physics.simulator`) plus ``for_processing`` (−ln of the flat-fielded image, the detector's
+    *for-processing* image: no enhancement, no LUT; ≥ 0, attenuation bright) and ``valid`` (1 where the ray
+    crosses the CT's whole superior–inferior extent, :func:`xraylab.physics.fov.valid_rays`);
+    ``seconds``: stage → wall seconds; ``out``: the folder written by :func:`render_ct`, if any;
+    ``field``: how the field of view was restricted (:func:`xraylab.physics.fov.auto_collimation`'s info).
     """
 
     projection: Projection
     layers: dict[str, torch.Tensor]
     seconds: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
+    field: dict = field(default_factory=dict)
 
 
 @dataclass
 class ViewArrays:
-    """What gets written for one view, at the output size: ``image`` float32 ``[H, W]`` in [0, 1],
-    ``masks`` structure → bool ``[H, W]``, ``layers`` name → float32 ``[H, W]`` (g/cm², mm, relative signal)."""
+    """What gets written for one view, at the output size: ``image`` float32 ``[H, W]`` in [0, 1] (the
+    for-presentation image), ``masks`` structure → bool ``[H, W]``, ``layers`` name → float32 ``[H, W]`` (g/cm²,
+    mm, relative signal), ``for_processing`` float32 ``[H, W]``: −ln(I/I₀) (0 in the padding), or None."""
 
     image: np.ndarray
     masks: dict[str, np.ndarray]
     layers: dict[str, np.ndarray]
+    for_processing: np.ndarray | None = None
 
 
 def detector_geometry(geometry: Geometry) -> Geometry:
@@ -80,8 +90,11 @@ def render_view(
 
     ``seed`` seeds the noise generator (same inputs + seed → the same layers, bit for bit, on one machine);
     ``simulator``: an :class:`~xraylab.physics.simulator.XRaySimulator` built for ``physics`` to reuse (its
-    cached layers), else one is made. Tensors live on ``projector.device``.
+    cached layers), else one is made. Tensors live on ``projector.device``. With ``collimation.field: auto``
+    (every preset) the blades close along the body axis to the rows whose rays cross the CT's whole S–I extent
+    (:mod:`xraylab.physics.fov`); ``result.field`` records it and ``layers["valid"]`` marks those rays.
     """
+    from xraylab.physics.fov import auto_collimation, valid_rays
     from xraylab.physics.simulator import XRaySimulator
 
     if simulator is None:
@@ -98,10 +111,16 @@ def render_view(
         return projector.project(geometry.model_copy(update={"source_offset_mm": g.source_offset_mm})).materials
 
     t0 = time.perf_counter()
+    valid = valid_rays(projector.ct, geometry)
+    det_geom = detector_geometry(geometry)
+    collimation, field_info = auto_collimation(physics.collimation, det_geom, valid, physics.focal_spot)
     gen = torch.Generator(device=projector.device).manual_seed(int(seed))
-    layers = simulator.simulate(projection.materials, detector_geometry(geometry), generator=gen, render=rerender)
+    layers = simulator.simulate(projection.materials, det_geom, generator=gen, render=rerender,
+                                collimation=collimation)
+    layers["for_processing"] = -torch.log(layers["normalized"].clamp_min(1e-6))
+    layers["valid"] = valid.to(device=projector.device, dtype=torch.float32).view(1, 1, *valid.shape)
     times["physics"] = time.perf_counter() - t0
-    return RenderResult(projection, layers, times)
+    return RenderResult(projection, layers, times, field=field_info)
 
 
 def framing_box(
@@ -139,9 +158,13 @@ def view_arrays(
     mask_threshold: float = 0.5,
     layers: Sequence[str] | None = DATASET_LAYERS,
     crop: tuple[int, int, int, int] | None = None,
+    crop_to_field: bool = False,
 ) -> ViewArrays:
     """The arrays written for ``result``, cropped to ``crop`` (see :func:`framing_box`; None: the whole
     detector) and resized (aspect kept, zero padding) to ``size`` = (rows, cols).
+
+    ``crop_to_field``: also cut the crop down to the fully exposed collimated field
+    (:func:`xraylab.physics.fov.field_box` of ``layers["field"]``), so that no unexposed band is written.
 
     ``normalize``: ``none`` (the simulator's display image, clipped to [0, 1]), ``minmax`` or ``percentile``
     (the cropped image stretched to [0, 1] by :func:`xraylab.data.preprocess.prepare_image`, as imported real
@@ -151,7 +174,7 @@ def view_arrays(
     """
     from xraylab.io.images import resize_pad
 
-    r0, r1, c0, c1 = crop or (0, result.layers["image"].shape[-2], 0, result.layers["image"].shape[-1])
+    r0, r1, c0, c1 = crop_box(result, crop, crop_to_field)
 
     def cut(t: torch.Tensor) -> torch.Tensor:
         return t[0, 0, r0:r1, c0:c1]
@@ -178,7 +201,34 @@ def view_arrays(
         else:
             arrays.update({k: cut(result.layers[k]) for k in layers})
     out_layers = {k: resize_pad(v.float(), size).cpu().numpy() for k, v in arrays.items()}
-    return ViewArrays(image.cpu().numpy(), masks, out_layers)
+    fp = None
+    if "for_processing" in result.layers:
+        fp = resize_pad(cut(result.layers["for_processing"]).float(), size).cpu().numpy()
+    return ViewArrays(image.cpu().numpy(), masks, out_layers, fp)
+
+
+def crop_box(
+    result: RenderResult, crop: tuple[int, int, int, int] | None = None, crop_to_field: bool = False
+) -> tuple[int, int, int, int]:
+    """The detector box ``(r0, r1, c0, c1)`` :func:`view_arrays` cuts out: ``crop`` (None: the whole detector),
+    intersected with the fully exposed field when ``crop_to_field`` (unchanged when they do not overlap)."""
+    from xraylab.physics.fov import field_box
+
+    h, w = result.layers["image"].shape[-2:]
+    box = crop or (0, h, 0, w)
+    if crop_to_field and "field" in result.layers:
+        fb = field_box(result.layers["field"][0, 0])
+        if fb is not None:
+            cut = (max(box[0], fb[0]), min(box[1], fb[1]), max(box[2], fb[2]), min(box[3], fb[3]))
+            if cut[1] > cut[0] and cut[3] > cut[2]:
+                box = cut
+    return box
+
+
+def for_processing_png(arr: np.ndarray) -> np.ndarray:
+    """The for-processing image ``−ln(I/I₀)`` ``[H, W]`` scaled to [0, 1] for a 16-bit PNG: value / 8, clipped
+    (:data:`FOR_PROCESSING_SCALE`; 1/65535 of the PNG is 1.2·10⁻⁴ of line integral)."""
+    return np.clip(np.asarray(arr, dtype=np.float32) / FOR_PROCESSING_SCALE, 0.0, 1.0)
 
 
 def _staging_dir(out: Path) -> Path:
@@ -197,12 +247,22 @@ def render_ct(
     device: str | torch.device = "cpu",
     overwrite: bool = False,
     progress: bool = True,
+    dicom: bool = False,
+    projector: Projector | None = None,
 ) -> RenderResult:
     """Project ``ct`` with ``geometry``, simulate preset ``preset`` (+ ``overrides``) and write it to ``out``.
 
+    ``projector``: a :class:`~xraylab.physics.projector.Projector` of ``ct`` for ``structures`` to reuse (several
+    views of one CT; ``renderer`` and ``device`` are then its own), else one is built.
+
+    ``dicom``: also write ``image.dcm`` (DICOM DX For Presentation, :mod:`xraylab.io.dicom_out`) and, when the
+    render has a ``for_processing`` layer, ``image_for_processing.dcm``.
+
     Output (when ``out`` is given): ``layers.npz`` (float32 ``material/<m>`` g/cm², ``path/<s>`` mm and
-    ``physics/<layer>``), ``image.png`` (16-bit radiograph), ``masks/<structure>.png``, ``preview.png`` (image
-    with mask outlines) and ``metadata.json`` (resolved geometry, physics, CT, versions). The folder is assembled
+    ``physics/<layer>``), ``image.png`` (16-bit for-presentation radiograph), ``image_for_processing.png``
+    (16-bit −ln(I/I₀) / 8, see :func:`for_processing_png`), ``masks/<structure>.png``, ``preview.png`` (image
+    with mask outlines) and ``metadata.json`` (resolved geometry, physics, CT, field of view, versions). The
+    folder is assembled
     under a temporary name beside ``out`` and renamed at the end: a failed render leaves no output folder.
     """
     from xraylab.io.images import mask_png_bytes, npz_bytes, png16_bytes
@@ -215,7 +275,9 @@ def render_ct(
             f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
     physics = resolve_physics(preset, overrides)
     t0 = time.perf_counter()
-    projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
+    if projector is None:
+        projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
+    renderer = projector.renderer
     build = time.perf_counter() - t0
     result = render_view(projector, geometry, physics, seed=seed, progress=progress)
     result.seconds["ray_tracing"] += build
@@ -230,6 +292,14 @@ def render_ct(
         (stage / "masks").mkdir(parents=True)
         (stage / "layers.npz").write_bytes(npz_bytes(arrays.layers))
         (stage / "image.png").write_bytes(png16_bytes(arrays.image))
+        if arrays.for_processing is not None:  # −ln(I/I₀) / FOR_PROCESSING_SCALE, 16 bit
+            (stage / "image_for_processing.png").write_bytes(png16_bytes(for_processing_png(arrays.for_processing)))
+        if dicom:  # DICOM DX beside the PNG (xraylab.io.dicom_out)
+            from xraylab.io.dicom_out import render_dx_blobs
+
+            for suffix, data in render_dx_blobs(result, arrays, physics, ct.name, seed, preset=preset,
+                                                renderer=renderer).items():
+                (stage / f"image{suffix}.dcm").write_bytes(data)
         for s, m in arrays.masks.items():
             (stage / "masks" / f"{s}.png").write_bytes(mask_png_bytes(m))
         from xraylab.viz import contact_sheet
@@ -247,6 +317,8 @@ def render_ct(
             "renderer": renderer,
             "structures": structures,
             "seed": seed,
+            "field": result.field,
+            "for_processing_png_scale": FOR_PROCESSING_SCALE,
             "seconds": result.seconds,
             "versions": package_versions(),
             "physics": physics.model_dump(mode="json"),

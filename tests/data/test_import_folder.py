@@ -183,7 +183,7 @@ def test_structure_selection_swap_sides_and_define(folder_set, tmp_path):
 
 
 def test_registry_lists_every_layout():
-    assert LAYOUTS.names() == ["folder", "jsrt", "montgomery", "shenzhen", "chestx_det"]
+    assert LAYOUTS.names() == ["folder", "jsrt", "montgomery", "shenzhen", "chestx_det", "isic2016", "ph2", "ham10000"]
     for name, cls in LAYOUTS.items():
         assert cls.name == name and cls.summary and cls.description
         assert cls.manifest and (REPO / "data_manifests" / cls.manifest).is_file(), cls.manifest

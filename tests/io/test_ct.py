@@ -131,7 +131,7 @@ def test_bad_inputs_raise_typed_errors_naming_the_file(tmp_path):
     sitk.WriteImage(nan_img, str(tmp_path / "nan.nii.gz"))
     with pytest.raises(InputFileError, match="nan.nii.gz: 1 voxel"):
         load_ct(tmp_path / "nan.nii.gz")
-    unsigned = sitk.GetImageFromArray((arr[:1] * 0 + 1024).astype(np.uint16))
+    unsigned = sitk.GetImageFromArray((arr[:2] * 0 + 1024).astype(np.uint16))
     sitk.WriteImage(unsigned, str(tmp_path / "unsigned.nii.gz"))
     with pytest.raises(InputFileError, match="unsigned.nii.gz: no voxel is below 0"):
         load_ct(tmp_path / "unsigned.nii.gz")

@@ -139,7 +139,8 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     state = torch.get_rng_state()
     with pytest.raises(TrainingError, match="epoch 2, step 1: loss is nan") as info:
         fit(_cls_spec(shapes_dir, epochs=3), tmp_path / "nan", progress=False)
-    assert "last good checkpoint (epoch 1)" in str(info.value)
+    assert "last.pt (epoch 1, resumable with --resume)" in str(info.value)
+    assert "metrics.csv lists epochs 1–1" in str(info.value)
     assert read_checkpoint(tmp_path / "nan", "last.pt")["epoch"] == 1
     assert len(pd.read_csv(tmp_path / "nan" / "metrics.csv")) == 1
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is forked, not consumed

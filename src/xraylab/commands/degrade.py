@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
     @app.command("degrade")
     def degrade(
         dataset: Optional[Path] = typer.Argument(
-            None, help="Dataset folder with manifest.parquet (images as PNG, intensities in [0, 1])."
+            None, help="Dataset folder with manifest.parquet (images as PNG, intensities in [0, 1]; or a volume "
+                       "dataset of CT NIfTI volumes: the 13 RAMP operators in 3D, lengths in mm)."
         ),
         out: Optional[Path] = typer.Option(None, "--out", help="Output dataset folder (created; re-runs resume)."),
         corruptions: Optional[str] = typer.Option(
@@ -62,6 +63,9 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Delete the degraded dataset in OUT (one made by another job) and start afresh."
         ),
+        split: Optional[str] = typer.Option(
+            None, "--split", help="Volume datasets only: degrade only this split (e.g. test; default: every row)."
+        ),
     ) -> None:
         """Write degraded copies of DATASET (corruption x severity level) with a manifest and a contact sheet."""
         if list_:
@@ -69,13 +73,26 @@ def register(app: typer.Typer) -> None:
             return
         if dataset is None or out is None:
             raise ConfigError("degrade needs DATASET and --out DIR (or --list)")
-        from xraylab.data.degrade_job import DegradeJob, run_degrade
-
         lv = _split(levels)
         try:
             lv_int = [int(v) for v in lv] if lv else None
         except ValueError:
             raise ConfigError(f"--levels must be comma-separated integers, got '{levels}'") from None
+        from xraylab.volumes.dataset import is_volume_dataset
+
+        if is_volume_dataset(dataset):
+            if mode != "all":
+                raise ConfigError("--mode random: volume datasets take every corruption x level (--mode all)")
+            from xraylab.volumes.degrade import degrade_volumes
+
+            manifest = degrade_volumes(dataset, out, _split(corruptions), lv_int, seed, include_clean, split,
+                                       overwrite, log=lambda m: typer.echo(m, err=True))
+            typer.echo(f"wrote the degraded volumes to {manifest.parent} (manifest.parquet, NIfTI volumes)")
+            return
+        if split is not None:
+            raise ConfigError("--split applies to volume datasets only")
+        from xraylab.data.degrade_job import DegradeJob, run_degrade
+
         job = DegradeJob(
             dataset=dataset, out=out, corruptions=_split(corruptions), levels=lv_int, mode=mode, seed=seed,
             include_clean=include_clean, modality=modality, overwrite=overwrite,

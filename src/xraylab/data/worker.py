@@ -74,7 +74,7 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
     from xraylab.data.preprocess import output_pixel_spacing
     from xraylab.io.images import mask_png_bytes, png16_bytes
     from xraylab.physics.geometry import Geometry
-    from xraylab.render import DATASET_LAYERS, framing_box, render_view, view_arrays
+    from xraylab.render import DATASET_LAYERS, crop_box, for_processing_png, framing_box, render_view, view_arrays
 
     out = Path(context["out"])
     render, output = context["render"], context["output"]
@@ -85,25 +85,41 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
                          simulator=sim)
     row = dict(item["row"])
     crop = None
-    if output.get("framing"):
-        framing = output["framing"]
+    framing = output.get("framing")
+    if framing:
         rng = np.random.default_rng([int(item["seed"]), FRAMING_STREAM])
         margins = {k: tuple(framing[k]) for k in ("top", "bottom", "left", "right")}
         crop = framing_box(result.projection.paths[framing["structure"]][0, 0] > 0, margins, rng)
-        row["framing_box"] = json.dumps(crop)
-        if crop is not None:  # the output pixel now covers less of the detector
-            geom = result.projection.geometries[0]
-            (r0, r1, c0, c1), (h, w) = crop, output["size"]
-            row["pixel_spacing_mm"] = output_pixel_spacing(geom.pitch_mm, (r1 - r0, c1 - c0), (h, w))
-            row["pixel_spacing_iso_mm"] = row["pixel_spacing_mm"] / geom.magnification
+    # A framed view stays inside the exposed field (collimation.field: auto ends it where the CT's S-I extent
+    # ends); output.crop_to_field cuts an unframed view to it too.
+    geom = result.projection.geometries[0]
+    if framing or output.get("crop_to_field"):
+        box = crop_box(result, crop, True)
+        crop = None if box == (0, geom.rows, 0, geom.cols) else box
+        row["framing_box"] = json.dumps(list(crop) if crop is not None else None)
+    row["field"] = json.dumps(result.field, sort_keys=True)
+    if crop is not None:  # the output pixel now covers less of the detector
+        (r0, r1, c0, c1), (h, w) = crop, output["size"]
+        row["pixel_spacing_mm"] = output_pixel_spacing(geom.pitch_mm, (r1 - r0, c1 - c0), (h, w))
+        row["pixel_spacing_iso_mm"] = row["pixel_spacing_mm"] / geom.magnification
     arrays = view_arrays(result, tuple(output["size"]), normalize=output["normalize"],
                          mask_resize=output["mask_resize"], mask_threshold=output["mask_threshold"],
                          layers=DATASET_LAYERS if row.get("layers") else (), crop=crop)
     blobs: dict[str, bytes] = {row["image"]: png16_bytes(arrays.image)}
+    if output.get("for_processing", True) and arrays.for_processing is not None:
+        row["image_for_processing"] = rel_fp = f"images_for_processing/{item['image_id']}.png"
+        blobs[rel_fp] = png16_bytes(for_processing_png(arrays.for_processing))
     for s in structures:
         blobs[row[f"mask:{s}"]] = mask_png_bytes(arrays.masks[s])
     if row.get("layers"):
         blobs[row["layers"]] = npz_bytes(arrays.layers)
+    if output.get("dicom"):  # DICOM DX of the image (xraylab.io.dicom_out); its columns get SHA-256s like the others
+        from xraylab.io.dicom_out import render_dx_blobs
+
+        for suffix, data in render_dx_blobs(result, arrays, sim.config, str(row["subject_id"]), int(item["seed"]),
+                                            spacing_mm=row.get("pixel_spacing_mm") if crop else None).items():
+            row[f"dicom{suffix}"] = rel = f"dicom/{item['image_id']}{suffix}.dcm"
+            blobs[rel] = data
 
     # Files first, the record last (with sha256:<column> of every file): see xraylab.data.writer.
     return (writer or DatasetWriter.open(out)).write_item(item["image_id"], blobs, row)

@@ -15,6 +15,12 @@ The protocol, the same for every stage:
   another fingerprint (or kind) raises a one-line :class:`~xraylab.errors.ConfigError` unless ``overwrite``; a
   non-empty folder that is not ours is never written into, scanned or deleted (``overwrite`` included). A folder
   holding only ``.xraylab/`` is one another shard of the same job is starting in, and is accepted.
+* **One writer.** The writer takes the folder's lock (:mod:`xraylab.io.lock`: ``.xraylab/lock`` with pid, host
+  and start time; stale locks of dead processes are taken over) before reading or changing its state, and
+  releases it in :meth:`~DatasetWriter.finish`, :meth:`~DatasetWriter.close` or when collected. A second writer
+  gets a one-line :class:`~xraylab.errors.BusyError` naming the holder. Writers with ``clean_temporaries=False``
+  (the shards of one sharded job) share the folder (``.xraylab/lock.shared-<host>-<pid>``) but exclude an
+  exclusive writer; :meth:`~DatasetWriter.finish` of an attached writer (``--merge``) takes the exclusive lock.
 * **Items.** :meth:`DatasetWriter.write_item` writes the item's files atomically (temporary name, then rename),
   then its record atomically: the record is written last, so an item is complete exactly when its record exists
   (and, for :meth:`DatasetWriter.is_done`, the files it lists exist). A kill at any point leaves at most
@@ -42,6 +48,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping, Sequence
 
 from xraylab.errors import ConfigError
+from xraylab.io.lock import FolderLock, pid_alive
 
 STATE_DIR = ".xraylab"
 RECORDS_DIR = f"{STATE_DIR}/records"
@@ -92,16 +99,28 @@ class DatasetWriter:
         out = Path(out)
         self._setup(out, kind, fingerprint, dict(job or {}))
         self._remove_abandoned_trash()
-        state = self._read_state()
         if out.exists() and not out.is_dir():
             raise ConfigError(f"{out}: --out is a file, not a folder; choose another --out")
-        if out.is_dir() and state is None and any(p.name != STATE_DIR for p in out.iterdir()):
+        if out.is_dir() and self._read_state() is None and any(p.name != STATE_DIR for p in out.iterdir()):
             raise ConfigError(f"{out}: folder is not empty and is not an xraylab dataset (no {JOB_FILE}); refusing "
                               "to write into or delete it — choose another --out")
+        # One writer per folder (shards of one job share it): taken before the state is read or changed.
+        self._lock = FolderLock(out, shared=not clean_temporaries).acquire()
+        try:
+            self._prepare(overwrite, clean_temporaries)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _prepare(self, overwrite: bool, clean_temporaries: bool) -> None:
+        out, kind, fingerprint = self.out, self.kind, self.fingerprint
+        state = self._read_state()
         if overwrite and state is not None:
             # Rename first, then delete: a kill mid-deletion leaves no half-deleted dataset under OUT.
             trash = out.parent / f".{out.name}.deleting-{os.getpid()}"
             os.replace(out, trash)
+            self._lock.held = False  # its file moved with the folder
+            self._lock.acquire()
             shutil.rmtree(trash)
             state = None
         if state is not None and (state.get("kind") != kind or state.get("fingerprint") != fingerprint):
@@ -117,6 +136,10 @@ class DatasetWriter:
         if clean_temporaries:
             self.remove_stale_temporaries()
 
+    def close(self) -> None:
+        """Release the folder's writer lock (also done by :meth:`finish`, and when the writer is collected)."""
+        self._lock.release()
+
     # ------------------------------------------------------------------ construction helpers
     def _setup(self, out: Path, kind: str, fingerprint: str, job: dict[str, Any]) -> None:
         self.out = out
@@ -124,6 +147,7 @@ class DatasetWriter:
         self.fingerprint = fingerprint
         self.job = job
         self._tmp_index: dict[Path, dict[str, list[Path]]] = {}
+        self._lock = FolderLock(out)  # not held until acquired
 
     @classmethod
     def open(cls, out: str | os.PathLike) -> "DatasetWriter":
@@ -283,6 +307,8 @@ class DatasetWriter:
         from xraylab.data.manifest import MANIFEST_NAME, write_dataset_json, write_manifest
         from xraylab.versions import package_versions
 
+        if not self._lock.held:  # a writer attached with open() (e.g. --merge): the folder must be ours alone now
+            self._lock = FolderLock(self.out).acquire()
         ids = sorted(self.done_ids()) if order is None else list(order)
         if not ids:
             raise ConfigError(f"{self.out}: no items were written; nothing to finish")
@@ -301,19 +327,11 @@ class DatasetWriter:
         meta["versions"] = package_versions()
         meta["complete"] = True
         write_dataset_json(self.out, meta)
+        self.close()
         return path
 
 
 def _alive(pid: int) -> bool:
-    """True when a process ``pid`` exists on this machine (its --overwrite deletion may still be running)."""
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+    """True when a process ``pid`` other than this one exists on this machine (its --overwrite deletion may still be
+    running)."""
+    return pid != os.getpid() and pid_alive(pid)

@@ -1,7 +1,17 @@
 """CT corruption operators of RAMP (Kang et al., Table 2), on 2D slices and 3D volumes.
 
 Inputs are normalised CT in [0, 1]: ``[B, C, H, W]`` slices or ``[B, C, D, H, W]``
-volumes; lengths are in voxels (not rescaled). Output is clipped to [0, 1].
+volumes. Output is clipped to [0, 1].
+
+Lengths in mm. The blur widths of Table 2 (isotropic blur, motion blur, the compound's blur) are
+voxel counts on the grid the paper trained on: nnU-Net's 3d_fullres configuration of TotalSegmentator,
+whose CTs are resampled to 1.5 mm isotropic voxels (Wasserthal et al., Radiol. AI 2023, "all CT images
+were resampled to 1.5 mm isotropic resolution"). We store them in mm (voxels x
+:data:`REFERENCE_SPACING_MM`) and convert them with the volume's own voxel spacing:
+``apply(x, level, g, spacing_mm=(sd, sh, sw))`` (one value per spatial axis of ``x``, in its axis order).
+Without ``spacing_mm`` the reference 1.5 mm grid is assumed, i.e. the paper's voxel values.
+Ratios stay relative to the grid: the resolution factor, the ghost shift (a fraction of the axis),
+the stripe fraction and the bias field's 4-per-axis control grid.
 
 Severity mapping. RAMP evaluates each operator at severities
 ``s in {0.05, 0.10, 0.15, 0.20, 0.25}`` (§3.5). We map them onto levels 1-5
@@ -20,6 +30,9 @@ call and shared by the batch; noise fields are independent per voxel and sample.
 
 from __future__ import annotations
 
+import math
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -27,8 +40,12 @@ from xraylab.degrade import filters as flt
 from xraylab.degrade import rng
 from xraylab.degrade.base import Corruption
 from xraylab.degrade.registry import register
+from xraylab.degrade.rng import fresh_generator
+from xraylab.errors import ConfigError
 
 PAPER_SEVERITIES = (0.05, 0.10, 0.15, 0.20, 0.25)
+#: mm per voxel of the grid Table 2's voxel lengths refer to (TotalSegmentator / nnU-Net 3d_fullres, 1.5 mm)
+REFERENCE_SPACING_MM = 1.5
 _TAGS = ("ct",)
 
 
@@ -37,12 +54,64 @@ def range_table(lo: float, hi: float, identity: float = 0.0) -> tuple[float, ...
     return (identity,) + tuple(lo + (hi - lo) * (s - 0.05) / 0.20 for s in PAPER_SEVERITIES)
 
 
+def voxel_spacing(x: torch.Tensor, spacing_mm: float | Sequence[float] | None) -> tuple[float, ...]:
+    """Spacing in mm per spatial axis of ``x`` (``None``: the 1.5 mm reference grid); raises on a bad value."""
+    nd = x.dim() - 2
+    if spacing_mm is None:
+        return (REFERENCE_SPACING_MM,) * nd
+    sp = (float(spacing_mm),) * nd if isinstance(spacing_mm, (int, float)) else tuple(float(s) for s in spacing_mm)
+    if len(sp) != nd or not all(math.isfinite(s) and s > 0 for s in sp):
+        raise ConfigError(f"spacing_mm {spacing_mm!r}: need {nd} positive voxel sizes in mm (one per spatial axis)")
+    return sp
+
+
+def mm_to_voxels(length_mm: float, spacing: Sequence[float]) -> list[float]:
+    """``length_mm`` expressed in voxels along each axis of ``spacing`` (mm per voxel)."""
+    return [float(length_mm) / s for s in spacing]
+
+
 class CTCorruption(Corruption):
-    """Base of the RAMP operators: volumetric, five levels, ``(lo, hi)`` range of the main parameter."""
+    """Base of the RAMP operators: volumetric, five levels, ``(lo, hi)`` range of the main parameter.
+
+    :meth:`apply` and :meth:`apply_with_mask` take an optional ``spacing_mm`` (voxel size per spatial
+    axis); operators with lengths implement :meth:`_apply_spaced`, the others :meth:`_apply`.
+    """
 
     modalities = _TAGS
     volumetric = True
     param_range: tuple[float, float] = (0.0, 0.0)
+
+    def apply(
+        self, image: torch.Tensor, severity: float, generator: torch.Generator | None = None,
+        spacing_mm: float | Sequence[float] | None = None,
+    ) -> torch.Tensor:
+        """Corrupt ``image`` (float in [0, 1]) at ``severity``; lengths converted with ``spacing_mm`` (mm/voxel)."""
+        self.check(image)
+        p = self.params(severity)
+        spacing = voxel_spacing(image, spacing_mm)
+        if float(severity) == 0.0:
+            return image.clone()
+        g = generator if generator is not None else fresh_generator()
+        out = self._apply_spaced(image, p, g, spacing).to(image.dtype)
+        if out.data_ptr() == image.data_ptr():
+            return out.clamp(0.0, 1.0)
+        return out.clamp_(0.0, 1.0)
+
+    def apply_with_mask(
+        self, image: torch.Tensor, mask: torch.Tensor | None, severity: float,
+        generator: torch.Generator | None = None, spacing_mm: float | Sequence[float] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Corrupt ``image``; the CT operators never move content, so ``mask`` is returned unchanged."""
+        return self.apply(image, severity, generator, spacing_mm=spacing_mm), mask
+
+    def _apply_spaced(
+        self, x: torch.Tensor, p: dict[str, float], g: torch.Generator, spacing: Sequence[float]
+    ) -> torch.Tensor:
+        return self._apply(x, p, g)
+
+    def _apply(self, x: torch.Tensor, p: dict[str, float], g: torch.Generator) -> torch.Tensor:
+        # the length-bearing operators work on the reference grid when called without a spacing
+        return self._apply_spaced(x, p, g, (REFERENCE_SPACING_MM,) * (x.dim() - 2))
 
 
 def _bias_field(x: torch.Tensor, g: torch.Generator, grid: int = 4) -> torch.Tensor:
@@ -80,15 +149,15 @@ class CTGaussianNoise(CTCorruption):
 
 @register
 class CTIsotropicBlur(CTCorruption):
-    """Isotropic Gaussian smoothing, sigma in [0.5, 2.5] voxels (out-of-focus / soft kernel)."""
+    """Isotropic Gaussian smoothing, sigma in [0.5, 2.5] reference voxels = [0.75, 3.75] mm (soft kernel)."""
 
     name = "ct_isotropic_blur"
     description = "isotropic Gaussian blur (RAMP Table 2)"
     param_range = (0.5, 2.5)
-    table = {"sigma_vox": range_table(0.5, 2.5)}
+    table = {"sigma_mm": range_table(0.5 * REFERENCE_SPACING_MM, 2.5 * REFERENCE_SPACING_MM)}
 
-    def _apply(self, x, p, g):
-        return flt.gaussian_blur(x, p["sigma_vox"])
+    def _apply_spaced(self, x, p, g, spacing):
+        return flt.gaussian_blur(x, mm_to_voxels(p["sigma_mm"], spacing))
 
 
 @register
@@ -108,16 +177,16 @@ class CTRicianNoise(CTCorruption):
 
 @register
 class CTMotionBlur(CTCorruption):
-    """Directional motion blur: 1D Gaussian, sigma in [0.5, 3.0] voxels, along a random spatial axis."""
+    """Directional motion blur: 1D Gaussian, sigma in [0.5, 3.0] reference voxels = [0.75, 4.5] mm, random axis."""
 
     name = "ct_motion_blur"
     description = "1D Gaussian blur along a random axis (RAMP Table 2)"
     param_range = (0.5, 3.0)
-    table = {"sigma_vox": range_table(0.5, 3.0)}
+    table = {"sigma_mm": range_table(0.5 * REFERENCE_SPACING_MM, 3.0 * REFERENCE_SPACING_MM)}
 
-    def _apply(self, x, p, g):
+    def _apply_spaced(self, x, p, g, spacing):
         axis = _random_axis(x, g)
-        return flt.gaussian_blur(x, p["sigma_vox"], axes=[axis])
+        return flt.gaussian_blur(x, p["sigma_mm"] / spacing[axis - 2], axes=[axis])
 
 
 @register
@@ -254,7 +323,8 @@ class CTStripe(CTCorruption):
 
 @register
 class CTCompound(CTCorruption):
-    """Compound: Gaussian noise (sigma = level), then blur (sigma = 5 level), then bias (strength = 3 level).
+    """Compound: Gaussian noise (sigma = level), then blur (sigma = 5 level reference voxels = 7.5 level mm),
+    then bias (strength = 3 level).
 
     ``level`` in [0.03, 0.15]. Because the blur follows the noise, the growing blur partly
     smooths the growing noise at the top levels: SSIM to the clean image is not monotonic
@@ -266,10 +336,10 @@ class CTCompound(CTCorruption):
     param_range = (0.03, 0.15)
     table = {"level": range_table(0.03, 0.15)}
 
-    def _apply(self, x, p, g):
+    def _apply_spaced(self, x, p, g, spacing):
         lv = p["level"]
         out = (x + lv * rng.randn(x.shape, g, x)).clamp(0, 1)
-        out = flt.gaussian_blur(out, 5.0 * lv)
+        out = flt.gaussian_blur(out, mm_to_voxels(5.0 * lv * REFERENCE_SPACING_MM, spacing))
         return out * torch.exp(3.0 * lv * _bias_field(x, g))
 
 

@@ -11,6 +11,11 @@ are only touched by the spatial stage (nearest-neighbour).
 
 Each function returns the new tensors and a record ``{"stage", "op", "params"}``
 (``None`` when the operation was not triggered).
+
+Lengths. Table 1's elastic (alpha, sigma) and sharpening sigma, like Table 2's blur widths, are voxels
+of the paper's 1.5 mm grid (:data:`xraylab.degrade.ct.REFERENCE_SPACING_MM`). ``RampConfig.spacing_mm``
+(mm per voxel, one value per spatial axis; ``None`` = the reference grid) converts them, so the same
+physical deformation and blur are applied to volumes of any voxel size.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import torch.nn.functional as F
 
 from xraylab.degrade import filters as flt
 from xraylab.degrade import registry, rng
-from xraylab.degrade.ct import FAMILIES
+from xraylab.degrade.ct import FAMILIES, REFERENCE_SPACING_MM, CTCorruption, voxel_spacing
 
 Record = dict[str, Any]
 CT_POOL: tuple[str, ...] = tuple(n for fam in FAMILIES.values() for n in fam)
@@ -58,6 +63,8 @@ class RampConfig:
     k: tuple[int, ...] = (2, 3, 4)
     pool: tuple[str, ...] = CT_POOL
     exclude: tuple[str, ...] = ()
+    #: mm per voxel along each spatial axis (None = the paper's 1.5 mm reference grid)
+    spacing_mm: tuple[float, ...] | None = None
 
     def corruption_pool(self) -> list[str]:
         """The pool after removing ``exclude`` (operator names or :data:`FAMILIES` keys)."""
@@ -78,15 +85,25 @@ def random_flip(x, mask, g, p: float):
     return x, mask, {"stage": "spatial", "op": "flip", "params": {"axes": [a - 2 for a in axes]}}
 
 
-def elastic(x, mask, g, alpha: float, sigma: float):
-    """Elastic deformation: displacement ``alpha * G_sigma(U[-1, 1])`` px per axis (Simard-style).
+def elastic(x, mask, g, alpha: float, sigma: float, spacing_mm: Sequence[float] | None = None):
+    """Elastic deformation: displacement ``alpha * G_sigma(U[-1, 1])`` reference voxels per axis (Simard-style).
 
+    ``alpha`` and ``sigma`` are in voxels of the 1.5 mm reference grid; with ``spacing_mm`` the field is
+    smoothed over ``sigma`` x 1.5 mm, rescaled to the amplitude it has on the reference grid (smoothed
+    white noise has std proportional to ``prod(sigma_vox) ** -0.5``) and turned into voxels of this grid.
     The image is resampled linearly, the mask with nearest neighbour (labels stay discrete).
     """
     nd = x.dim() - 2
     spatial = x.shape[2:]
+    sp = voxel_spacing(x, spacing_mm)
+    sig_vox = [sigma * REFERENCE_SPACING_MM / s for s in sp]
+    amp = 1.0
+    for sv in sig_vox:
+        amp *= (sv / sigma) ** 0.5 if sigma > 0 else 1.0
     disp = rng.rand((1, nd) + tuple(spatial), g, x) * 2 - 1
-    disp = flt.gaussian_blur(disp, sigma) * alpha  # px, channel i = displacement along spatial axis i
+    disp = flt.gaussian_blur(disp, sig_vox) * (alpha * amp)  # reference voxels
+    disp = disp * torch.tensor([REFERENCE_SPACING_MM / s for s in sp], dtype=x.dtype,
+                               device=x.device).view(1, nd, *([1] * nd))  # voxels of this grid, channel i = axis i
     theta = torch.zeros(1, nd, nd + 1, device=x.device, dtype=torch.float32)
     theta[:, :, :nd] = torch.eye(nd, device=x.device)
     base = F.affine_grid(theta, [1, 1, *spatial], align_corners=False).to(x.dtype)
@@ -152,10 +169,11 @@ def local_contrast(x, g, grid: int, max_blend: float):
     return out, {"stage": "intensity", "op": "local_contrast", "params": {"blend": b, "grid": grid}}
 
 
-def sharpen(x, g, sigma: Sequence[float], strength: Sequence[float]):
-    """Unsharp masking ``x + a (x - G_sigma x)``."""
+def sharpen(x, g, sigma: Sequence[float], strength: Sequence[float], spacing_mm: Sequence[float] | None = None):
+    """Unsharp masking ``x + a (x - G_sigma x)``; ``sigma`` in reference voxels (x 1.5 mm, see module doc)."""
     s, a = rng.uniform(g, *sigma), rng.uniform(g, *strength)
-    out = (x + a * (x - flt.gaussian_blur(x, s))).clamp(0, 1)
+    sig = [s * REFERENCE_SPACING_MM / v for v in voxel_spacing(x, spacing_mm)]
+    out = (x + a * (x - flt.gaussian_blur(x, sig))).clamp(0, 1)
     return out, {"stage": "intensity", "op": "sharpen", "params": {"sigma": s, "strength": a}}
 
 
@@ -167,7 +185,7 @@ def intensity_stage(x, g, cfg: RampConfig) -> tuple[torch.Tensor, list[Record]]:
         (cfg.p_window, lambda t: window_shift(t, g, cfg.window_center_shift, cfg.window_width_scale)),
         (cfg.p_histogram, lambda t: histogram_warp(t, g, cfg.histogram_degree, cfg.histogram_coef_std)),
         (cfg.p_local_contrast, lambda t: local_contrast(t, g, cfg.local_contrast_grid, cfg.local_contrast_max_blend)),
-        (cfg.p_sharpen, lambda t: sharpen(t, g, cfg.sharpen_sigma, cfg.sharpen_strength)),
+        (cfg.p_sharpen, lambda t: sharpen(t, g, cfg.sharpen_sigma, cfg.sharpen_strength, cfg.spacing_mm)),
     )
     for p, fn in steps:
         if rng.bernoulli(g, p):
@@ -183,7 +201,7 @@ def spatial_stage(x, mask, g, cfg: RampConfig):
     if rec:
         recs.append(rec)
     if rng.bernoulli(g, cfg.p_elastic):
-        x, mask, rec = elastic(x, mask, g, cfg.elastic_alpha, cfg.elastic_sigma)
+        x, mask, rec = elastic(x, mask, g, cfg.elastic_alpha, cfg.elastic_sigma, cfg.spacing_mm)
         recs.append(rec)
     return x, mask, recs
 
@@ -209,11 +227,19 @@ def sample_corruptions(
     return out
 
 
-def apply_corruptions(x, mask, plan: Sequence[tuple[str, float]], g) -> tuple[torch.Tensor, Any, list[Record]]:
-    """Apply ``plan`` sequentially (clipping after each) and record every operator and its parameters."""
+def apply_corruptions(
+    x, mask, plan: Sequence[tuple[str, float]], g, spacing_mm: Sequence[float] | None = None
+) -> tuple[torch.Tensor, Any, list[Record]]:
+    """Apply ``plan`` sequentially (clipping after each) and record every operator and its parameters.
+
+    ``spacing_mm`` (mm per voxel per spatial axis) reaches the CT operators' lengths; others ignore it.
+    """
     recs: list[Record] = []
     for name, sev in plan:
         op = registry.get(name)
-        x, mask = op.apply_with_mask(x, mask, sev, g)
+        if isinstance(op, CTCorruption):
+            x, mask = op.apply_with_mask(x, mask, sev, g, spacing_mm=spacing_mm)
+        else:
+            x, mask = op.apply_with_mask(x, mask, sev, g)
         recs.append({"stage": "corruption", "op": name, "severity": sev, "params": op.params(sev)})
     return x, mask, recs

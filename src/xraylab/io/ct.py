@@ -17,6 +17,7 @@ LAS labels for an LPS series) is reoriented onto the CT grid exactly.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -27,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from xraylab.errors import InputFileError, LabelMapError, SegmentationUnavailableError
+from xraylab.errors import ConfigError, InputFileError, LabelMapError, SegmentationUnavailableError
 
 _GRID_TOL = 1e-3  # relative tolerance on spacing, absolute (mm) on origin, absolute on direction cosines
 
@@ -81,10 +82,16 @@ class CTVolume:
         """Return a copy with ``factor``× coarser voxels: HU averaged, labels by majority-free striding.
 
         Used to keep tests and previews fast; the voxel-to-physical mapping is updated so that physical
-        positions are preserved (the new voxel centres are the block centres).
+        positions are preserved (the new voxel centres are the block centres). ``factor`` is an integer ≥ 1
+        (1 = unchanged) and smaller than every dimension; else :class:`~xraylab.errors.ConfigError`.
         """
-        if factor <= 1:
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise ConfigError(f"downsample {factor!r}: must be an integer ≥ 1 (1 = full resolution)")
+        if factor == 1:
             return self
+        if factor > min(self.shape):
+            raise ConfigError(f"downsample {factor}: larger than the CT {self.name} ({'×'.join(map(str, self.shape))} "
+                              "voxels); choose a smaller factor")
         f = int(factor)
         crop = [n - n % f for n in self.shape]
         hu = self.hu[: crop[0], : crop[1], : crop[2]]
@@ -107,8 +114,12 @@ class CTVolume:
 
 
 # --------------------------------------------------------------------------- reading
-def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
-    """Read an image file (NIfTI, NRRD, MHA, ...) or a DICOM series folder with SimpleITK."""
+def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = False) -> sitk.Image:
+    """Read an image file (NIfTI, NRRD, MHA, ...) or a DICOM series folder with SimpleITK.
+
+    A DICOM series must have evenly spaced slices (:func:`check_slice_spacing`); ``allow_gaps`` resamples one
+    that has missing or uneven slices onto a regular grid instead of refusing it.
+    """
     path = Path(path)
     if not path.exists():
         raise InputFileError(f"{path}: {what} not found; check the path")
@@ -127,11 +138,13 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
                 )
             files = reader.GetGDCMSeriesFileNames(str(path), series[0])
             reader.SetFileNames(files)
-            return reader.Execute()
+            reader.MetaDataDictionaryArrayUpdateOn()
+            img = reader.Execute()
+            return check_slice_spacing(img, reader, files, path, allow_gaps)
         if path.name.endswith((".nii", ".nii.gz")):
             _check_nifti(path, what)
         return sitk.ReadImage(str(path))
-    except InputFileError:
+    except (InputFileError, SliceGapError):
         raise
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
@@ -140,6 +153,89 @@ def read_sitk(path: str | os.PathLike, what: str = "CT") -> sitk.Image:
             f"{path}: cannot read {what} ({detail.strip()[:200]}); the file may be truncated or not a "
             "NIfTI/NRRD/MHA image or DICOM series"
         ) from None
+
+_GAP_TOL = 0.02  # relative deviation of a slice step from the median step that counts as uneven
+
+
+class SliceGapError(InputFileError):
+    """A DICOM series has a missing slice or uneven slice spacing."""
+
+
+def _slice_positions(reader: sitk.ImageSeriesReader, n: int, img: sitk.Image) -> np.ndarray | None:
+    """Position (mm) of each slice along the slice normal, from ImagePositionPatient; None when a tag lacks."""
+    normal = np.asarray(img.GetDirection(), dtype=np.float64).reshape(3, 3)[:, 2]
+    out = []
+    for i in range(n):
+        if not reader.HasMetaDataKey(i, "0020|0032"):
+            return None
+        try:
+            ipp = np.array([float(v) for v in reader.GetMetaData(i, "0020|0032").strip().split("\\")[:3]])
+        except ValueError:
+            return None
+        out.append(float(ipp @ normal))
+    return np.asarray(out)
+
+
+def check_slice_spacing(img: sitk.Image, reader: sitk.ImageSeriesReader, files: list[str] | tuple[str, ...],
+                        folder: Path, allow_gaps: bool = False) -> sitk.Image:
+    """Refuse (or, with ``allow_gaps``, resample) a DICOM series whose slices are not evenly spaced.
+
+    ITK only warns about a missing slice and builds the volume with the first step as spacing, so every slice
+    after the gap sits at the wrong place. A step that deviates from the median step by more than 2 % (or a
+    repeated position) raises :class:`SliceGapError` naming the folder, the gap and the slices around it.
+    With ``allow_gaps`` the slices are linearly interpolated onto a regular grid with the median step (the
+    CT volume's ``meta["slice_gaps"]`` records what was filled in).
+    """
+    n = len(files)
+    if n < 3 or img.GetDimension() != 3:
+        return img
+    z = _slice_positions(reader, n, img)
+    if z is None:
+        return img
+    order = np.argsort(z, kind="stable")
+    z = z[order]
+    steps = np.diff(z)
+    step = float(np.median(steps))
+    if step <= 0:
+        raise SliceGapError(f"{folder}: DICOM slices share one position (ImagePositionPatient); the folder holds "
+                            "duplicate or non-axial slices — give one complete series")
+    bad = np.nonzero(np.abs(steps - step) > _GAP_TOL * step)[0]
+    if bad.size == 0:
+        return img
+    gaps = [{"after_slice": int(i), "from_mm": round(float(z[i]), 3), "to_mm": round(float(z[i + 1]), 3),
+             "gap_mm": round(float(steps[i]), 3)} for i in bad]
+    first = gaps[0]
+    if not allow_gaps:
+        name = Path(files[int(order[int(first["after_slice"])])]).name
+        raise SliceGapError(
+            f"{folder}: uneven DICOM slice spacing: gap of {first['gap_mm']:g} mm between slice "
+            f"{first['after_slice'] + 1} ({name}, at {first['from_mm']:g} mm) and slice {first['after_slice'] + 2} "
+            f"(at {first['to_mm']:g} mm) where the usual step is {step:g} mm"
+            f"{f' ({len(gaps)} gaps in all)' if len(gaps) > 1 else ''}; a slice is missing — supply the complete "
+            "series, or pass --allow-gaps to resample onto a regular grid"
+        )
+    return _resample_slices(img, z, order, step, gaps)
+
+
+def _resample_slices(img: sitk.Image, z: np.ndarray, order: np.ndarray, step: float, gaps: list[dict]) -> sitk.Image:
+    """Linear interpolation of the slices (sorted positions ``z``) onto ``z[0] + k·step``."""
+    arr = sitk.GetArrayFromImage(img).astype(np.float32)[order]  # [K, J, I]
+    n_new = int(round((z[-1] - z[0]) / step)) + 1
+    target = z[0] + step * np.arange(n_new)
+    hi = np.clip(np.searchsorted(z, target, side="right"), 1, len(z) - 1)
+    lo = hi - 1
+    w = np.clip((target - z[lo]) / np.maximum(z[hi] - z[lo], 1e-9), 0.0, 1.0).astype(np.float32)
+    new = arr[lo] * (1 - w)[:, None, None] + arr[hi] * w[:, None, None]
+    out = sitk.GetImageFromArray(new)
+    direction = np.asarray(img.GetDirection(), dtype=np.float64).reshape(3, 3)
+    o = np.asarray(img.GetOrigin(), dtype=np.float64)
+    origin = o + direction[:, 2] * (z[0] - float(o @ direction[:, 2]))  # the lowest slice's position
+    out.SetSpacing((img.GetSpacing()[0], img.GetSpacing()[1], step))
+    out.SetOrigin(tuple(float(v) for v in origin))
+    out.SetDirection(img.GetDirection())
+    out.SetMetaData("xraylab_slice_gaps", json.dumps({"step_mm": step, "slices_in": int(len(z)),
+                                                      "slices_out": n_new, "gaps": gaps}))
+    return out
 
 
 def _check_nifti(path: Path, what: str) -> None:
@@ -191,6 +287,18 @@ def _array_ijk(img: sitk.Image) -> np.ndarray:
     return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
 
 
+AIR_HU = -500.0  # no voxel above this: nothing but air (lung parenchyma is about −850…−700, fat −100)
+
+
+def _check_volume(img: sitk.Image, path: Path) -> None:
+    """Raise unless ``img`` is a 3D scalar volume with at least 2 voxels along every axis."""
+    size = img.GetSize()
+    if img.GetNumberOfComponentsPerPixel() > 1 or img.GetDimension() != 3 or min(size) < 2:
+        kind = "a colour image" if img.GetNumberOfComponentsPerPixel() > 1 else "a single 2D image or slice"
+        raise InputFileError(f"{path}: not a 3D volume (size {'×'.join(map(str, size))}, {kind}, e.g. a "
+                             "radiograph); give a CT volume: a NIfTI/NRRD/MHA file or a folder of DICOM slices")
+
+
 def _check_hu(arr: np.ndarray, path: Path) -> None:
     if not np.isfinite(arr).all():
         n = int((~np.isfinite(arr)).sum())
@@ -199,6 +307,11 @@ def _check_hu(arr: np.ndarray, path: Path) -> None:
         raise InputFileError(
             f"{path}: no voxel is below 0, so values are not Hounsfield units (unsigned storage without "
             "rescale?); convert to HU (e.g. value + RescaleIntercept, usually −1024) and retry"
+        )
+    if arr.size and float(arr.max()) <= AIR_HU:
+        raise InputFileError(
+            f"{path}: every voxel is air (maximum {float(arr.max()):.0f} HU ≤ {AIR_HU:.0f} HU): an empty scan, a "
+            "wrong rescale or a mask given as CT; give a CT of a body"
         )
 
 
@@ -277,6 +390,7 @@ def load_ct(
     name: str | None = None,
     segment: str = "auto",
     device_for_segmentation: str = "cpu",
+    allow_gaps: bool = False,
 ) -> CTVolume:
     """Read a CT (file or DICOM folder) and its optional label map into a :class:`CTVolume`.
 
@@ -288,13 +402,17 @@ def load_ct(
         name: subject id; default: derived from the file or folder name.
         segment: when no ``labels`` are given — ``"auto"`` runs TotalSegmentator if its weights are
             present locally, ``"never"`` returns a CT without labels.
+        allow_gaps: resample a DICOM series with missing or uneven slices onto a regular grid (recorded in
+            ``meta["slice_gaps"]``) instead of refusing it.
     """
     path = Path(path)
-    img = read_sitk(path, "CT")
-    if img.GetDimension() != 3:
-        raise InputFileError(f"{path}: expected a 3D CT volume, got {img.GetDimension()}D; give a 3D image")
+    img = read_sitk(path, "CT", allow_gaps=allow_gaps)
+    _check_volume(img, path)
     arr = _array_ijk(img).astype(np.float32, copy=False)
     _check_hu(arr, path)
+    meta = {}
+    if img.HasMetaDataKey("xraylab_slice_gaps"):
+        meta["slice_gaps"] = json.loads(img.GetMetaData("xraylab_slice_gaps"))
     lab_t, table = None, {}
     if labels is not None:
         lab_path = Path(labels)
@@ -316,7 +434,8 @@ def load_ct(
         else:
             table = read_structure_table(structures)
     elif segment == "auto":
-        return segment_ct(load_ct(path, segment="never", name=name), device=device_for_segmentation)
+        return segment_ct(load_ct(path, segment="never", name=name, allow_gaps=allow_gaps),
+                          device=device_for_segmentation)
     if name is None:
         name = path.name.split(".")[0] if path.is_file() else path.name
         if name in ("ct", "image", "volume", "slices", "cxr"):
@@ -330,6 +449,7 @@ def load_ct(
         structures=table,
         name=name,
         source=str(path),
+        meta=meta,
     )
 
 

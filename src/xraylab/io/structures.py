@@ -131,3 +131,39 @@ def resolve_structure(name: str, available: Mapping[int, str], source: str = "la
         f"unknown structure {name!r} for {source}; use a group ({', '.join(sorted(STRUCTURE_GROUPS))}, jsrt) "
         f"or a label name such as {', '.join(known[:8])} ... ({len(by_name)} labels available)"
     )
+
+
+MISSING_POLICIES = ("error", "warn", "skip")
+
+
+def check_structures_present(ct, names: Iterable[str], policy: str = "error") -> list[str]:
+    """The requested structures whose labels have voxels in ``ct.labels``; act on the others by ``policy``.
+
+    A structure can be named in the label table yet have no voxel (a label map cropped above the clavicles, an
+    empty class): projecting it gives an all-zero mask. ``policy`` (``on_missing_structure``): ``"error"`` raises
+    a one-line :class:`StructureError` naming the CT and the structures; ``"warn"`` prints one warning line to
+    stderr and keeps them (their masks are empty); ``"skip"`` drops them silently. Returns the structures kept.
+    Names unknown to the label table raise as in :func:`resolve_structure`.
+    """
+    import sys
+
+    import numpy as np
+
+    if policy not in MISSING_POLICIES:
+        raise StructureError(f"on_missing_structure {policy!r}: choose one of {', '.join(MISSING_POLICIES)}")
+    names = list(names)
+    if not names or ct.labels is None:
+        return names
+    present = set(np.unique(ct.labels.numpy()).tolist())
+    source = f"label map of {ct.source or ct.name}"
+    empty = [n for n in names if not present & set(resolve_structure(n, ct.structures, source=source))]
+    if not empty:
+        return names
+    msg = (f"{ct.source or ct.name}: requested structure(s) {', '.join(empty)} have no voxel in the label map "
+           "(named in its table but absent from the volume), so their masks would be empty")
+    if policy == "error":
+        raise StructureError(msg + "; give a label map that contains them, or drop them from the structures")
+    if policy == "warn":
+        print(f"xraylab: warning: {msg}", file=sys.stderr)
+        return names
+    return [n for n in names if n not in empty]

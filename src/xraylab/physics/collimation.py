@@ -15,6 +15,8 @@ irradiated region and therefore scales with the irradiated field.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,11 +30,19 @@ class CollimationConfig(BaseModel):
     size at the detector; ``None`` opens the collimator to the full detector. ``offset_u_mm`` /
     ``offset_v_mm`` move the field centre relative to the central ray (+u: image right,
     +v: image down); the detector centre sits at ``geometry.principal_point_mm`` from the central ray.
+
+    ``field``: ``auto`` (the default of every preset) additionally closes the blades along v to the detector rows
+    whose rays cross the CT's whole superior–inferior extent, resolved per view against the CT by
+    :func:`xraylab.physics.fov.auto_collimation` (called by :func:`xraylab.render.render_view`), so that no
+    image shows the top or bottom edge of the CT volume; ``open``: the blades as given.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
+    field: Literal["auto", "open"] = Field(
+        "auto", description="auto: close the field along the body axis to where every ray crosses the CT's whole "
+        "S-I extent (no CT-box edge in the image); open: only width_mm/height_mm")
     width_mm: float | None = Field(None, gt=0, le=2000, description="field width at the detector along u, mm")
     height_mm: float | None = Field(None, gt=0, le=2000, description="field height at the detector along v, mm")
     offset_u_mm: float = Field(0.0, ge=-1000, le=1000, description="field centre offset along u, mm")

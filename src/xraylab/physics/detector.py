@@ -8,7 +8,8 @@ Order of operations (per pixel, energy bins E):
    the energy-weighted sum of Poisson counts is drawn as a scaled Poisson with exact mean and variance
    (s·Poisson(m/s), s = Σq E² / Σq E: mean m, variance Σq E²), times 1/A for the optical Swank factor A;
 5. scintillator blur exp(−a·f) (REFERENCES.md §8: MTF = sinc(p f)·exp(−a f), a = 0.494 mm for CsI 139 µm);
-6. per-pixel gain, electronic noise (Gaussian; given as its noise-equivalent air kerma), offset, saturation,
+6. per-pixel gain, electronic noise (Gaussian; given as its noise-equivalent air kerma, calibrated against the
+   quantum noise as it is in the image, i.e. after the blur and with the Swank factor), offset, saturation,
    quantisation to the bit depth, optional dead pixels and lines.
 Outputs: raw signal (ADU) and the flat-field-normalised image (raw − offset) / (flood − offset).
 """
@@ -107,26 +108,45 @@ def mtf(cfg: DetectorConfig, f_cycles_mm, pitch_mm: float, aperture: bool | None
     return out
 
 
-def _filter(x: torch.Tensor, pitch_mm: float, a_mm: float, aperture: bool, aperture_mm: float | None = None
-            ) -> torch.Tensor:
+def _filter(x: torch.Tensor, pitch_mm: float, a_mm: float | torch.Tensor, aperture: bool,
+            aperture_mm: float | None = None) -> torch.Tensor:
     """Apply exp(−a|f|) (radial) and optionally sinc(w fx)·sinc(w fy) (w = ``aperture_mm``, default the pitch)
-    to ``x [B, C, H, W]`` sampled at ``pitch_mm`` (reflect-padded FFT)."""
+    to ``x [B, C, H, W]`` sampled at ``pitch_mm`` (reflect-padded FFT). ``a_mm`` may be a tensor (differentiable)."""
     w_ap = pitch_mm if aperture_mm is None else aperture_mm
-    if a_mm <= 0 and not aperture:
+    a_val = float(a_mm.detach()) if isinstance(a_mm, torch.Tensor) else a_mm
+    if a_val <= 0 and not aperture and not isinstance(a_mm, torch.Tensor):
         return x
     b, c, h, w = x.shape
-    pad = min(max(8, int(math.ceil(8 * a_mm / pitch_mm))), h - 1, w - 1)
+    pad = min(max(8, int(math.ceil(8 * max(a_val, 0.0) / pitch_mm))), h - 1, w - 1)
     xp = torch.nn.functional.pad(x.reshape(b * c, 1, h, w), (pad, pad, pad, pad), mode="reflect") if pad > 0 \
         else x.reshape(b * c, 1, h, w)
     hp, wp = xp.shape[-2:]
     fy, fx = _freqs(hp, wp, pitch_mm, x.device)
-    tf = torch.exp(-a_mm * torch.sqrt(fx**2 + fy**2))
+    fy, fx = fy.to(xp.dtype), fx.to(xp.dtype)
+    fr = torch.sqrt(fx**2 + fy**2)
+    tf = torch.exp(-a_mm.to(fr) * fr) if isinstance(a_mm, torch.Tensor) else torch.exp(-a_mm * fr)
     if aperture:
         tf = tf * torch.sinc(w_ap * fx) * torch.sinc(w_ap * fy)
     y = torch.fft.irfft2(torch.fft.rfft2(xp) * tf.to(xp.dtype), s=(hp, wp))
     if pad > 0:
         y = y[..., pad:pad + h, pad:pad + w]
     return y.reshape(b, c, h, w)
+
+
+def blur_variance_factor(a_mm: float | torch.Tensor, pitch_mm: float, shape: tuple[int, int]
+                         ) -> float | torch.Tensor:
+    """Variance of white noise after the scintillator blur exp(−a|f|) relative to before, on an ``shape`` grid
+    sampled at ``pitch_mm``: the mean of |MTF|² over the grid's discrete frequencies (≤ 1; 1 for a = 0).
+    A tensor ``a_mm`` gives a (differentiable) tensor."""
+    h, w = shape
+    fy = torch.fft.fftfreq(h, d=pitch_mm, dtype=torch.float64).view(-1, 1)
+    fx = torch.fft.fftfreq(w, d=pitch_mm, dtype=torch.float64).view(1, -1)
+    fr = torch.sqrt(fx**2 + fy**2)
+    if isinstance(a_mm, torch.Tensor):
+        return torch.exp(-2.0 * a_mm.to(device="cpu", dtype=torch.float64) * fr).mean().to(a_mm)
+    if a_mm <= 0:
+        return 1.0
+    return float(torch.exp(-2.0 * a_mm * fr).mean())
 
 
 def expected_signal(fluence: torch.Tensor, energies_keV: torch.Tensor, cfg: DetectorConfig) -> torch.Tensor:
@@ -175,7 +195,7 @@ def detect(
     flood: torch.Tensor,
     cfg: DetectorConfig,
     pitch_mm: float,
-    ugy_per_signal: float,
+    ugy_per_signal: float | torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> DetectorOutput:
     """Turn photons per pixel and bin into detector images.
@@ -194,26 +214,35 @@ def detect_moments(
     flood: torch.Tensor,
     cfg: DetectorConfig,
     pitch_mm: float,
-    ugy_per_signal: float,
+    ugy_per_signal: float | torch.Tensor,
     generator: torch.Generator | None = None,
+    mtf_a_mm: torch.Tensor | None = None,
 ) -> DetectorOutput:
-    """:func:`detect` on precomputed moment maps ``[B, 2, H, W]`` (:func:`signal_moments`)."""
+    """:func:`detect` on precomputed moment maps ``[B, 2, H, W]`` (:func:`signal_moments`).
+
+    Differentiable w.r.t. ``moments``, ``flood``, ``ugy_per_signal`` and ``mtf_a_mm`` (a tensor replacing
+    ``cfg.mtf_a_mm``): Poisson noise through :func:`~xraylab.physics.differentiable.poisson_reparam`,
+    quantisation straight-through.
+    """
+    from xraylab.physics.differentiable import poisson_reparam, straight_through_round
+
     dev = moments.device
+    a_mm: float | torch.Tensor = cfg.mtf_a_mm if mtf_a_mm is None else mtf_a_mm
     if generator is None:
         generator = torch.Generator(device=dev).manual_seed(0)
     mean = moments[:, :1]
     # Aperture: the render pixel (a bin of native pixels) or the native pixel when rendering finer than it.
     ap_mm = max(pitch_mm, cfg.pixel_pitch_mm)
     mean_ap = _filter(mean, pitch_mm, 0.0, cfg.aperture, ap_mm)
-    noise_free = _filter(mean_ap, pitch_mm, cfg.mtf_a_mm, False)
+    noise_free = _filter(mean_ap, pitch_mm, a_mm, False)
     ok = mean > 0
     s_map = torch.where(ok, moments[:, 1:] / mean.clamp_min(1e-30), torch.ones_like(mean))
     if cfg.quantum_noise:
         # Optical Swank factor: variance / A at the same mean → larger effective quanta.
         s = s_map / cfg.optical_swank
         lam = torch.where(ok, mean_ap.clamp_min(0) / s, torch.zeros_like(s))
-        noisy = s * torch.poisson(lam, generator=generator)
-        noisy = _filter(noisy, pitch_mm, cfg.mtf_a_mm, False)
+        noisy = s * poisson_reparam(lam, generator)
+        noisy = _filter(noisy, pitch_mm, a_mm, False)
     else:
         noisy = noise_free
     # Electronics: full scale (2^bits − 1 − offset) ↔ saturation air kerma.
@@ -224,17 +253,21 @@ def detect_moments(
         g_map = 1.0 + cfg.gain_nonuniformity * torch.randn(noisy[:1].shape, generator=generator, device=dev)
     raw = gain * g_map * noisy + cfg.offset_adu
     if cfg.electronic_noise_ugy > 0:
-        # Variance of the (unblurred) quantum noise at kerma K_e: s·K_e/ugy_per_signal in signal units². It does
-        # not depend on binning: a render pixel summing n native pixels has n× the native variance of both.
-        s_ref = float(s_map[ok].median()) if bool(ok.any()) else 1.0
-        sigma_adu = gain * math.sqrt(max(s_ref, 0.0) * cfg.electronic_noise_ugy / ugy_per_signal)
+        # Calibrated where it is added, after the scintillator blur: its variance equals the variance the quantum
+        # noise has *in the image* at kerma K_e — (s/A)·K_e/ugy_per_signal in signal units² (Poisson in quanta of
+        # size s, optical Swank factor A) times the white-noise variance reduction of the blur on this pixel grid
+        # (blur_variance_factor). A render pixel summing n native pixels has n× the native variance of both.
+        s_ref = s_map[ok].median() if bool(ok.any()) else torch.ones((), device=dev)
+        s_ref = s_ref.clamp_min(0.0) / cfg.optical_swank
+        vrf = blur_variance_factor(a_mm, pitch_mm, (raw.shape[-2], raw.shape[-1]))
+        var = s_ref * vrf * cfg.electronic_noise_ugy / ugy_per_signal
+        sigma_adu = gain * torch.sqrt(torch.as_tensor(var, dtype=raw.dtype, device=dev))
         raw = raw + sigma_adu * torch.randn(raw.shape, generator=generator, device=dev)
     if cfg.bit_depth > 0:
-        raw = torch.round(raw).clamp(0.0, full)
+        raw = straight_through_round(raw).clamp(0.0, full)
     if cfg.dead_pixel_fraction > 0 or cfg.dead_lines > 0:
         raw = raw * defect_mask(raw.shape, cfg, generator, dev)
-    flood_raw = gain * g_map * _filter(_filter(flood, pitch_mm, 0.0, cfg.aperture, ap_mm), pitch_mm, cfg.mtf_a_mm,
-                                       False)
+    flood_raw = gain * g_map * _filter(_filter(flood, pitch_mm, 0.0, cfg.aperture, ap_mm), pitch_mm, a_mm, False)
     denom = flood_raw.clamp_min(1e-12)
     out = DetectorOutput()
     out["signal"] = raw

@@ -132,18 +132,43 @@ def focal_spot_psf(cfg: FocalSpotConfig, geometry, device=None) -> torch.Tensor:
     return torch.outer(kv, ku)
 
 
-def apply_focal_spot(image: torch.Tensor, cfg: FocalSpotConfig, geometry) -> torch.Tensor:
+def _kernel_1d_tensor(blur_mm: torch.Tensor, pitch_mm: float, shape: str) -> torch.Tensor:
+    """:func:`_kernel_1d` for a tensor blur width (differentiable; support from its detached value)."""
+    b = float(blur_mm.detach())
+    half_extent = b / 2 if shape == "uniform" else 3.5 * b * _FWHM_TO_SIGMA
+    k = max(1, math.ceil(half_extent / pitch_mm - 0.5) + 1)
+    j = torch.arange(-k, k + 1, dtype=blur_mm.dtype, device=blur_mm.device)
+    size = blur_mm.clamp_min(1e-9)
+    hi, lo = (j + 0.5) * pitch_mm, (j - 0.5) * pitch_mm
+    if shape == "uniform":
+        w = torch.minimum(hi, size / 2) - torch.maximum(lo, -size / 2)
+        w = w.clamp_min(0.0)
+    else:
+        sig = size * _FWHM_TO_SIGMA * math.sqrt(2.0)
+        w = 0.5 * (torch.erf(hi / sig) - torch.erf(lo / sig))
+    return w / w.sum()
+
+
+def apply_focal_spot(image: torch.Tensor, cfg: FocalSpotConfig, geometry, size_mm: torch.Tensor | None = None
+                     ) -> torch.Tensor:
     """Blur ``image`` ``[B, C, H, W]`` with the focal-spot PSF (``mode='kernel'``); returns the same shape.
 
     Separable depthwise convolution with replicate padding at the borders. A no-op when
     ``cfg.enabled`` is false, the spot has zero size, or ``cfg.mode == 'exact'`` (the caller
-    then averages renders from :func:`source_offsets_mm` instead).
+    then averages renders from :func:`source_offsets_mm` instead). ``size_mm``: a tensor nominal size
+    replacing ``cfg.size_mm`` (the spot dimensions scale with it; differentiable).
     """
     if not cfg.enabled or cfg.mode == "exact":
         return image
-    kv, ku = focal_spot_kernels(cfg, geometry, image.device)
-    if kv.numel() == 1 and ku.numel() == 1:
-        return image
+    if size_mm is not None:
+        ug_u, ug_v = blur_extent_mm(cfg, geometry)
+        scale = size_mm.to(image) / cfg.size_mm if cfg.size_mm > 0 else size_mm.to(image)
+        kv = _kernel_1d_tensor(scale * ug_v, geometry.pitch_mm, cfg.shape)
+        ku = _kernel_1d_tensor(scale * ug_u, geometry.pitch_mm, cfg.shape)
+    else:
+        kv, ku = focal_spot_kernels(cfg, geometry, image.device)
+        if kv.numel() == 1 and ku.numel() == 1:
+            return image
     b, c, h, w = image.shape
     x = image.reshape(b * c, 1, h, w)
     kv = kv.to(image.dtype)

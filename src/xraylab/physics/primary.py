@@ -58,4 +58,6 @@ def primary_fluence(n0: torch.Tensor, materials: dict[str, torch.Tensor], energi
     names, li = stack_materials(materials)
     mu = mu_table(names, energies_keV, device=li.device)
     a = attenuation_exponent(li.to(n0.device), mu.to(n0.device))
+    if a.requires_grad or n0.requires_grad:
+        return torch.exp(-a) * n0  # autograd needs exp's output intact
     return a.neg_().exp_().mul_(n0)  # in place: one [B, E, H, W] buffer

@@ -15,29 +15,40 @@ physical quantity; this module works in physical units throughout.
 
 Renderers: ``siddon`` — exact: each segment between consecutive voxel-boundary
 crossings lies in one voxel (nearest lookup), its length weights the sum.
-``trilinear`` — ``n_points`` equally spaced samples per ray between the ray's
-entry into and exit from the volume, density interpolated trilinearly, labels
-by nearest neighbour (faster for large volumes; accurate to about a voxel).
+``trilinear`` — the fused ray march of :mod:`xraylab.physics.raymarch`: ``n_points``
+midpoint samples per ray between its entry into and exit from the volume, density
+interpolated trilinearly, the material × structure code by nearest neighbour, all
+channels accumulated in one pass (a compiled numba kernel on CPU; the same march in
+torch on other devices and whenever a gradient is needed).
 
-Memory stays bounded at any detector size: rays are processed in chunks sized
-from ``memory_budget_mb``. Poses are batched: all rays of all poses form one
-stream with per-ray source points.
+Memory stays bounded at any detector size: the numba march needs only its outputs,
+the torch paths process rays in chunks sized from ``memory_budget_mb``. Poses are
+batched: all rays of all poses form one stream with per-ray source points.
+
+Differentiable rendering: :meth:`Projector.project` with a ``pose`` of tensors
+(see :meth:`xraylab.physics.geometry.Geometry.rays_ct`) runs the torch march under
+autograd; gradients flow to the pose (rotation, tilt, translation, source and
+detector positions).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffdrr.renderers import _get_alpha_minmax, _get_alphas
 
 from xraylab.io.ct import CTVolume
-from xraylab.io.structures import RADIOGRAPHIC_EXTENT, resolve_structure
+from xraylab.io.structures import RADIOGRAPHIC_EXTENT
+from xraylab.physics import raymarch
 from xraylab.physics.geometry import Geometry
-from xraylab.physics.materials import MATERIALS, MaterialConfig, assign_materials, bone_label_ids, hu_to_density
+from xraylab.physics.materials import MATERIALS, MaterialConfig
+from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
 _EPS = 1e-8
 _VOXEL_SHIFT = 0.5  # voxel centres at integer indices
@@ -79,10 +90,14 @@ class Projector:
         ct: the CT volume (HU) with optional labels.
         structures: structure or group names to render path lengths and masks for.
         materials: HU → density / material settings.
-        renderer: ``"siddon"`` (exact) or ``"trilinear"`` (fast).
-        n_points: samples per ray for the trilinear renderer.
+        renderer: ``"siddon"`` (exact) or ``"trilinear"`` (fast fused march).
+        n_points: samples per ray for the trilinear renderer (every ray the same count).
+        step_mm: instead of ``n_points``, a sampling step in mm: each ray gets ⌈chord / step_mm⌉ samples.
+            With neither (``n_points=None``): ``step_mm`` = the smallest voxel spacing.
         device: torch device for the volumes and the ray tracing.
-        memory_budget_mb: approximate peak working memory per chunk of rays.
+        memory_budget_mb: approximate peak working memory per chunk of rays (torch paths).
+        backend: ``"auto"`` (numba on CPU without gradients, else torch), ``"numba"`` or ``"torch"``.
+        volumes: prebuilt :class:`~xraylab.physics.volumes.ProjectorVolumes` of ``ct`` for ``structures``.
     """
 
     def __init__(
@@ -91,81 +106,117 @@ class Projector:
         structures: Sequence[str] = (),
         materials: MaterialConfig | None = None,
         renderer: Literal["siddon", "trilinear"] = "siddon",
-        n_points: int = 500,
+        n_points: int | None = 500,
+        step_mm: float | None = None,
         device: torch.device | str = "cpu",
-        memory_budget_mb: float = 768.0,
+        memory_budget_mb: float = 512.0,
+        backend: Literal["auto", "numba", "torch"] = "auto",
+        volumes: ProjectorVolumes | None = None,
     ):
         if renderer not in ("siddon", "trilinear"):
             raise ValueError(f"renderer must be 'siddon' or 'trilinear', not {renderer!r}")
+        if backend not in ("auto", "numba", "torch"):
+            raise ValueError(f"backend must be 'auto', 'numba' or 'torch', not {backend!r}")
         self.ct = ct
         self.renderer = renderer
-        self.n_points = int(n_points)
         self.device = torch.device(device)
         self.memory_budget_mb = memory_budget_mb
         self.material_config = materials or MaterialConfig()
         self.structures = list(structures)
-
-        hu = ct.hu.to(self.device)
-        labels = ct.labels.to(self.device) if ct.labels is not None else None
-        density = hu_to_density(hu, self.material_config.density_model)
-        material = assign_materials(hu, self.material_config, labels, bone_label_ids(ct.structures)).to(torch.int64)
-
-        # Structure channels: every label id needed by any requested structure gets its own channel
-        # 1..L (0 = none), so overlapping groups (lungs, left_lung) are sums over channels.
-        self._members: dict[str, list[int]] = {}
-        needed: list[int] = []
-        for s in self.structures:
-            if labels is None:
-                from xraylab.errors import StructureError
-
-                raise StructureError(f"{ct.source or ct.name}: structure {s!r} requested but the CT has no label map")
-            ids = resolve_structure(s, ct.structures, source=f"label map of {ct.source or ct.name}")
-            self._members[s] = ids
-            needed += [i for i in ids if i not in needed]
-        self._n_label_channels = len(needed) + 1
-        chan = torch.zeros_like(material)
-        if needed:
-            assert labels is not None  # a structure without a label map raised above
-            lut = torch.zeros(int(max(int(labels.max()), max(needed))) + 1, dtype=torch.int64, device=self.device)
-            lut[torch.tensor(needed, device=self.device)] = torch.arange(1, len(needed) + 1, device=self.device)
-            chan = lut[labels.to(torch.int64)]
-        self._channel_of = {lab: k + 1 for k, lab in enumerate(needed)}
-        code = chan * len(MATERIALS) + material  # packed material × structure-channel code, exact in float32
-
-        # grid_sample wants [N, C, D, H, W] with D ↔ K, H ↔ J, W ↔ I (DiffDRR's permute(2, 1, 0)).
-        self._density = density.permute(2, 1, 0)[None, None].contiguous()
-        self._code = code.to(torch.float32).permute(2, 1, 0)[None, None].contiguous()
-        self._both = torch.cat([self._density, self._code], dim=1) if renderer == "siddon" else None
+        self.backend = backend
+        t0 = time.perf_counter()
+        vol = volumes or build_volumes(ct, self.structures, self.material_config)
+        self.volumes = vol
+        self.build_seconds = time.perf_counter() - t0
+        self._members = vol.members
+        self._channel_of = vol.channel_of
+        self._n_label_channels = vol.n_channels
+        if step_mm is not None and step_mm <= 0:
+            raise ValueError(f"step_mm must be > 0, not {step_mm}")
+        if step_mm is None and not n_points:
+            step_mm = float(min(ct.spacing))
+        self.step_mm = float(step_mm) if step_mm is not None else 0.0
+        self.n_points = int(n_points) if n_points else self.max_samples()
+        mat_of, chan_of = vol.tables()
+        self._mat_of_np, self._chan_of_np = mat_of, chan_of
         self._dims = torch.tensor(ct.shape, dtype=torch.float32, device=self.device)
         self._affine_inv = torch.linalg.inv(ct.affine).to(self.device)
         self._iso_default = ct.center_mm
+        self._torch_cache: dict[str, torch.Tensor] = {}
+
+    def max_samples(self) -> int:
+        """Samples of the longest ray through the volume (its diagonal) at ``step_mm`` (``n_points`` if fixed)."""
+        if not self.step_mm:
+            return self.n_points
+        extent = [n * s for n, s in zip(self.ct.shape, self.ct.spacing)]
+        return max(1, int(math.ceil(math.sqrt(sum(e * e for e in extent)) / self.step_mm)))
+
+    # ------------------------------------------------------------------ device tensors (lazy)
+    def _tensor(self, name: str) -> torch.Tensor:
+        """Device copies of the volumes in the layouts the torch paths need, made on first use."""
+        if name not in self._torch_cache:
+            vol = self.volumes  # numpy arrays, possibly read-only memory maps: every branch copies
+            if name == "density_grid":  # grid_sample wants [N, C, D, H, W] with D ↔ K, H ↔ J, W ↔ I
+                t = torch.from_numpy(np.ascontiguousarray(vol.density.transpose(2, 1, 0)))[None, None]
+            elif name == "code_flat":
+                t = torch.from_numpy(vol.code.reshape(-1).copy())  # uint8 / int16: 1–2 bytes per voxel
+            elif name == "both":  # Siddon: density and code in one grid_sample
+                both = np.stack([vol.density, vol.code.astype(np.float32)]).transpose(0, 3, 2, 1)
+                t = torch.from_numpy(np.ascontiguousarray(both))[None]
+            elif name == "mat_of":
+                t = torch.from_numpy(self._mat_of_np)
+            elif name == "chan_of":
+                t = torch.from_numpy(self._chan_of_np)
+            else:  # pragma: no cover
+                raise KeyError(name)
+            self._torch_cache[name] = t.to(self.device)
+        return self._torch_cache[name]
+
+    @property
+    def _density(self) -> torch.Tensor:
+        """``[1, 1, K, J, I]`` density (grid_sample layout), g/cm³."""
+        return self._tensor("density_grid")
 
     # ------------------------------------------------------------------ rays
-    def _rays(self, geometries: Sequence[Geometry]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _rays(
+        self, geometries: Sequence[Geometry], pose: dict[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per-ray source and target in voxel index coordinates, and ray length in mm.
 
-        Returns ``source [M, 3]``, ``target [M, 3]`` (float32, voxel units) and ``length [M]`` (mm),
-        with M = B · rows · cols.
+        Returns ``source [M, 3]``, ``target [M, 3]`` (voxel units) and ``length [M]`` (mm), with
+        M = B · rows · cols: float32 without ``pose``, else in the pose tensors' dtype (differentiable).
         """
+        dtype = torch.float64
+        if pose:
+            dtype = next(iter(pose.values())).dtype
         srcs, tgts, lens = [], [], []
+        a = self._affine_inv.to(dtype)
         for g in geometries:
             iso = torch.tensor(g.isocenter_mm, dtype=torch.float64) if g.isocenter_mm else self._iso_default
-            s_w = g.source_position().to(self.device)
-            t_w = g.pixel_positions(self.device)
-            s_ct = g.world_to_ct(s_w[None], iso)
-            t_ct = g.world_to_ct(t_w, iso)
-            a = self._affine_inv
+            s_ct, t_ct = g.rays_ct(iso, pose, device=self.device, dtype=dtype)
             s_v = s_ct @ a[:3, :3].T + a[:3, 3]
             t_v = t_ct @ a[:3, :3].T + a[:3, 3]
             srcs.append(s_v.expand_as(t_v))
             tgts.append(t_v)
-            lens.append((t_w - s_w).norm(dim=-1))
-        return (torch.cat(srcs).float(), torch.cat(tgts).float(), torch.cat(lens).float())
+            lens.append((t_ct - s_ct).norm(dim=-1))  # rigid transform: the same length in world and CT mm
+        src, tgt, length = torch.cat(srcs), torch.cat(tgts), torch.cat(lens)
+        if not pose:
+            src, tgt, length = src.float(), tgt.float(), length.float()
+        return src, tgt, length
 
     def _chunk_size(self) -> int:
         n_samples = int(sum(self.ct.shape) + 3) if self.renderer == "siddon" else self.n_points
         bytes_per_ray = n_samples * 4 * 16  # alphas, midpoints, xyz (×3), samples, weights, indices, temporaries
         return max(256, int(self.memory_budget_mb * 2**20 / bytes_per_ray))
+
+    def _use_numba(self, needs_grad: bool) -> bool:
+        if self.renderer != "trilinear" or needs_grad or self.device.type != "cpu":
+            if self.backend == "numba":
+                raise ValueError("backend='numba' runs on CPU without gradients only")
+            return False
+        if self.backend == "torch":
+            return False
+        return raymarch.HAVE_NUMBA
 
     # ------------------------------------------------------------------ sampling
     def _grid_coords(self, alphas: torch.Tensor, s: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -179,57 +230,113 @@ class Projector:
         b = (t - s + _EPS) * scale  # [1, n, 3]
         return torch.addcmul(a.unsqueeze(-2), alphas.unsqueeze(-1), b.unsqueeze(-2)).unsqueeze(1)
 
-    def _trace_chunk(
+    def _siddon_chunk(
         self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Accumulate one chunk of rays: material integrals ``[n, 5]`` (g/cm³·mm) and paths ``[n, L+1]`` (mm)."""
+        """Exact Siddon sums of one chunk of rays: material integrals ``[n, 5]`` (g/cm³·mm), paths ``[n, L+1]``."""
         s, t = src[None], tgt[None]  # [1, n, 3]: DiffDRR's helpers broadcast per-ray sources
         dims = self._dims
         amin, amax = _get_alpha_minmax(s, t, dims, _VOXEL_SHIFT, _EPS)  # [1, n, 1], volume entry and exit
-        if self.renderer == "siddon":
-            alphas = _get_alphas(s, t, dims, _VOXEL_SHIFT, _EPS, False)  # [1, n, P+1] plane crossings
-            alphas = torch.minimum(torch.maximum(alphas, amin), amax)
-            mid = 0.5 * (alphas[..., :-1] + alphas[..., 1:])
-            weight = (torch.diff(alphas, dim=-1) * length[None, :, None])[0]  # segment lengths [n, P], mm
-            assert self._both is not None  # built in __init__ for the siddon renderer
-            vals = F.grid_sample(self._both, self._grid_coords(mid, s, t), mode="nearest", align_corners=False)
-            rho, code = vals[0, 0, 0], vals[0, 1, 0]  # [n, P] each
-        else:
-            span = (amax - amin).clamp(min=0)
-            u = torch.linspace(0.0, 1.0, self.n_points, device=self.device)
-            xyz = self._grid_coords(amin + span * u, s, t)
-            rho = F.grid_sample(self._density, xyz, mode="bilinear", align_corners=False)[0, 0, 0]
-            code = F.grid_sample(self._code, xyz, mode="nearest", align_corners=False)[0, 0, 0]
-            weight = (span / max(self.n_points - 1, 1) * length[None, :, None])[0]  # step length [n, 1], mm
+        alphas = _get_alphas(s, t, dims, _VOXEL_SHIFT, _EPS, False)  # [1, n, P+1] plane crossings
+        alphas = torch.minimum(torch.maximum(alphas, amin), amax)
+        mid = 0.5 * (alphas[..., :-1] + alphas[..., 1:])
+        weight = (torch.diff(alphas, dim=-1) * length[None, :, None])[0]  # segment lengths [n, P], mm
+        vals = F.grid_sample(self._tensor("both"), self._grid_coords(mid, s, t), mode="nearest", align_corners=False)
+        rho, code = vals[0, 0, 0], vals[0, 1, 0]  # [n, P] each
         n = rho.shape[0]
         nm, nl = len(MATERIALS), self._n_label_channels
         idx = code.to(torch.int64)  # packed structure-channel × material code
-        per_sample = weight.shape[-1] > 1  # Siddon: one length per segment; trilinear: one step per ray
-        dens = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, rho * weight if per_sample else rho)
+        dens = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, rho * weight)
         mat = dens.view(n, nl, nm).sum(1)
-        if not per_sample:
-            mat = mat * weight
         paths = torch.zeros(n, nl, device=self.device)
         if nl > 1:
-            lengths = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, weight.expand_as(rho))
+            lengths = torch.zeros(n, nl * nm, device=self.device).scatter_add_(1, idx, weight)
             paths = lengths.view(n, nl, nm).sum(2)
         return mat, paths
 
     # ------------------------------------------------------------------ public API
-    @torch.no_grad()
-    def project(self, geometries: Geometry | Sequence[Geometry], progress: bool = False) -> Projection:
-        """Trace all pixels of all ``geometries`` (same detector size) and return a :class:`Projection`."""
+    def project(
+        self,
+        geometries: Geometry | Sequence[Geometry],
+        progress: bool = False,
+        pose: dict[str, torch.Tensor] | None = None,
+    ) -> Projection:
+        """Trace all pixels of all ``geometries`` (same detector size) and return a :class:`Projection`.
+
+        ``pose``: optional tensors replacing or adding to the pose of every geometry (keys
+        :data:`xraylab.physics.geometry.POSE_KEYS`); when any requires grad, or gradients are enabled and
+        the backend is torch, the result is differentiable with respect to them (trilinear renderer only).
+        """
         geoms = [geometries] if isinstance(geometries, Geometry) else list(geometries)
         if not geoms:
             raise ValueError("project() needs at least one geometry")
         rows, cols = geoms[0].rows, geoms[0].cols
         if any((g.rows, g.cols) != (rows, cols) for g in geoms):
             raise ValueError("all geometries in one project() call must share the detector size")
-        src, tgt, length = self._rays(geoms)
+        needs_grad = torch.is_grad_enabled() and bool(pose) and any(
+            p.requires_grad for p in (pose or {}).values())
+        if needs_grad and self.renderer != "trilinear":
+            raise ValueError("gradients need renderer='trilinear' (Siddon's nearest lookup has none)")
+        with torch.set_grad_enabled(needs_grad):
+            src, tgt, length = self._rays(geoms, pose)
+            mats, paths = self._trace(src, tgt, length, progress, needs_grad, rows, cols)
+        bsz = len(geoms)
+        mats = (mats / 10.0).T.reshape(len(MATERIALS), bsz, 1, rows, cols)  # g/cm³·mm → g/cm²
+        paths = paths.detach().T.reshape(self._n_label_channels, bsz, 1, rows, cols)
+        materials = {name: mats[i].contiguous() for i, name in enumerate(MATERIALS)}
+        out_paths = {
+            s: self._radiographic_extent(s, ids, paths) for s, ids in self._members.items()
+        }
+        return Projection(materials=materials, paths=out_paths, geometries=geoms)
+
+    def _cache_friendly_order(self, tgt: torch.Tensor, rows: int, cols: int) -> np.ndarray | None:
+        """A ray order (permutation) in which consecutive rays touch nearby memory, or None for row-major.
+
+        Neighbouring rays sample neighbouring voxels; the volume is C-ordered (K fastest), so rays are taken
+        down the detector columns when a step between rows moves through memory less than a step between
+        columns (PA/AP chest views: rows run along K). Each thread of the march takes a contiguous block of
+        rays, so this keeps its working set in cache (about 3× faster on the default CT).
+        """
+        if rows < 2 or cols < 2:
+            return None
+        _, nj, nk = self.ct.shape
+        stride = torch.tensor([nj * nk, nk, 1.0], dtype=torch.float64)
+        d_col = ((tgt[1] - tgt[0]).double().abs() * stride).sum()
+        d_row = ((tgt[cols] - tgt[0]).double().abs() * stride).sum()
+        if d_row >= d_col:
+            return None
+        b = tgt.shape[0] // (rows * cols)
+        return np.arange(tgt.shape[0]).reshape(b, rows, cols).transpose(0, 2, 1).reshape(-1)
+
+    def _trace(
+        self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, progress: bool, needs_grad: bool,
+        rows: int, cols: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Material integrals ``[M, 5]`` (g/cm³·mm) and channel paths ``[M, L+1]`` (mm) of all rays."""
+        nm, nl = len(MATERIALS), self._n_label_channels
+        if self._use_numba(needs_grad):
+            vol = self.volumes
+            order = self._cache_friendly_order(tgt, rows, cols)
+            s, t, ln = (x.double().numpy() for x in (src, tgt, length))
+            if order is not None:
+                s, t, ln = s[order], t[order], ln[order]
+            mat, path = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np,
+                                             s, t, ln, self.n_points, nm, nl, step_mm=self.step_mm)
+            if order is not None:
+                inv = np.empty_like(order)
+                inv[order] = np.arange(order.size)
+                mat, path = mat[inv], path[inv]
+            return torch.from_numpy(mat).float(), torch.from_numpy(path).float()
+        if self.renderer == "trilinear":
+            dtype = src.dtype if needs_grad else torch.float32
+            grid = self._density if dtype == torch.float32 else self._density.to(dtype)
+            return raymarch.march_torch(grid, self._tensor("code_flat"), self._tensor("mat_of"),
+                                        self._tensor("chan_of"), self.ct.shape, src, tgt, length,
+                                        self.n_points, nm, nl, self.memory_budget_mb, step_mm=self.step_mm)
         m_total = src.shape[0]
         chunk = self._chunk_size()
-        mats = torch.empty(m_total, len(MATERIALS), device=self.device)
-        paths = torch.empty(m_total, self._n_label_channels, device=self.device)
+        mats = torch.empty(m_total, nm, device=self.device)
+        paths = torch.empty(m_total, nl, device=self.device)
         starts = range(0, m_total, chunk)
         if progress:
             from tqdm.auto import tqdm
@@ -237,15 +344,8 @@ class Projector:
             starts = tqdm(starts, total=math.ceil(m_total / chunk), desc="ray tracing", unit="chunk", leave=False)
         for a in starts:
             b = min(a + chunk, m_total)
-            mats[a:b], paths[a:b] = self._trace_chunk(src[a:b], tgt[a:b], length[a:b])
-        bsz = len(geoms)
-        mats = (mats / 10.0).T.reshape(len(MATERIALS), bsz, 1, rows, cols)  # g/cm³·mm → g/cm²
-        paths = paths.T.reshape(self._n_label_channels, bsz, 1, rows, cols)
-        materials = {name: mats[i].contiguous() for i, name in enumerate(MATERIALS)}
-        out_paths = {
-            s: self._radiographic_extent(s, ids, paths) for s, ids in self._members.items()
-        }
-        return Projection(materials=materials, paths=out_paths, geometries=geoms)
+            mats[a:b], paths[a:b] = self._siddon_chunk(src[a:b], tgt[a:b], length[a:b])
+        return mats, paths
 
     def _radiographic_extent(self, name: str, ids: list[int], paths: torch.Tensor) -> torch.Tensor:
         """Path length of structure ``name`` ``[B, 1, H, W]``: the sum over its member channels, limited to the

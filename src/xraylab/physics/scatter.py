@@ -9,9 +9,11 @@ amplitude form), evaluated on 2-D layers only:
    (REFERENCES.md §7), so beam hardening does not bias τ. The water path in units of the mean free path at
    the spectrum's mean energy Ē is L = μ_w(Ē)·τ; this is where kVp enters (through μ_w(Ē) and the
    hardening curve).
-3. Scatter source s(x) = P(x)·c(x), amplitude c = A · exp(−α·L) · L^β (= A·T^α·(ln 1/T)^β of Sun &
-   Star-Lack with the monoenergetic-equivalent transmission T = e^{−L}). c is the scatter-to-primary ratio
-   that an infinitely wide slab of that thickness would give with no air gap.
+3. Scatter source s(x) = P(x)·c(x), amplitude c(L) = A · L^β / (1 + (L/L_s)^β): c is the scatter-to-primary
+   ratio an infinitely wide slab of that thickness would give with no air gap. It rises as A·L^β for thin parts
+   (β ≈ 1: single scatter) and saturates at A·L_s^β for thick ones — the Sun & Star-Lack form
+   A·T^α·(ln 1/T)^β (T = e^{−L}) kept rising through the mediastinum and put its SPR far above the
+   published ≈ 9 (issue 12).
 4. Kernel g(r) = exp(−r²/2σ1²) + B·exp(−r²/2σ2²), normalised to unit integral, in detector-plane mm.
    Air gap g_a (patient exit surface → detector): the scatter leaves the patient from an effective depth
    h (``source_height_mm``) above the exit surface, so the kernel widths scale by (h + g_a)/h while its
@@ -19,33 +21,27 @@ amplitude form), evaluated on 2-D layers only:
    which lowers the SPR with the air gap, most for small fields.
 5. S(x) = (s ⊗ g)(x) by one zero-padded FFT convolution. Scatter comes only from irradiated pixels, so it
    rises with field size and saturates when the field exceeds the kernel's reach (≈ 30 × 30 cm).
-6. S is distributed over the energy bins with the source-weighted primary spectrum shape w_E (one
-   convolution for all bins; the Compton down-shift of a few keV is neglected).
-7. Grid. With ``grid_Ts`` only, S_E is multiplied by Ts(E) (the isotropic-field average of
-   :func:`~xraylab.physics.grid.grid_transmission`). With ``grid`` (a :class:`~xraylab.physics.grid.GridConfig`),
-   the grid's angular selectivity is folded into the kernel (REFERENCES.md §7): scatter landing at
-   offset (x, y) from its origin arrives with slopes (x/H, y/H), H = ``source_height_mm`` + air gap, and is
-   weighted by the grid's angular transmission T(x/H, y/H) (:func:`~xraylab.physics.grid.angular_transmission`,
-   averaged over the scatter spectrum). Local, small-angle scatter thus passes the grid better than
-   scatter from distant regions, as measured behind the lungs vs. the mediastinum. The spectral shape after
-   the grid follows Ts(E).
+6. Spectrum: S is distributed over the energy bins with the source-weighted primary spectrum shape w_E,
+   moved down in energy by the Compton formula E' = E / (1 + (E/m_ec²)(1 − cos θ)) at an effective
+   scattering angle θ (``compton_angle_deg``, 60°: 60 → 56.7 keV, 100 → 91 keV; :func:`compton_matrix`).
+   One angle stands for the spread of angles of the scatter that reaches the detector (multiple scatter
+   lowers the energy further, the patient's self-filtration of the soft scatter raises it again); photon
+   number is kept.
+7. Grid: the scatter spectrum is multiplied by the grid's Ts(E) (``grid_Ts`` or ``grid``;
+   :func:`~xraylab.physics.grid.grid_transmission`, the isotropic-radiance average behind published Ts
+   values), so the scatter transmission the image gets is the grid model's Ts weighted by the scatter
+   spectrum, and the contrast improvement factor of a slab is Tp/Tt of the same model
+   (REFERENCES.md §6; tests/physics/test_physics_numbers.py). An earlier angular folding of the grid into
+   the kernel let through 0.18–0.20 instead of the model's 0.09 (12:1) and was removed.
 
-The default parameters are the fit of :mod:`xraylab.physics.scatter_fit` (targets and sources documented
-there); rerun ``python -m xraylab.physics.scatter_fit`` to reproduce them. Fitted values:
-A = 0.7856, α = 0.0610, β = 1.446, σ1 = 8.45 mm, σ2 = 62.7 mm, B = 0.0437, h = 85.8 mm. Resulting SPR
-(120 kVp, 30 × 30 cm, no gap, no grid): 0.08 / 0.21 / 0.75 / 1.93 / 4.62 / 7.33 for 1 / 2 / 5 / 10 / 20 / 30 cm
-water; 20 cm slab: 2.49 / 4.03 / 4.62 / 4.73 for 10 / 20 / 30 / 40 cm fields, 3.18 / 2.32 / 1.94 for
-100 / 200 / 300 mm air gaps, 5.35 at 80 kVp. Chest phantom (``chest_pa`` geometry): scatter fraction lungs 0.54,
-mediastinum 0.89 without grid; 0.26 / 0.61 with the 12:1 grid and 0.30 / 0.67 with a 10:1 grid (angular
-folding); the isotropic-Ts path gives 0.13 / 0.51 (12:1) — too low in the lungs, hence the folding.
+The default parameters are the fit of :mod:`xraylab.physics.scatter_fit` (targets, sources and the resulting
+numbers are documented there); rerun ``python -m xraylab.physics.scatter_fit`` to reproduce them.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
-import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,16 +54,22 @@ class ScatterConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    amplitude_A: float = Field(0.785568, ge=0, description="amplitude A (SPR scale of an infinite slab)")
-    alpha: float = Field(0.0609829, ge=-5, le=5, description="exponent α on the transmission T = e^{−L}")
-    beta: float = Field(1.44572, ge=0, le=5, description="exponent β on the water path L = μ_w τ")
-    sigma1_mm: float = Field(8.44728, gt=0, le=500, description="narrow kernel width σ1 at zero air gap, mm")
-    sigma2_mm: float = Field(62.7212, gt=0, le=1000, description="wide kernel width σ2 at zero air gap, mm")
+    amplitude_A: float = Field(0.775715, ge=0, description="amplitude A (SPR scale of an infinite slab)")
+    beta: float = Field(1.45607, ge=0, le=5, description="exponent β on the water path L = μ_w τ (thin-part rise)")
+    saturation_path: float = Field(
+        8.0, gt=0, le=100, description="water path L_s (mean free paths) where the amplitude bends over to its "
+                                       "plateau A·L_s^β"
+    )
+    compton_angle_deg: float = Field(
+        60.0, ge=0, le=180, description="effective scattering angle of the Compton down-shift of the scatter spectrum"
+    )
+    sigma1_mm: float = Field(4.27497, gt=0, le=500, description="narrow kernel width σ1 at zero air gap, mm")
+    sigma2_mm: float = Field(83.2057, gt=0, le=1000, description="wide kernel width σ2 at zero air gap, mm")
     weight_B: float = Field(
-        0.043668, ge=0, description="peak amplitude B of the wide kernel relative to the narrow one"
+        0.00247875, ge=0, description="peak amplitude B of the wide kernel relative to the narrow one"
     )
     source_height_mm: float = Field(
-        85.8375, gt=0, description="effective height of the scatter origin above the patient exit surface, mm"
+        69.9709, gt=0, description="effective height of the scatter origin above the patient exit surface, mm"
     )
     air_gap_mm: float | None = Field(
         None, ge=0, description="patient exit surface – detector distance, mm; None = OID − patient_half_thickness_mm"
@@ -97,10 +99,36 @@ def kernel_widths_mm(cfg: ScatterConfig, geometry) -> tuple[float, float]:
     return cfg.sigma1_mm * s, cfg.sigma2_mm * s
 
 
-def amplitude(cfg: ScatterConfig, water_path: torch.Tensor) -> torch.Tensor:
-    """c(L) = A · exp(−α L) · L^β for the water path L = μ_w(Ē)·τ (dimensionless, ≥ 0)."""
-    lw = water_path.clamp_min(0.0)
-    return cfg.amplitude_A * torch.exp(-cfg.alpha * lw) * lw.pow(cfg.beta)
+def amplitude(cfg: ScatterConfig, water_path: torch.Tensor, scale: torch.Tensor | float | None = None) -> torch.Tensor:
+    """c(L) = A · L^β / (1 + (L/L_s)^β) for the water path L = μ_w(Ē)·τ (dimensionless, ≥ 0).
+
+    Rises as A·L^β for thin parts and saturates at A·L_s^β for thick ones. ``scale``: optional factor on A
+    (a tensor for gradients w.r.t. the scatter amplitude).
+    """
+    lw = water_path.clamp_min(1e-12)
+    lb = lw.pow(cfg.beta)
+    a = cfg.amplitude_A if scale is None else cfg.amplitude_A * scale
+    return a * lb / (1.0 + lb / cfg.saturation_path**cfg.beta)
+
+
+def compton_matrix(energies_keV: torch.Tensor, angle_deg: float) -> torch.Tensor:
+    """``[E, E]`` matrix moving photons of bin i to the Compton-scattered energy E' = E / (1 + (E/511)(1 − cos θ)).
+
+    E' is split linearly between its two neighbouring bins (photon number kept); below the lowest bin it is put
+    in the lowest bin. One bin (monoenergetic) → identity. Row i: where bin i's photons go.
+    """
+    e = torch.as_tensor(energies_keV, dtype=torch.float64).reshape(-1).cpu()
+    n = e.numel()
+    if n < 2 or angle_deg <= 0:
+        return torch.eye(n, dtype=torch.float64)
+    ep = e / (1.0 + (e / 510.99895) * (1.0 - math.cos(math.radians(angle_deg))))
+    j = torch.searchsorted(e, ep).clamp(1, n - 1)
+    t = ((ep - e[j - 1]) / (e[j] - e[j - 1])).clamp(0.0, 1.0)
+    m = torch.zeros(n, n, dtype=torch.float64)
+    rows = torch.arange(n)
+    m[rows, j - 1] += 1.0 - t
+    m[rows, j] += t
+    return m
 
 
 def scatter_kernel(cfg: ScatterConfig, geometry, shape: tuple[int, int], device=None) -> torch.Tensor:
@@ -155,6 +183,7 @@ def scatter_estimate(
     field: torch.Tensor | None = None,
     grid_Ts: float | torch.Tensor | None = None,
     grid=None,
+    amplitude_scale: torch.Tensor | float | None = None,
 ) -> torch.Tensor:
     """Scatter reaching the detector, ``[B, E, H, W]``, in the units of ``primary``.
 
@@ -170,12 +199,14 @@ def scatter_estimate(
             or None (open field). Pixels outside it emit no scatter.
         grid_Ts: scatter transmission of the grid, a float or ``[E]`` (:func:`~xraylab.physics.grid.grid_transmission`);
             None = no grid.
-        grid: optional :class:`~xraylab.physics.grid.GridConfig`; when given (and enabled) it replaces
-            ``grid_Ts`` and folds the grid's angular selectivity into the kernel (module docstring, step 7).
-            This is the physically preferred path; ``grid_Ts`` alone applies the isotropic average.
+        grid: optional :class:`~xraylab.physics.grid.GridConfig`; when given (and enabled) its Ts(E) replaces
+            ``grid_Ts``.
+        amplitude_scale: optional factor on the amplitude A (float or 0-d tensor; differentiable).
 
     Returns:
         Scatter per energy bin after the grid (if any), same shape, dtype and device as ``primary``.
+        Differentiable w.r.t. ``primary``, ``flood`` and ``amplitude_scale`` (the water-equivalent thickness is
+        a piecewise-linear table inversion).
     """
     if primary.dim() != 4:
         raise ValueError(f"primary must be [B, E, H, W], got shape {tuple(primary.shape)}")
@@ -194,79 +225,44 @@ def scatter_estimate(
     p_sum = primary.sum(dim=1, keepdim=True)  # [B,1,H,W]
     i0 = fl.sum(dim=1, keepdim=True)
     i0_field = i0 * field.to(device=dev, dtype=primary.dtype) if field is not None else i0
-    lit = i0_field > 1e-6 * i0.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-30)
+    lit = i0_field > 1e-6 * i0.detach().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-30)
     trans = torch.where(lit, p_sum / i0_field.clamp_min(1e-30), torch.ones_like(p_sum)).clamp(1e-30, 1.0)
     # ---- water-equivalent thickness under the field-mean flood spectrum
     spec = fl.mean(dim=(0, 2, 3)).double()
     tau = water_equivalent_thickness_cm(trans, spec, energies, cfg.tau_max_cm)
-    e_mean = float((spec.cpu() * energies).sum() / spec.cpu().sum())
-    mu_eff = float(linear_attenuation("water", np.array([e_mean]))[0])
+    sp = spec.to(dev)
+    e_mean = (sp * energies.to(dev)).sum() / sp.sum()
+    mu_eff = _mu_water_interp(e_mean, energies.to(dev))
     water_path = (tau.double() * mu_eff).to(primary.dtype)
     lit = lit & (tau > 1e-3)  # < 10 µm water: rounding of P/I0 in air, no scatter
-    src = torch.where(lit, p_sum * amplitude(cfg, water_path), torch.zeros_like(p_sum))  # [B,1,H,W]
-    # ---- scatter spectrum before the grid: source-weighted primary spectrum shape w_E
-    weight = torch.where(p_sum > 0, src / p_sum.clamp_min(1e-30), torch.zeros_like(src))
+    c = amplitude(cfg, water_path, amplitude_scale)
+    src = torch.where(lit, p_sum * c, torch.zeros_like(p_sum))  # [B,1,H,W]
+    # ---- scatter spectrum: source-weighted primary spectrum shape w_E, Compton-shifted to lower energy
+    weight = torch.where(lit, c, torch.zeros_like(c))
     w_e = torch.bmm(primary.reshape(b, e, h * w), weight.reshape(b, h * w, 1)).view(b, e)  # [B,E], no [B,E,H,W] temp
+    w_e = w_e @ compton_matrix(energies, cfg.compton_angle_deg).to(device=dev, dtype=primary.dtype)
     w_e = w_e / w_e.sum(dim=1, keepdim=True).clamp_min(1e-30)
     # ---- one FFT convolution for all energy bins
     kern = scatter_kernel(cfg, geometry, (2 * h, 2 * w), device=dev).to(primary.dtype)
-    use_grid = grid is not None and grid.enabled
-    if use_grid:
+    s_total = _fft_convolve(src, kern).clamp_min(0.0)  # [B,1,H,W]
+    if grid is not None and grid.enabled:
         from xraylab.physics.grid import grid_transmission
 
-        t_ang = _angular_table(grid, energies)  # [E, nx, ny]
-        w_mean = w_e.mean(0).double().cpu().numpy()
-        kern = kern * _fold_weights(grid, t_ang, w_mean, cfg, geometry, kern.shape).to(kern)
-        ts = grid_transmission(grid, energies)[1].to(device=dev, dtype=primary.dtype)
-        w_after = w_e * ts.view(1, e)
-        w_e = w_after / w_after.sum(dim=1, keepdim=True).clamp_min(1e-30)
-    s_total = _fft_convolve(src, kern).clamp_min(0.0)  # [B,1,H,W]
-    if not use_grid and grid_Ts is not None:
+        grid_Ts = grid_transmission(grid, energies)[1]
+    if grid_Ts is not None:
         ts = torch.as_tensor(grid_Ts, dtype=primary.dtype, device=dev).reshape(-1)
         ts = ts.expand(e) if ts.numel() == 1 else ts
         w_e = w_e * ts.view(1, e)
     return s_total * w_e.view(b, e, 1, 1)
 
 
-_TAN_MAX = 8.0
-_NX, _NY = 160, 48
-
-
-@functools.lru_cache(maxsize=16)
-def _angular_table_cached(grid_json: str, energies: tuple[float, ...]) -> np.ndarray:
-    from xraylab.physics.grid import GridConfig, angular_transmission
-
-    grid = GridConfig.model_validate_json(grid_json)
-    tx = _TAN_MAX * (np.arange(_NX) / (_NX - 1)) ** 2
-    ty = _TAN_MAX * (np.arange(_NY) / (_NY - 1)) ** 2
-    txx, tyy = np.meshgrid(tx, ty, indexing="ij")
-    t = angular_transmission(grid, np.asarray(energies), txx.ravel(), tyy.ravel(), n_positions=128)
-    return t.reshape(len(energies), _NX, _NY)
-
-
-def _angular_table(grid, energies: torch.Tensor) -> np.ndarray:
-    """Grid transmission ``[E, NX, NY]`` on slopes tan_x, tan_y = 8·(i/(N−1))² (across, along the strips)."""
-    return _angular_table_cached(grid.model_dump_json(), tuple(float(x) for x in energies.tolist()))
-
-
-def _interp_index(t: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Lower index, upper index and fraction of slopes ``t`` on the quadratic table axis of ``n`` points."""
-    q = torch.sqrt((t.abs() / _TAN_MAX).clamp(0.0, 1.0)) * (n - 1)
-    i0 = q.floor().long().clamp(0, n - 2)
-    return i0, i0 + 1, (q - i0).clamp(0.0, 1.0)
-
-
-def _fold_weights(grid, table: np.ndarray, w_e: np.ndarray, cfg: ScatterConfig, geometry, shape) -> torch.Tensor:
-    """Grid transmission of each kernel offset, ``[2H, 2W]`` float32 (slopes offset / H, spectrum-averaged)."""
-    t = torch.as_tensor(np.tensordot(w_e / max(w_e.sum(), 1e-30), table, axes=1), dtype=torch.float32)  # [NX, NY]
-    height = cfg.source_height_mm + air_gap_mm(cfg, geometry)
-    p = geometry.pitch_mm
-    n0, n1 = shape
-    o_v = torch.fft.fftfreq(n0, d=1.0 / n0, dtype=torch.float32) * p / height  # rows (v)
-    o_u = torch.fft.fftfreq(n1, d=1.0 / n1, dtype=torch.float32) * p / height  # cols (u)
-    vv, uu = torch.meshgrid(o_v, o_u, indexing="ij")
-    across, along = (uu, vv) if grid.orientation == "vertical" else (vv, uu)
-    i0, i1, fx = _interp_index(across, _NX)
-    j0, j1, fy = _interp_index(along, _NY)
-    return ((1 - fx) * (1 - fy) * t[i0, j0] + fx * (1 - fy) * t[i1, j0]
-            + (1 - fx) * fy * t[i0, j1] + fx * fy * t[i1, j1])
+def _mu_water_interp(e_keV: torch.Tensor, energies: torch.Tensor) -> torch.Tensor:
+    """μ_water (1/cm) at ``e_keV`` (0-d tensor) by log-log interpolation on the bin energies (differentiable)."""
+    mu = _mu_water_per_cm(energies).to(energies)
+    if mu.numel() == 1:
+        return mu[0]
+    le, lm = torch.log(energies), torch.log(mu)
+    x = torch.log(e_keV.clamp(float(energies.min()), float(energies.max())))
+    j = torch.searchsorted(le, x.detach().reshape(1)).clamp(1, le.numel() - 1)[0]
+    t = (x - le[j - 1]) / (le[j] - le[j - 1])
+    return torch.exp(lm[j - 1] + t * (lm[j] - lm[j - 1]))

@@ -1,40 +1,51 @@
 """Fit of the scatter-kernel parameters of :mod:`xraylab.physics.scatter`.
 
 No generic published parameter set exists for scatter kernel superposition (REFERENCES.md §7), so
-A, α, β, σ1, σ2 and B are fitted to published scatter-to-primary ratios (SPR) and scatter fractions
-(SF = SPR / (1 + SPR)). Run ``python -m xraylab.physics.scatter_fit`` to reproduce the fit; it prints
-the parameters and the resulting SPRs, which are the defaults of :class:`~xraylab.physics.scatter.ScatterConfig`.
+A, β, L_s, σ1, σ2, B and h are fitted to published scatter-to-primary ratios (SPR) of water slabs and to the
+published chest scatter fractions (SF = SPR / (1 + SPR)) measured on the default CT. Run
+``python -m xraylab.physics.scatter_fit`` to reproduce the fit (≈ 3–5 min on one core, plus ≈ 30 s to render
+the CT); it prints the parameters and the resulting numbers, which are the defaults of
+:class:`~xraylab.physics.scatter.ScatterConfig`. ``tests/physics/test_physics_numbers.py`` re-runs the fit on a
+small case (slabs and :func:`chest_phantom` at 32²).
 
 Set-up of every evaluation (the *reference condition*)
 ------------------------------------------------------
-120 kVp, W anode 12°, 2.5 mm Al + 0.1 mm Cu (spekpy, REFERENCES.md §2), SID 1800 mm, 43 × 43 cm detector
-sampled at 256 × 256; slabs with no air gap; the chest phantom with the ``chest_pa`` geometry (OID 150 mm,
-air gap 40 mm). SPRs are read in a central region of interest.
+120 kVp, W anode 12°, 2.5 mm Al + 0.1 mm Cu (spekpy, REFERENCES.md §2), SID 1800 mm, 43 × 43 cm detector;
+slabs at 128 × 128 with no air gap, SPR read in a central region of interest, no grid; the chest: the default CT
+(coarsened 2×) rendered at 128 × 128 with the ``chest_pa`` preset (OID 150 mm → air gap 40 mm, heel,
+``field: auto`` collimation, CsI detector weights), SF of the detector signal summed over the ROIs of
+:func:`xraylab.physics.validation.chest_rois` (lungs: aerated lung fields without the cardiomediastinum;
+mediastinum: the cardiomediastinal silhouette where it is not overlapped by lung).
 
-Targets and sources
--------------------
+Targets and sources (:data:`FIT_TARGETS`)
+-----------------------------------------
 * Thin-slab limit: SPR ≈ 0.2 for 2 cm water (30 × 30 cm). Single-scatter estimate: about half of the
   μ_scatter ≈ 0.18–0.20 cm⁻¹ (xraydb incoherent + coherent, 50–70 keV) is scattered forward and reaches the
-  detector from a wide field, SPR ≈ 0.1 per cm for thin layers. It keeps c(L) ∝ L near L = 0 (β ≈ 1), so that
-  thin parts (neck, shoulders, extremities) do not scatter like thick ones.
+  detector from a wide field, SPR ≈ 0.1 per cm for thin layers.
 * Water slabs, 30 × 30 cm field, no grid, no air gap — textbook values of Sorenson & Floch 1985
   (Med. Phys. 12:308) and Chan & Doi 1985 (Med. Phys. 12:152) as summarised by Bushberg et al.,
   *The Essential Physics of Medical Imaging* (scatter chapter, SPR vs. thickness and field size) [R]:
   SPR ≈ 1.5 at 10 cm (SF ≈ 0.6), ≈ 4 at 20 cm (SF ≈ 0.8), ≈ 8 at 30 cm (SF ≈ 0.89).
 * Field-size dependence, 20 cm slab: SPR(10 × 10 cm) ≈ 0.5 × SPR(30 × 30 cm), saturating near 30 × 30 cm
   (REFERENCES.md §7 [V]; the ratio is read from the same textbook curves [R]).
-* Chest PA without grid: mediastinum SF ≈ 0.9 (SPR ≈ 9, Niklason et al. 1981, Radiology 141:1 [V]);
-  lungs SF 0.4–0.6 [R]; the fit aims at 0.55 for the lungs so that with a 12:1 grid (Ts/Tp ≈ 0.13–0.17)
-  the lungs stay inside 0.2–0.35 (REFERENCES.md §7 [R]).
+* Chest PA without grid (default CT): mediastinum SF ≈ 0.9 (SPR ≈ 9, Niklason et al. 1981, Radiology 141:1 [V]);
+  lungs SF 0.4–0.6 [R], aimed at 0.60 — the top of the range, because with the grid model's Ts/Tp = 0.13
+  (12:1) the lungs behind the grid reach only SPR·0.13; the [R] with-grid range 0.20–0.35 would need
+  Ts/Tp ≥ 0.17 (REFERENCES.md §6–§7). The grid is not a fit target any more: it multiplies the scatter by
+  its Ts(E) (issue 12: the scatter transmission the image gets equals the grid model's Ts).
 
-* Chest PA with the ``chest_pa`` 12:1 grid (angular selectivity folded into the kernel): lungs SF 0.27,
-  mediastinum SF 0.60 — the middle of the [R] ranges 0.2–0.35 and 0.5–0.7 of REFERENCES.md §7.
+Weights: the chest numbers and the field-size saturation count most; the slab values are [R] plausibility
+ranges (half weight; the 30 cm one a quarter). Bounds: L_s ≤ 8 mean free paths (≈ 40 cm of water), so the
+amplitude bends over inside the range of patient thicknesses (the unbounded fit does not need it and drifts
+to L_s ≈ 34, a pure power law); σ1 ≥ 3 mm, B ≥ e⁻⁶ (the fit runs to both bounds: the chest prefers a sharp
+local core; lowering them changes the cost by < 10 %).
 
-The weights of the residuals favour the chest numbers ([V] mediastinum) and the field-size saturation; the slab
-values are [R] plausibility ranges, so their residuals carry half weight. Result (2026-11, scipy least_squares,
-trust-region reflective, ≈ 5 min on one core): residuals all within ±0.13 (log / logit units);
-A = 0.785568, α = 0.0609829, β = 1.44572, σ1 = 8.44728 mm, σ2 = 62.7212 mm, B = 0.043668, h = 85.8375 mm
-(SPRs and SFs these give are listed in the docstring of :mod:`xraylab.physics.scatter`).
+Result (2026-11-30, scipy least_squares, trust-region reflective): residuals within ±0.14 (log / logit units);
+A = 0.775715, β = 1.45607, L_s = 8.0, σ1 = 4.27497 mm, σ2 = 83.2057 mm, B = 0.00247875, h = 69.9709 mm.
+SPR (120 kVp, 30 × 30 cm, no gap, no grid): 0.07 / 0.20 / 0.72 / 1.82 / 4.12 / 6.09 for 1 / 2 / 5 / 10 / 20 / 30 cm
+water; 20 cm slab: 2.72 / 3.55 / 4.12 / 4.35 for 10 / 20 / 30 / 40 cm fields, 2.91 / 2.56 / 2.43 for
+100 / 200 / 300 mm air gaps, 4.68 at 80 kVp. Default CT, ``chest_pa`` (128², CT ÷2): SF lungs 0.60, mediastinum
+0.90 (SPR 9.1) without grid; 0.15 / 0.52 with the 12:1 grid, 0.19 / 0.59 with a 10:1 grid.
 """
 
 from __future__ import annotations
@@ -57,10 +68,8 @@ FIT_TARGETS = {
     "slab30_spr": 8.0,
     "field10_over_30": 0.5,
     "field40_over_30": 1.04,
-    "lung_sf": 0.55,
+    "lung_sf": 0.60,
     "mediastinum_sf": 0.90,
-    "lung_sf_grid12": 0.27,
-    "mediastinum_sf_grid12": 0.60,
 }
 
 
@@ -143,13 +152,13 @@ def _grid_tp(grid, energies: torch.Tensor) -> torch.Tensor | None:
 
 def slab_spr(
     cfg: ScatterConfig, tau_cm: float, field_cm: float = 30.0, air_gap_mm: float = 0.0, kvp: float = 120.0,
-    grid=None,
+    grid=None, n: int = 256,
 ) -> float:
     """SPR at the centre of a water slab covering a square field of ``field_cm`` (detector plane).
 
     With ``grid`` (a GridConfig) both the primary (× Tp) and the scatter (angular folding) pass the grid.
     """
-    geo = reference_geometry()
+    geo = reference_geometry(n=n)
     cfg = cfg.model_copy(update={"air_gap_mm": air_gap_mm})
     field = collimation_field(CollimationConfig(width_mm=field_cm * 10, height_mm=field_cm * 10), geo)
     tau = torch.full((geo.rows, geo.cols), float(tau_cm))
@@ -163,80 +172,134 @@ def slab_spr(
     return float(s[sl].sum() / p[sl].sum())
 
 
-def chest_fractions(cfg: ScatterConfig, grid=None, kvp: float = 120.0, grid_ts_only: bool = False) -> dict[str, float]:
-    """Scatter fractions in the lung and mediastinum ROIs of :func:`chest_phantom` (``chest_pa`` geometry)."""
-    geo = reference_geometry(oid_mm=150.0)
-    tau, rois = chest_phantom(geo)
-    field = collimation_field(CollimationConfig(width_mm=350.0, height_mm=430.0), geo)
-    primary, flood, energies = polychromatic_layers(tau, kvp)
-    primary = primary * field
-    if grid_ts_only and grid is not None:
-        from xraylab.physics.grid import grid_transmission
-
-        s = scatter_estimate(primary, flood, energies, geo, cfg, field, grid_transmission(grid, energies)[1])
-    else:
-        s = scatter_estimate(primary, flood, energies, geo, cfg, field, grid=grid)
-    grid_tp = _grid_tp(grid, energies)
-    p = primary if grid_tp is None else primary * grid_tp.view(1, -1, 1, 1)
-    out = {}
-    for name, m in rois.items():
-        ss, pp = float(s.sum(1)[0][m].sum()), float(p.sum(1)[0][m].sum())
-        out[name] = ss / (ss + pp)
-    return out
+_PARAM_NAMES = ("amplitude_A", "beta", "saturation_path", "sigma1_mm", "sigma2_mm", "weight_B", "source_height_mm")
 
 
-_PARAM_NAMES = ("amplitude_A", "alpha", "beta", "sigma1_mm", "sigma2_mm", "weight_B", "source_height_mm")
+class ChestCase:
+    """A chest in the ``chest_pa`` set-up whose no-grid scatter fractions the fit evaluates.
+
+    ``source='ct'``: the default CT (:func:`xraylab.physics.validation.chest_ct_layers`, ``n`` × ``n`` pixels,
+    CT coarsened by ``downsample``; ``chest_pa`` spectrum, heel, ``field: auto`` collimation and detector weights);
+    ``source='phantom'``: :func:`chest_phantom` at ``n`` × ``n`` (the small, CT-free case of the tests).
+    The primary is computed once; :meth:`fractions` only re-runs the scatter model.
+    """
+
+    def __init__(self, source: str = "ct", n: int = 128, downsample: int = 2):
+        from xraylab.physics import detector as det
+
+        if source == "ct":
+            from xraylab.physics.presets import preset_config
+            from xraylab.physics.primary import incident_fluence, primary_fluence
+            from xraylab.physics.validation import chest_ct_layers, view_collimation
+
+            cfg = preset_config("chest_pa")
+            geo, mats, rois = chest_ct_layers(n, downsample)
+            energies, n0 = incident_fluence(cfg.spectrum, cfg.heel, geo)
+            coll = view_collimation(cfg, geo, rois["valid"])
+            field = collimation_field(coll, geo, focal_spot=cfg.focal_spot)
+            primary = primary_fluence(n0, mats, energies) * field
+            self.weights = det.signal_weights(cfg.detector, energies)
+            self.rois = {"lung": rois["lungs"], "mediastinum": rois["mediastinum"]}
+        elif source == "phantom":
+            geo = reference_geometry(oid_mm=150.0, n=n)
+            tau, self.rois = chest_phantom(geo)
+            field = collimation_field(CollimationConfig(width_mm=350.0, height_mm=430.0), geo)
+            primary, n0, energies = polychromatic_layers(tau)
+            primary = primary * field
+            self.weights = torch.ones_like(energies)
+        else:
+            raise ValueError(f"source must be 'ct' or 'phantom', not {source!r}")
+        self.geometry, self.field, self.primary, self.flood, self.energies = geo, field, primary, n0, energies
+
+    def fractions(self, cfg: ScatterConfig, grid=None) -> dict[str, float]:
+        """Scatter fractions S/(S+P) of the detector signal in the ROIs (``grid``: a GridConfig or None)."""
+        s = scatter_estimate(self.primary, self.flood, self.energies, self.geometry, cfg, self.field, grid=grid)
+        tp = _grid_tp(grid, self.energies)
+        wp = self.weights if tp is None else self.weights * tp
+        ps = torch.einsum("behw,e->hw", self.primary, wp)
+        ss = torch.einsum("behw,e->hw", s, self.weights)
+        return {k: float(ss[m].sum() / (ss[m].sum() + ps[m].sum())) for k, m in self.rois.items()}
 
 
 def _config(x: np.ndarray) -> ScatterConfig:
-    a, alpha, beta, s1, s2, b, hh = x
-    return ScatterConfig(amplitude_A=math.exp(a), alpha=alpha, beta=beta, sigma1_mm=math.exp(s1),
+    a, beta, ls, s1, s2, b, hh = x
+    return ScatterConfig(amplitude_A=math.exp(a), beta=beta, saturation_path=math.exp(ls), sigma1_mm=math.exp(s1),
                          sigma2_mm=math.exp(s2), weight_B=math.exp(b), source_height_mm=math.exp(hh))
 
 
-def _residuals(x: np.ndarray) -> np.ndarray:
-    from xraylab.physics.grid import GridConfig
-
-    cfg = _config(x)
-    t = FIT_TARGETS
-    r2, r10, r20, r30 = (slab_spr(cfg, tt) for tt in (2.0, 10.0, 20.0, 30.0))
-    f10 = slab_spr(cfg, 20.0, field_cm=10.0)
-    f40 = slab_spr(cfg, 20.0, field_cm=40.0)
-    ch = chest_fractions(cfg)
-    chg = chest_fractions(cfg, grid=GridConfig())
-    logit = lambda sf: math.log(sf / (1 - sf))  # noqa: E731
-    return np.array([
-        0.5 * math.log(r2 / t["slab2_spr"]),
-        0.5 * math.log(r10 / t["slab10_spr"]),
-        0.5 * math.log(r20 / t["slab20_spr"]),
-        0.5 * math.log(r30 / t["slab30_spr"]),
-        0.5 * math.log((f10 / r20) / t["field10_over_30"]),
-        2.0 * math.log((f40 / r20) / t["field40_over_30"]),
-        logit(ch["lung"]) - logit(t["lung_sf"]),
-        logit(ch["mediastinum"]) - logit(t["mediastinum_sf"]),
-        logit(chg["lung"]) - logit(t["lung_sf_grid12"]),
-        logit(chg["mediastinum"]) - logit(t["mediastinum_sf_grid12"]),
-    ])
+def _x(cfg: ScatterConfig) -> np.ndarray:
+    return np.array([math.log(cfg.amplitude_A), cfg.beta, math.log(cfg.saturation_path), math.log(cfg.sigma1_mm),
+                     math.log(cfg.sigma2_mm), math.log(cfg.weight_B), math.log(cfg.source_height_mm)])
 
 
-X0 = (math.log(0.51), -0.19, 1.0, math.log(10.0), math.log(73.0), math.log(0.054), math.log(107.5))  # start
+def _logit(sf: float) -> float:
+    return math.log(sf / (1 - sf))
 
 
-def fit(x0: tuple[float, ...] = X0) -> ScatterConfig:
-    """Least-squares fit of the kernel parameters to :data:`FIT_TARGETS` (scipy); returns the fitted config."""
+def model_values(cfg: ScatterConfig, chest: ChestCase, n: int = 128) -> dict[str, float]:
+    """The quantities of :data:`FIT_TARGETS` under ``cfg`` (slabs on an ``n`` × ``n`` detector, chest on ``chest``)."""
+    r2, r10, r20, r30 = (slab_spr(cfg, tt, n=n) for tt in (2.0, 10.0, 20.0, 30.0))
+    ch = chest.fractions(cfg)
+    return {"slab2_spr": r2, "slab10_spr": r10, "slab20_spr": r20, "slab30_spr": r30,
+            "field10_over_30": slab_spr(cfg, 20.0, field_cm=10.0, n=n) / r20,
+            "field40_over_30": slab_spr(cfg, 20.0, field_cm=40.0, n=n) / r20,
+            "lung_sf": ch["lung"], "mediastinum_sf": ch["mediastinum"]}
+
+
+# Residual weights: the chest numbers ([V] mediastinum, Niklason 1981) and the field-size saturation count most;
+# the slab values are [R] plausibility ranges (half weight; the 30 cm one a quarter: the saturating amplitude
+# is asked to meet the chest first).
+_WEIGHTS = {"slab2_spr": 0.5, "slab10_spr": 0.5, "slab20_spr": 0.5, "slab30_spr": 0.25, "field10_over_30": 0.5,
+            "field40_over_30": 2.0, "lung_sf": 2.0, "mediastinum_sf": 2.0}
+
+
+def residuals(cfg: ScatterConfig, chest: ChestCase, targets: dict | None = None, n: int = 128) -> np.ndarray:
+    """Weighted residuals (log for SPRs and ratios, logit for SFs) of ``cfg`` against ``targets``
+    (default :data:`FIT_TARGETS`)."""
+    t = FIT_TARGETS if targets is None else targets
+    v = model_values(cfg, chest, n)
+    out = []
+    for k, w in _WEIGHTS.items():
+        d = _logit(v[k]) - _logit(t[k]) if k.endswith("_sf") else math.log(v[k] / t[k])
+        out.append(w * d)
+    return np.array(out)
+
+
+def fit(chest: ChestCase | None = None, x0: ScatterConfig | None = None, targets: dict | None = None, n: int = 128,
+        max_nfev: int | None = None, verbose: bool = True, free: tuple[str, ...] = _PARAM_NAMES) -> ScatterConfig:
+    """Least-squares fit (scipy, trust-region reflective) of the kernel parameters to ``targets``.
+
+    ``chest``: the chest case (default: the default CT at 128²); ``x0``: start (default: the current defaults);
+    ``n``: slab detector size; ``max_nfev``: evaluation budget; ``free``: the parameters fitted (names of
+    ``_PARAM_NAMES``; the others stay at ``x0``). Returns the fitted config.
+    """
     from scipy.optimize import least_squares
 
-    lo = [-5, -3, 0, math.log(3), math.log(20), -6, math.log(20)]
-    hi = [5, 3, 4, math.log(150), math.log(400), 3, math.log(400)]
-    res = least_squares(_residuals, np.asarray(x0, dtype=np.float64), diff_step=1e-2, bounds=(lo, hi))
-    print("residuals:", np.round(res.fun, 3), "cost:", res.cost)
-    return _config(res.x)
+    chest = ChestCase() if chest is None else chest
+    start = _x(ScatterConfig() if x0 is None else x0)
+    # L_s ≤ 8 mean free paths (≈ 40 cm water at 60 keV): the amplitude must bend over inside the patient range.
+    lo = [-5, 0.3, math.log(1.0), math.log(3), math.log(20), -6, math.log(20)]
+    hi = [5, 4, math.log(8.0), math.log(150), math.log(400), 3, math.log(400)]
+    start = np.clip(start, np.array(lo) + 1e-6, np.array(hi) - 1e-6)
+    idx = [i for i, k in enumerate(_PARAM_NAMES) if k in free]
+
+    def full(xs: np.ndarray) -> np.ndarray:
+        x = start.copy()
+        x[idx] = xs
+        return x
+
+    res = least_squares(lambda xs: residuals(_config(full(xs)), chest, targets, n), start[idx], diff_step=1e-2,
+                        bounds=([lo[i] for i in idx], [hi[i] for i in idx]), max_nfev=max_nfev)
+    if verbose:
+        print("residuals:", np.round(res.fun, 3), "cost:", res.cost)
+    return _config(full(res.x))
 
 
-def report(cfg: ScatterConfig) -> str:
+def report(cfg: ScatterConfig, chest: ChestCase | None = None) -> str:
     """Human-readable SPRs / SFs of ``cfg`` at the reference conditions, with and without a 12:1 grid."""
     from xraylab.physics.grid import GridConfig
 
+    chest = ChestCase() if chest is None else chest
     lines = [", ".join(f"{k}={getattr(cfg, k):.6g}" for k in _PARAM_NAMES)]
     for t in (1.0, 2.0, 5.0, 10.0, 20.0, 30.0):
         lines.append(f"slab {t:.0f} cm, 30x30: SPR {slab_spr(cfg, t):.2f}")
@@ -246,14 +309,14 @@ def report(cfg: ScatterConfig) -> str:
         lines.append(f"slab 20 cm, 30x30, gap {gap:.0f} mm: SPR {slab_spr(cfg, 20.0, air_gap_mm=gap):.2f}")
     for kvp in (80.0, 100.0):
         lines.append(f"slab 20 cm, 30x30, {kvp:.0f} kVp: SPR {slab_spr(cfg, 20.0, kvp=kvp):.2f}")
-    lines.append(f"chest no grid: {chest_fractions(cfg)}")
+    lines.append(f"chest no grid: {chest.fractions(cfg)}")
     for r in (10.0, 12.0):
-        lines.append(f"chest {r:.0f}:1 grid (folded): {chest_fractions(cfg, GridConfig(ratio=r))}")
-        lines.append(f"chest {r:.0f}:1 grid (Ts only): {chest_fractions(cfg, GridConfig(ratio=r), grid_ts_only=True)}")
+        lines.append(f"chest {r:.0f}:1 grid: {chest.fractions(cfg, GridConfig(ratio=r))}")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover - documentation of the fit
     torch.set_num_threads(1)
-    fitted = fit()
-    print(report(fitted))
+    case = ChestCase()
+    fitted = fit(case)
+    print(report(fitted, case))

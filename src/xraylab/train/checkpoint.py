@@ -22,6 +22,7 @@ counters, so that a resumed run continues exactly where the killed one stopped.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -30,18 +31,29 @@ import torch
 from torch import nn
 
 from xraylab.errors import InputFileError
-from xraylab.io.atomic import atomic_path
+from xraylab.io.atomic import write_bytes
 
 BEST = "best.pt"
 LAST = "last.pt"
 CHECKPOINT_DIR = "checkpoints"
 
 
+def checkpoint_bytes(payload: dict[str, Any]) -> bytes:
+    """The bytes ``torch.save`` writes for ``payload``, with the fixed archive name ``archive/``.
+
+    ``torch.save`` to a file path names the zip's top folder after the file, so saving through a temporary
+    name (``.last.pt.<pid>.tmp``) put the process id inside the archive and identical runs gave different bytes;
+    saving to a buffer always uses ``archive``. The zip entries carry no time stamps, so identical payloads give
+    identical bytes.
+    """
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
+
+
 def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """``torch.save`` ``payload`` to ``path`` atomically (temp name, then rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    """``torch.save`` ``payload`` to ``path`` atomically (temp name, then rename); byte-identical for equal payloads."""
+    return write_bytes(path, checkpoint_bytes(payload))
 
 
 def resolve_checkpoint(path: str | os.PathLike, which: str = BEST) -> Path:

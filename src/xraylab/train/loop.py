@@ -6,8 +6,9 @@ with the model in eval mode, so that BatchNorm statistics see no extra batches) 
 ``consistency_weight`` × the disagreement between predictions on the clean and the augmented view
 (RTDA) → backward and optimizer step (gradient scaling under CUDA mixed precision).
 
-Randomness comes from the generators in :class:`StepContext`; a non-finite loss raises
-:class:`~xraylab.errors.TrainingError` before the optimizer step.
+Randomness comes from the generators in :class:`StepContext`. Divergence raises
+:class:`~xraylab.errors.TrainingError` before the optimizer step: a non-finite loss, or a loss above
+``DIVERGENCE_FACTOR`` × the run's first loss (``StepContext.first_loss``, at least ``DIVERGENCE_FLOOR``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from xraylab.train.losses import consistency_loss
 from xraylab.train.metrics import make_meter
 from xraylab.train.spec import AdversarialSpec
 
+DIVERGENCE_FACTOR = 100.0  # a loss this many times the run's first loss means the run diverged
+DIVERGENCE_FLOOR = 0.01  # ... of a first loss at least this large (a near-zero first loss is no yardstick)
+
 
 @dataclass
 class StepContext:
@@ -43,6 +47,7 @@ class StepContext:
     aug_generator: torch.Generator
     adv_generator: torch.Generator
     use_amp: bool = False
+    first_loss: float | None = None  # the run's first training loss (kept in last.pt), the divergence yardstick
 
     def autocast(self):
         if self.use_amp:
@@ -83,6 +88,11 @@ def train_step(ctx: StepContext, x: torch.Tensor, y: torch.Tensor) -> float:
     value = float(loss.detach())
     if not torch.isfinite(loss.detach()):
         raise TrainingError(f"loss is {value}")
+    if ctx.first_loss is None:
+        ctx.first_loss = value
+    elif value > DIVERGENCE_FACTOR * max(ctx.first_loss, DIVERGENCE_FLOOR):
+        raise TrainingError(f"loss {value:.4g} is over {DIVERGENCE_FACTOR:g}× the run's first loss "
+                            f"{ctx.first_loss:.4g}")
     ctx.scaler.scale(loss).backward()
     ctx.scaler.step(ctx.optimizer)
     ctx.scaler.update()

@@ -86,17 +86,25 @@ class LossSpec(_Strict):
     gamma: float = Field(2.0, ge=0, description="focal-loss focusing parameter")
 
 
+# Sane optimiser ranges. Adam's step is about lr per parameter whatever the gradient scale (Kingma & Ba 2015,
+# sec. 2.1), so lr > 1 moves every weight by more than its typical size each step; published settings for the
+# models here are 1e-4 … 1e-2 (Fok et al. 2024: 0.01). A tiny lr is harmless (nothing moves), so only the top is capped.
+LR_RANGE = (0.0, 1.0)  # exclusive below, inclusive above
+WEIGHT_DECAY_MAX = 1.0
+
+
 class OptimizerSpec(_Strict):
     name: Literal["adam", "adamw"] = "adam"
-    lr: float = Field(0.01, gt=0, description="learning rate (Fok et al.: Adam, 0.01)")
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(0.01, gt=LR_RANGE[0], le=LR_RANGE[1],
+                      description="learning rate, 0 < lr ≤ 1 (Fok et al.: Adam, 0.01)")
+    weight_decay: float = Field(0.0, ge=0, le=WEIGHT_DECAY_MAX, description="decoupled (adamw) or L2 (adam), 0 … 1")
 
 
 class SchedulerSpec(_Strict):
     name: Literal["none", "cosine", "step"] = "none"
     step_size: int = Field(10, ge=1, description="epochs between decays (step)")
-    gamma: float = Field(0.1, gt=0, description="decay factor (step)")
-    min_lr: float = Field(0.0, ge=0, description="final learning rate (cosine)")
+    gamma: float = Field(0.1, gt=0, le=1, description="decay factor per step_size epochs, 0 < gamma ≤ 1 (step)")
+    min_lr: float = Field(0.0, ge=0, le=LR_RANGE[1], description="final learning rate (cosine), ≤ optimizer.lr")
 
 
 class EarlyStoppingSpec(_Strict):
@@ -126,8 +134,8 @@ class AdversarialSpec(_Strict):
     """RTDA-style adversarial training on the task loss."""
 
     attack: Literal["none", "fgsm", "pgd"] = "none"
-    eps: float = Field(2.0 / 255.0, ge=0, description="perturbation budget in image units ([0, 1] intensity)")
-    step: float | None = Field(None, gt=0, description="PGD step size (default eps / 4)")
+    eps: float = Field(2.0 / 255.0, ge=0, le=1, description="perturbation budget in image units ([0, 1] intensity)")
+    step: float | None = Field(None, gt=0, le=1, description="PGD step size (default eps / 4)")
     steps: int = Field(5, ge=1, description="PGD iterations")
     norm: Literal["linf", "l2"] = "linf"
     ratio: float = Field(
@@ -177,6 +185,9 @@ class TrainSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainSpec":
+        if self.scheduler.name == "cosine" and self.scheduler.min_lr > self.optimizer.lr:
+            raise ValueError(f"scheduler.min_lr {self.scheduler.min_lr:g} exceeds optimizer.lr "
+                             f"{self.optimizer.lr:g}; the cosine schedule decays from lr down to min_lr")
         names = [d.name for d in self.data]
         if len(set(names)) != len(names):
             raise ValueError(f"dataset names must be unique, got {names}")

@@ -30,13 +30,22 @@ from xraylab.data.datasets import IndexSampler, ManifestDataset
 from xraylab.data.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.io.atomic import remove_stale_temporaries
+from xraylab.io.lock import FolderLock
 from xraylab.train.augment import build_augmentation
 from xraylab.train.checkpoint import BEST, CHECKPOINT_DIR, LAST, read_checkpoint, save_checkpoint
 from xraylab.train.loop import StepContext, train_epoch, validate
 from xraylab.train.losses import build_loss
 from xraylab.train.metrics import monitor_name
 from xraylab.train.models import MODELS, build_model, load_weights
-from xraylab.train.records import SPEC, plot_curves, read_metrics, write_metrics, write_run_header
+from xraylab.train.records import (
+    CURVES,
+    METRICS,
+    SPEC,
+    plot_curves,
+    read_metrics,
+    write_metrics,
+    write_run_header,
+)
 from xraylab.train.spec import TrainSpec, spec_to_yaml
 
 CURVE_EVERY = 10  # epochs between curve redraws (and once when a call ends)
@@ -120,9 +129,11 @@ def _data_info(spec: TrainSpec, data: MixedData) -> dict[str, Any]:
 
 
 def _prepare_run_dir(run_dir: Path, spec: TrainSpec, resume: bool) -> bool:
-    """Create/check ``run_dir``; return True when there is a ``last.pt`` to resume from."""
+    """Check ``run_dir`` (nothing is written); return True when there is a ``last.pt`` to resume from."""
     last = run_dir / CHECKPOINT_DIR / LAST
     spec_file = run_dir / SPEC
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: --out is a file, not a folder; choose another --out")
     if resume:
         if spec_file.is_file():
             saved = yaml.safe_load(spec_file.read_text(encoding="utf-8"))
@@ -134,12 +145,46 @@ def _prepare_run_dir(run_dir: Path, spec: TrainSpec, resume: bool) -> bool:
                     f"{spec_file}: cannot resume, the spec differs from the run's in field(s) {', '.join(changed)}; "
                     "resume with the same spec or start a new run directory"
                 )
-        if run_dir.is_dir():
-            remove_stale_temporaries(run_dir)
         return last.is_file()
     if run_dir.is_dir() and (last.is_file() or (run_dir / "metrics.csv").is_file()):
         raise ConfigError(f"{run_dir}: already holds a run; pass --resume to continue it or choose another --out")
     return False
+
+
+# Everything fit() may write into a run folder (removed again when a run diverges before its first checkpoint).
+RUN_FILES = (SPEC, "versions.json", "seed.txt", "data.json", METRICS, CURVES)
+
+
+def _remove_run(run_dir: Path, created: bool) -> str:
+    """Delete what this run wrote in ``run_dir`` (the folder too when this call created it); say what happened."""
+    import shutil
+
+    for name in RUN_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
+    shutil.rmtree(run_dir / CHECKPOINT_DIR, ignore_errors=True)
+    remove_stale_temporaries(run_dir)
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return f"no epoch finished, so nothing was kept and {run_dir} was removed"
+    return f"no epoch finished, so nothing was kept and the run's files were removed from {run_dir}"
+
+
+def _diverged(exc: TrainingError, run_dir: Path, spec: TrainSpec, created: bool) -> TrainingError:
+    """The one-line error of a diverged run, saying exactly what was kept (or removing the run's files)."""
+    last = run_dir / CHECKPOINT_DIR / LAST
+    advice = f"lower optimizer.lr (now {spec.optimizer.lr:g}) or check the data for NaN values"
+    if not last.is_file():
+        return TrainingError(f"training diverged ({exc}); {_remove_run(run_dir, created)}; {advice}")
+    info = torch.load(last, map_location="cpu", weights_only=True)
+    st = info["training"]["state"]
+    best = run_dir / CHECKPOINT_DIR / BEST
+    kept = f"kept {last} (epoch {st['epoch']}, resumable with --resume)"
+    if best.is_file():
+        kept += f" and {best} (epoch {st['best_epoch']}, val {info['monitor']} {float(st['best_metric']):.4f})"
+    kept += f"; {METRICS} lists epochs 1–{st['epoch']}"
+    return TrainingError(f"training diverged ({exc}); {kept}; resuming with the same settings diverges again: "
+                         f"{advice} in a new --out")
 
 
 @contextlib.contextmanager
@@ -170,19 +215,37 @@ def fit(
     """
     run_dir = Path(run_dir)
     device = resolve_device(spec.device)
-    has_last = _prepare_run_dir(run_dir, spec, resume)
+    _prepare_run_dir(run_dir, spec, resume)  # checks only: nothing is written before the data are validated
     data = load_mixed_data(spec)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr)
     augment = build_augmentation(spec.augmentation.strategy, spec.augmentation.p_clean, spec.augmentation.options)
+    created = not run_dir.exists()
+    try:
+        return _fit_locked(spec, run_dir, resume, stop_after, progress, data, device, augment, created)
+    finally:
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # a run that failed before writing anything leaves no empty folder behind
+
+
+def _fit_locked(spec: TrainSpec, run_dir: Path, resume: bool, stop_after: int | None, progress: bool,
+                data: MixedData, device: torch.device, augment, created: bool) -> RunResult:
+    """The part of :func:`fit` that writes: under the run folder's lock."""
     fork_devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices), _cpu_threads(spec.cpu_threads):
-        run = _Run(spec, run_dir, data, device, augment)
-        if has_last:
-            run.restore()
-        else:
-            write_run_header(run_dir, spec_to_yaml(spec), spec.seed, _data_info(spec, data))
-        return run.loop(stop_after, progress)
+    with FolderLock(run_dir):  # one writer per run folder
+        has_last = _prepare_run_dir(run_dir, spec, resume)  # again, now that no other process can change it
+        if resume and run_dir.is_dir():
+            remove_stale_temporaries(run_dir)
+        with torch.random.fork_rng(devices=fork_devices), _cpu_threads(spec.cpu_threads):
+            run = _Run(spec, run_dir, data, device, augment)
+            if has_last:
+                run.restore()
+            else:
+                write_run_header(run_dir, spec_to_yaml(spec), spec.seed, _data_info(spec, data))
+            try:
+                return run.loop(stop_after, progress)
+            except TrainingError as exc:
+                raise _diverged(exc, run_dir, spec, created) from None
 
 
 class _Run:
@@ -204,7 +267,7 @@ class _Run:
         self.aug_gen = torch.Generator().manual_seed(_seed_of(spec.seed, 2))
         self.adv_gen = torch.Generator().manual_seed(_seed_of(spec.seed, 4))
         self.state: dict[str, Any] = {
-            "epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "since_best": 0, "stopped": "",
+            "epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "since_best": 0, "stopped": "", "first_loss": None,
         }
         self.rows: list[dict[str, Any]] = []
         self.ctx = StepContext(
@@ -235,6 +298,7 @@ class _Run:
         if self._cuda() and tr.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(tr["cuda_rng"], self.device)
         self.state = dict(tr["state"])
+        self.ctx.first_loss = self.state.get("first_loss")
         self.rows = [r for r in read_metrics(self.run_dir) if r["epoch"] <= self.state["epoch"]]
 
     def save(self, improved: bool) -> None:
@@ -259,6 +323,7 @@ class _Run:
     def _record(self, row: dict[str, Any]) -> bool:
         st, patience = self.state, self.spec.early_stopping.patience
         st["epoch"] = row["epoch"]
+        st["first_loss"] = self.ctx.first_loss
         improved = row[f"val_{self.monitor}"] > st["best_metric"]
         if improved:
             st.update(best_metric=row[f"val_{self.monitor}"], best_epoch=row["epoch"], since_best=0)
@@ -309,14 +374,13 @@ def _run_epoch(
     try:
         train = train_epoch(ctx, train_loader, bar)
     except TrainingError as exc:
-        raise TrainingError(
-            f"epoch {epoch}, {exc}: training stopped; the last good checkpoint (epoch {epoch - 1}) is kept — "
-            "lower optimizer.lr or check the data for NaN values"
-        ) from None
+        raise TrainingError(f"epoch {epoch}, {exc}") from None
     finally:
         if bar is not None:
             bar.close()
     val = validate(ctx.model, val_loader, loss_fn, spec.task, data.classes, ctx.device)
+    if not math.isfinite(val["loss"]):
+        raise TrainingError(f"epoch {epoch}, validation loss is {val['loss']}")
     if scheduler is not None:
         scheduler.step()
     row: dict[str, Any] = {"epoch": epoch, "train_loss": train["train_loss"], "val_loss": val.pop("loss")}

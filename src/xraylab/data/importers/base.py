@@ -20,7 +20,8 @@ from xraylab.errors import ConfigError, InputFileError
 from xraylab.registry import Registry
 
 BUILTIN_LAYOUT_MODULES = tuple(
-    f"xraylab.data.importers.{m}" for m in ("folder", "jsrt", "montgomery", "shenzhen", "chestx_det")
+    f"xraylab.data.importers.{m}"
+    for m in ("folder", "jsrt", "montgomery", "shenzhen", "chestx_det", "isic2016", "ph2", "ham10000")
 )
 
 #: name → layout class; filled by the built-in layout modules (imported on first look-up).

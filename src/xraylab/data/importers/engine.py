@@ -261,13 +261,22 @@ def _process_item(item: SourceItem, row: dict[str, Any], plan: _StructurePlan, s
 
     reader = item.reader or read_radiograph
     rad = reader(item.image)
+    hw = parse_size(size)
     try:
-        img = prepare_image(rad.pixels, size, normalize, invert=rad.invert, percentiles=percentiles)
+        if rad.pixels.ndim == 3:  # colour layouts (dermoscopy): RGB kept, 8-bit PNG (importers.colour)
+            from xraylab.data.importers.colour import prepare_colour
+            from xraylab.io.images import png8_bytes
+
+            img = prepare_colour(rad.pixels, hw)
+            image_bytes = png8_bytes(img)
+            row["normalize"] = "none"  # photographs are not stretched (colours would shift)
+        else:
+            img = prepare_image(rad.pixels, size, normalize, invert=rad.invert, percentiles=percentiles)
+            image_bytes = png16_bytes(img.cpu().numpy())
     except ValueError as exc:
         raise InputFileError(f"{item.image}: {exc}") from exc
     src_hw = rad.hw
-    hw = parse_size(size)
-    files: dict[str, bytes] = {row["image"]: png16_bytes(img.cpu().numpy())}
+    files: dict[str, bytes] = {row["image"]: image_bytes}
     out_masks: dict[str, Any] = {}
     for s in plan.needed:
         ref = item.masks.get(plan.source_of[s])

@@ -61,9 +61,11 @@ class FolderLayout(Layout):
     structure_definitions = {}
 
     def scan(self, root: Path) -> list[SourceItem]:
-        images_dir = require_dir(root / self.images_dir, "images",
+        from xraylab.io.paths import confined
+
+        images_dir = require_dir(confined(root, self.images_dir, "--images-dir"), "images",
                                  f"the folder layout expects {root}/{self.images_dir}/<name> (see --images-dir)")
-        masks_dir = root / self.masks_dir
+        masks_dir = confined(root, self.masks_dir, "--masks-dir")
         structure_dirs: dict[str, Path] = {}
         if masks_dir.is_dir():
             for d in sorted(p for p in masks_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):

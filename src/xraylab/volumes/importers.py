@@ -1,0 +1,332 @@
+"""Volume datasets from real CTs: folder, TotalSegmentator and AbdomenCT-1K layouts, or a data manifest.
+
+Every case goes through one preparation (:func:`prepare_case`):
+
+1. read the CT (NIfTI / NRRD / MHA / DICOM folder) and its label map with :func:`xraylab.io.ct.load_ct`
+   (which puts labels stored with flipped axes back on the CT grid);
+2. map the source's labels to the output classes through the source's own class table
+   (:func:`xraylab.volumes.classes.map_labels`): by name for TotalSegmentator-style tables, by id for
+   AbdomenCT-1K;
+3. reorient to LPS (SimpleITK ``DICOMOrient``) and resample to ``voxel_mm`` isotropic voxels: the CT with
+   a Gaussian pre-filter (sigma = sqrt(new^2 - old^2) / 2 mm per axis, against aliasing) and linear
+   interpolation, the labels with nearest neighbour;
+4. clip HU to ``hu_window`` and scale to [0, 1] (RAMP §3.1: "clipped to a task-appropriate HU range and
+   normalized to the interval [0, 1]").
+
+Pseudo-subjects (:func:`xraylab.data.pseudo_subjects.deform_ct`, on the resampled HU volume) multiply
+subjects where real ones run short; they are named ``<id>~p<k>``, flagged ``pseudo_subject = True`` and keep
+their source's split unless the case asks for ``pseudo_val`` of them in ``val`` (then the validation set
+shares anatomy with training — a compromise the report must name).
+
+Layouts (:func:`scan_layout`):
+
+``folder``            ``ROOT/<case>/ct.nii.gz`` (or ``image.nii.gz``, or a DICOM folder ``ct/``) with
+                      ``labels.nii.gz`` (or ``seg.nii.gz``) and an optional ``structures.csv`` (id, structure);
+                      without one, TotalSegmentator v2's "total" table
+``totalsegmentator``  ``ROOT/<subject>/ct.nii.gz`` + ``ROOT/<subject>/segmentations/<structure>.nii.gz`` (binary
+                      masks, TotalSegmentator v2 release); ``ROOT/meta.csv`` (``image_id;split``) gives splits
+``abdomenct1k``       ``ROOT/Image/Case_<n>_0000.nii.gz`` + ``ROOT/Mask/Case_<n>.nii.gz`` (ids 1 liver,
+                      2 kidney, 3 spleen, 4 pancreas); ``imagesTr``/``labelsTr`` folder names also work
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+from xraylab.data.writer import DatasetWriter
+from xraylab.errors import ConfigError, InputFileError
+from xraylab.io.ct import CTVolume, align_labels, default_ct_paths, is_default_ct_name, load_ct, read_sitk
+from xraylab.volumes import classes as cls_mod
+from xraylab.volumes.dataset import KIND, LABEL_COLUMN, nifti_bytes
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Case:
+    """One source CT and how to read its labels.
+
+    ``structures``: id -> name table of ``labels`` (a CSV path, a mapping, or None for the file's own /
+    TotalSegmentator's); ``label_files``: structure name -> binary mask file (TotalSegmentator layout);
+    ``class_map``: output class -> source names (None = TotalSegmentator names).
+    """
+
+    id: str
+    ct: str
+    labels: str | None = None
+    structures: str | Mapping[int, str] | None = None
+    label_files: dict[str, str] = field(default_factory=dict)
+    class_map: dict[str, tuple[str, ...]] | None = None
+    split: str | None = None
+    pseudo_subjects: int = 0
+    pseudo_val: int = 0
+    label_source: str = "totalsegmentator"
+    licence: str = ""
+
+
+# --------------------------------------------------------------------------- reading one case
+def _ijk(img: sitk.Image) -> np.ndarray:
+    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
+
+
+def read_case(case: Case) -> CTVolume:
+    """The case's CT (HU) with its source label map and id -> name table on the CT grid."""
+    if is_default_ct_name(case.ct):
+        ct_path, lab_path, table_path = default_ct_paths()
+        return load_ct(ct_path, lab_path, table_path, name=case.id)
+    if case.label_files:
+        vol = load_ct(case.ct, name=case.id, segment="never")
+        ref = vol.to_sitk()
+        lab = np.zeros(vol.shape, dtype=np.int16)
+        table: dict[int, str] = {}
+        for k, (name, path) in enumerate(sorted(case.label_files.items()), start=1):
+            m = align_labels(ref, read_sitk(path, "label map"), Path(case.ct), Path(path))
+            lab[_ijk(m) > 0] = k
+            table[k] = name
+        return replace(vol, labels=torch.from_numpy(lab), structures=table)
+    if case.labels is None:
+        raise ConfigError(f"case {case.id!r}: no label map (labels: or segmentations/); a volume dataset needs labels")
+    return load_ct(case.ct, case.labels, case.structures, name=case.id)
+
+
+def _to_sitk(arr: np.ndarray, like: sitk.Image) -> sitk.Image:
+    img = sitk.GetImageFromArray(np.ascontiguousarray(arr.transpose(2, 1, 0)))
+    img.CopyInformation(like)
+    return img
+
+
+def resample_lps(vol: CTVolume, labels: np.ndarray, voxel_mm: float) -> CTVolume:
+    """``vol`` (HU) and output-class ``labels`` reoriented to LPS on an isotropic ``voxel_mm`` grid."""
+    ct = sitk.DICOMOrient(vol.to_sitk(), "LPS")
+    lab = sitk.DICOMOrient(_to_sitk(labels.astype(np.uint8), vol.to_sitk()), "LPS")
+    old = np.asarray(ct.GetSpacing(), dtype=np.float64)
+    sig = 0.5 * np.sqrt(np.clip(voxel_mm**2 - old**2, 0.0, None))
+    if (sig > 0.05).any():
+        ct = sitk.SmoothingRecursiveGaussian(ct, [float(max(s, 1e-3)) for s in sig])
+    size = [max(1, int(math.floor(n * s / voxel_mm))) for n, s in zip(ct.GetSize(), old)]
+    # keep the physical extent: the first new voxel centre sits half a new voxel inside the old first edge
+    origin = np.asarray(ct.GetOrigin()) + (voxel_mm - old) / 2.0
+    ref = sitk.Image(size, sitk.sitkFloat32)
+    ref.SetSpacing([voxel_mm] * 3)
+    ref.SetOrigin(tuple(float(o) for o in origin))
+    ref.SetDirection(ct.GetDirection())
+    hu = sitk.Resample(ct, ref, sitk.Transform(), sitk.sitkLinear, -1024.0, sitk.sitkFloat32)
+    lb = sitk.Resample(lab, ref, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    return CTVolume(
+        hu=torch.from_numpy(_ijk(hu).astype(np.float32)),
+        spacing=(voxel_mm, voxel_mm, voxel_mm),
+        origin=tuple(float(o) for o in origin),  # type: ignore[arg-type]
+        direction=np.asarray(ct.GetDirection(), dtype=np.float64).reshape(3, 3),
+        labels=torch.from_numpy(_ijk(lb).astype(np.int16)),
+        structures={},
+        name=vol.name,
+        source=vol.source,
+        meta=dict(vol.meta),
+    )
+
+
+def normalise(hu: torch.Tensor, hu_window: Sequence[float]) -> np.ndarray:
+    """HU clipped to ``hu_window = (lo, hi)`` and scaled to [0, 1], float32."""
+    lo, hi = float(hu_window[0]), float(hu_window[1])
+    return ((hu.clamp(lo, hi) - lo) / (hi - lo)).numpy().astype(np.float32)
+
+
+def prepare_case(case: Case, classes: Sequence[str], voxel_mm: float) -> tuple[CTVolume, dict[str, bool]]:
+    """Read, map labels to ``classes``, reorient and resample one case (HU kept; see the module doc)."""
+    vol = read_case(case)
+    assert vol.labels is not None
+    mapped, present = cls_mod.map_labels(vol.labels.numpy(), vol.structures, classes, case.class_map)
+    return resample_lps(vol, mapped, voxel_mm), present
+
+
+# --------------------------------------------------------------------------- layouts
+def _first(folder: Path, names: Sequence[str]) -> Path | None:
+    return next((folder / n for n in names if (folder / n).exists()), None)
+
+
+def scan_layout(layout: str, root: str | Path) -> list[Case]:
+    """Cases of a local copy laid out as ``layout`` (``folder``, ``totalsegmentator``, ``abdomenct1k``)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputFileError(f"{root}: dataset root not found; give the folder of a local copy")
+    if layout == "folder":
+        cases = []
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            ct = _first(d, ("ct.nii.gz", "ct.nii", "image.nii.gz", "ct.nrrd", "ct.mha", "ct", "slices"))
+            lab = _first(d, ("labels.nii.gz", "labels.nii", "seg.nii.gz", "segmentation.nii.gz"))
+            if ct is None or lab is None:
+                continue
+            table = d / "structures.csv"
+            cases.append(Case(d.name, str(ct), str(lab), str(table) if table.is_file() else None))
+        return _nonempty(cases, root, layout, "<case>/ct.nii.gz + <case>/labels.nii.gz")
+    if layout == "totalsegmentator":
+        splits = _totalseg_splits(root / "meta.csv")
+        cases = []
+        for d in sorted(p for p in root.iterdir() if p.is_dir()):
+            seg = d / "segmentations"
+            if not (d / "ct.nii.gz").is_file() or not seg.is_dir():
+                continue
+            files = {p.name.split(".")[0]: str(p) for p in seg.glob("*.nii*")}
+            cases.append(Case(d.name, str(d / "ct.nii.gz"), label_files=files, split=splits.get(d.name)))
+        return _nonempty(cases, root, layout, "<subject>/ct.nii.gz + <subject>/segmentations/<structure>.nii.gz")
+    if layout == "abdomenct1k":
+        img_dir = _first(root, ("Image", "images", "imagesTr", "imagesTs"))
+        mask_dir = _first(root, ("Mask", "masks", "labelsTr", "labelsTs"))
+        if img_dir is None or mask_dir is None:
+            raise InputFileError(f"{root}: AbdomenCT-1K layout needs Image/ and Mask/ folders")
+        cases = []
+        for img in sorted(img_dir.glob("*.nii*")):
+            stem = img.name.split(".")[0]
+            cid = stem[:-5] if stem.endswith("_0000") else stem
+            mask = _first(mask_dir, (f"{cid}.nii.gz", f"{cid}.nii"))
+            if mask is not None:
+                cases.append(Case(cid, str(img), str(mask), dict(cls_mod.ABDOMENCT1K_TABLE),
+                                  label_source="abdomenct1k", licence="CC BY-NC-SA 4.0 (AbdomenCT-1K)"))
+        return _nonempty(cases, root, layout, "Image/Case_<n>_0000.nii.gz + Mask/Case_<n>.nii.gz")
+    raise ConfigError(f"unknown volume layout {layout!r}; choose folder, totalsegmentator or abdomenct1k")
+
+
+def _nonempty(cases: list[Case], root: Path, layout: str, want: str) -> list[Case]:
+    if not cases:
+        raise InputFileError(f"{root}: no case found for layout '{layout}' (expected {want})")
+    return cases
+
+
+def _totalseg_splits(meta: Path) -> dict[str, str]:
+    if not meta.is_file():
+        return {}
+    with open(meta, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh, delimiter=";"))
+    return {r["image_id"]: r["split"] for r in rows if r.get("image_id") and r.get("split") in SPLITS}
+
+
+def cases_from_manifest(path: str | Path) -> list[Case]:
+    """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table) or
+    ``layout`` + ``root``; ``splits: {train: [ids], ...}``; paths relative to ``root``, itself relative to the
+    manifest's folder."""
+    from xraylab.specs import read_yaml_mapping
+
+    path = Path(path)
+    raw = read_yaml_mapping(path, "data manifest")
+    root = (path.parent / str(raw.get("root", "."))).resolve()
+    if raw.get("layout"):
+        cases = scan_layout(str(raw["layout"]), root)
+    else:
+        cases = []
+        for i, c in enumerate(raw.get("cases") or []):
+            if not isinstance(c, dict) or "id" not in c or "ct" not in c:
+                raise ConfigError(f"{path}: cases[{i}] needs 'id' and 'ct'")
+            ct = str(c["ct"]) if is_default_ct_name(c["ct"]) else str(root / c["ct"])
+            table = c.get("structure_table")
+            if isinstance(table, str):
+                table = str(root / table)
+            cases.append(Case(str(c["id"]), ct, str(root / c["labels"]) if c.get("labels") else None, table,
+                              label_source=str(c.get("label_source", "totalsegmentator")),
+                              licence=str(raw.get("licence", ""))))
+    for split, ids in (raw.get("splits") or {}).items():
+        for cid in ids or []:
+            for c in cases:
+                if c.id == cid:
+                    c.split = str(split)
+    return cases
+
+
+# --------------------------------------------------------------------------- writing
+@dataclass
+class VolumeImport:
+    """Everything that determines an imported volume dataset."""
+
+    cases: list[Case]
+    classes: list[str]
+    voxel_mm: float = 5.0
+    hu_window: tuple[float, float] = (-250.0, 350.0)
+    seed: int = 0
+    pseudo_scale_range: tuple[float, float, float] = (0.08, 0.08, 0.05)
+    pseudo_elastic_mm: float = 4.0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "cases": [{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in c.__dict__.items()}
+                      for c in self.cases],
+            "classes": list(self.classes), "voxel_mm": self.voxel_mm, "hu_window": list(self.hu_window),
+            "seed": self.seed, "pseudo_scale_range": list(self.pseudo_scale_range),
+            "pseudo_elastic_mm": self.pseudo_elastic_mm,
+        }
+
+
+def import_volumes(job: VolumeImport, out: str | Path, overwrite: bool = False,
+                   log: Callable[[str], None] | None = None) -> Path:
+    """Write the volume dataset of ``job`` to ``out`` (resumable); return the manifest path."""
+    from xraylab.data.pseudo_subjects import deform_ct
+    from xraylab.seeding import derive_seed
+
+    if not job.classes:
+        raise ConfigError("volume import: give at least one output class (classes: [liver, ...])")
+    if not job.voxel_mm > 0 or job.hu_window[1] <= job.hu_window[0]:
+        raise ConfigError(f"volume import: voxel_mm {job.voxel_mm} must be > 0 and hu_window {job.hu_window} "
+                          "must be (low, high) with low < high")
+    ids = [c.id for c in job.cases]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"volume import: case ids must be unique, got {ids}")
+    desc = job.describe()
+    fp = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
+    writer = DatasetWriter(out, kind="import_volume", fingerprint=fp, overwrite=overwrite,
+                           job={"voxel_mm": job.voxel_mm, "classes": job.classes, "n_cases": len(job.cases)})
+    order: list[str] = []
+    for case in job.cases:
+        split = case.split or "train"
+        if split not in SPLITS:
+            raise ConfigError(f"case {case.id!r}: split {split!r} must be one of {SPLITS}")
+        names = [case.id] + [f"{case.id}~p{k}" for k in range(1, case.pseudo_subjects + 1)]
+        order += names
+        if all(writer.is_done(n) for n in names):
+            continue
+        if log:
+            log(f"  import {case.id} ({case.pseudo_subjects} pseudo-subjects)")
+        vol, present = prepare_case(case, job.classes, job.voxel_mm)
+        for k, name in enumerate(names):
+            if writer.is_done(name):
+                continue
+            v = vol if k == 0 else deform_ct(vol, derive_seed(job.seed, case.id, "pseudo", k),
+                                             scale_range=job.pseudo_scale_range, elastic_mm=job.pseudo_elastic_mm,
+                                             control_spacing_mm=100.0)
+            assert v.labels is not None
+            s = split
+            if k > 0 and split == "train" and k > case.pseudo_subjects - case.pseudo_val:
+                s = "val"
+            _write_volume(writer, name, v, s, case, present, job, pseudo=k > 0)
+    counts = {s: sum(1 for r in writer.records(order) if r["split"] == s) for s in SPLITS}
+    info = {"kind": KIND, "classes": list(job.classes), "voxel_mm": job.voxel_mm, "hu_window": list(job.hu_window),
+            "orientation": "LPS", "intensity": "HU window -> [0, 1]", "counts": counts}
+    return writer.finish(info, order=sorted(order))
+
+
+def _write_volume(writer: DatasetWriter, name: str, v: CTVolume, split: str, case: Case,
+                  present: Mapping[str, bool], job: VolumeImport, pseudo: bool) -> None:
+    assert v.labels is not None
+    aff = v.affine.numpy()
+    img_rel, lab_rel = f"images/{name}.nii.gz", f"labels/{name}.nii.gz"
+    lab = v.labels.numpy().astype(np.uint8)
+    row: dict[str, Any] = {
+        "image_id": name, "subject_id": name, "source_subject_id": case.id, "split": split,
+        "image": img_rel, LABEL_COLUMN: lab_rel, "voxel_mm": float(job.voxel_mm),
+        "shape": json.dumps(list(v.shape)), "pseudo_subject": bool(pseudo), "source": case.ct,
+        "label_source": case.label_source, "licence": case.licence, "corruption": "none", "severity": 0,
+        "corruption_params": "{}",
+    }
+    for c, cname in enumerate(job.classes, start=1):
+        row[f"annotated:{cname}"] = bool(present.get(cname, False))
+        row[f"voxels:{cname}"] = int((lab == c).sum())
+    files = {img_rel: nifti_bytes(normalise(v.hu, job.hu_window), aff, unit=True),
+             lab_rel: nifti_bytes(lab, aff, unit=False)}
+    writer.write_item(name, files, row)

@@ -1,0 +1,396 @@
+"""Bad inputs through the command line, as a hostile user would give them.
+
+Each case runs ``xraylab.cli.main`` in-process (argv patched, the working folder a fresh temp folder) and asserts:
+a non-zero exit status, exactly one line on stderr that starts ``xraylab: error:`` and names the file or field,
+no traceback (an exception escaping ``main`` fails the test), and no new file outside the temp folder (the
+escape targets below do not appear, the repository's top level gains nothing).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+import yaml
+
+from xraylab import cli
+from xraylab.data.manifest import write_manifest
+from xraylab.io.images import write_mask_png, write_png16
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- running the CLI in-process
+def run_cli(args, capsys, monkeypatch) -> tuple[int, str, str]:
+    """``xraylab ARGS`` in this process: (exit status, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["xraylab", *map(str, args)])
+    capsys.readouterr()
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# --------------------------------------------------------------------------- tiny inputs
+def _ct(path: Path, arr_kji: np.ndarray, spacing=(2.0, 2.0, 2.0)) -> Path:
+    img = sitk.GetImageFromArray(arr_kji)
+    img.SetSpacing(spacing)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
+def _body(shape=(10, 12, 14)) -> np.ndarray:
+    a = np.full(shape, -1000, np.int16)
+    a[2:8, 3:9, 3:11] = 40
+    return a
+
+
+def _dicom_series(folder: Path, skip: int | None = None, n: int = 6, step: float = 2.0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    uid = "1.2.826.0.1.3680043.2.1125.77"
+    for k in range(n):
+        if k == skip:
+            continue
+        sl = sitk.GetImageFromArray((np.full((8, 8), -1000) + 300 * k).astype(np.int16))
+        sl.SetSpacing((1.0, 1.0))
+        for key, val in {"0020|000e": uid, "0020|000d": uid + ".9", "0008|0060": "CT", "0020|0013": str(k + 1),
+                         "0020|0032": f"0\\0\\{k * step}", "0020|0037": "1\\0\\0\\0\\1\\0",
+                         "0028|1052": "0", "0028|1053": "1"}.items():
+            sl.SetMetaData(key, val)
+        writer.SetFileName(str(folder / f"s{k:03d}.dcm"))
+        writer.Execute(sl)
+    return folder
+
+
+def _dataset(folder: Path, n: int = 6, bad: dict | None = None) -> Path:
+    """6 images 16×16 with a ``disc`` mask; rows split train/val; ``bad`` overrides cells of row 0."""
+    rows = []
+    yy, xx = np.mgrid[0:16, 0:16]
+    for i in range(n):
+        img = np.clip(0.2 + 0.05 * i + ((yy - 8) ** 2 + (xx - 8) ** 2 <= 16) * 0.5, 0, 1)
+        write_png16(folder / "images" / f"i{i}.png", img)
+        write_mask_png(folder / "masks" / f"i{i}.png", (yy - 8) ** 2 + (xx - 8) ** 2 <= 16)
+        rows.append({"image_id": f"i{i}", "subject_id": f"s{i}", "split": "train" if i < 4 else "val",
+                     "image": f"images/i{i}.png", "mask:disc": f"masks/i{i}.png", "label": "a" if i % 2 else "b"})
+    df = pd.DataFrame(rows)
+    for k, v in (bad or {}).items():
+        df.loc[0, k] = v
+    write_manifest(folder, df)
+    return folder
+
+
+def _train_spec(folder: Path, data: Path, **over) -> Path:
+    spec = {"name": "t", "task": "segmentation", "data": [{"name": "real", "path": str(data)}], "image_size": 16,
+            "model": {"name": "unet", "kwargs": {"depth": 3}}, "loss": {"name": "dice"}, "epochs": 1,
+            "batch_size": 4}
+    spec.update(over)
+    p = folder / f"train_{len(list(folder.glob('train_*.yaml')))}.yaml"
+    p.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return p
+
+
+def _gen_spec(folder: Path, **over) -> Path:
+    spec = {"name": "g", "seed": 1, "cts": ["default"], "structures": ["lungs"], "preset": "chest_pa",
+            "geometry": {"rows": 16, "cols": 16}, "sweep": {"grid": {"geometry.rotation_deg": [0, 10]}},
+            "render": {"downsample": 8, "n_points": 16}, "output": {"size": 16, "contact_sheet": 0}}
+    spec.update(over)
+    p = folder / f"gen_{len(list(folder.glob('gen_*.yaml')))}.yaml"
+    p.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return p
+
+
+def _foreign_lock(folder: Path) -> Path:
+    """A writer lock held by a live process (pid 1, always running) on this host."""
+    lock = folder / ".xraylab" / "lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f'{{"pid": 1, "host": "{socket.gethostname()}", "started": "earlier", '
+                    '"command": "xraylab generate other.yaml"}', encoding="utf-8")
+    return lock
+
+
+def _file(path: Path) -> Path:
+    path.write_text("not a folder\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- the cases
+# Each builds its inputs in the temp folder W and returns (argv, text the one stderr line must contain).
+def c_ct_missing(w):
+    return ["render", "missing.nii.gz", "-o", "o"], "missing.nii.gz"
+
+
+def c_downsample_zero(w):
+    return ["render", "default", "-o", "o", "--downsample", "0"], "--downsample 0"
+
+
+def c_downsample_negative(w):
+    return ["render", _ct(w / "ct.nii.gz", _body()), "-o", "o", "--downsample", "-2"], "--downsample -2"
+
+
+def c_downsample_text(w):
+    return ["render", "default", "-o", "o", "--downsample", "abc"], "'--downsample'"
+
+
+def c_device_unknown(w):
+    return ["render", "default", "-o", "o", "--downsample", "8", "--device", "banana"], "--device 'banana'"
+
+
+def c_device_cuda_missing(w):
+    import torch
+
+    if torch.cuda.is_available():
+        return ["render", "default", "-o", "o", "--downsample", "8", "--device", "cuda:99"], "--device 'cuda:99'"
+    return ["render", "default", "-o", "o", "--downsample", "8", "--device", "cuda"], "--device 'cuda'"
+
+
+def c_png_as_ct(w):
+    write_png16(w / "xray.png", np.full((20, 24), 0.5))
+    return ["render", w / "xray.png", "-o", "o"], "xray.png: not a 3D volume"
+
+
+def c_radiograph_dcm_as_ct(w):
+    img = sitk.GetImageFromArray(np.full((20, 24), 500, np.int16))
+    sitk.WriteImage(img, str(w / "cxr.dcm"))
+    return ["render", w / "cxr.dcm", "-o", "o"], "cxr.dcm: not a 3D volume"
+
+
+def c_all_air_ct(w):
+    return ["render", _ct(w / "air.nii.gz", np.full((10, 12, 14), -1000, np.int16)), "-o", "o"], \
+        "air.nii.gz: every voxel is air"
+
+
+def c_dicom_missing_slice(w):
+    return ["render", _dicom_series(w / "series", skip=3), "-o", "o"], "series: uneven DICOM slice spacing: gap of 4 mm"
+
+
+def c_structure_absent_from_labels(w):
+    ct = _ct(w / "ct.nii.gz", _body())
+    lab = np.zeros((10, 12, 14), np.uint8)
+    lab[2:8, 3:9, 3:11] = 1  # only "heart" has voxels; clavicula_left (id 2) is named in the table but absent
+    _ct(w / "seg.nii.gz", lab)
+    (w / "table.csv").write_text("id,structure\n1,heart\n2,clavicula_left\n", encoding="utf-8")
+    return ["render", ct, "--labels", w / "seg.nii.gz", "--structure-table", w / "table.csv", "-o", "o",
+            "--structures", "left_clavicle"], "ct.nii.gz: requested structure(s) left_clavicle have no voxel"
+
+
+def c_render_out_is_file(w):
+    return ["render", _ct(w / "ct.nii.gz", _body()), "-o", _file(w / "taken"), "--rows", "8", "--cols", "8",
+            "--preset", "ideal"], "taken"
+
+
+def c_unknown_command(w):
+    return ["rendr", "default"], "No such command 'rendr'"
+
+
+def c_generate_out_is_file(w):
+    return ["generate", _gen_spec(w), "-o", _file(w / "taken"), "-q"], "taken: --out is a file"
+
+
+def c_generate_locked(w):
+    out = w / "ds"
+    _foreign_lock(out)
+    return ["generate", _gen_spec(w), "-o", out, "-q", "--workers", "1"], "another xraylab process is writing"
+
+
+def c_generate_manifest_escape(w):
+    root = w / "cts"
+    root.mkdir()
+    (w / "outside.nii.gz").write_bytes(b"")
+    (w / "m.yaml").write_text(yaml.safe_dump({"root": str(root), "cases": [
+        {"id": "a", "ct": "../outside.nii.gz"}]}), encoding="utf-8")
+    return ["generate", _gen_spec(w, cts=[{"manifest": str(w / "m.yaml")}]), "-o", "ds", "-q"], \
+        "case a: ct: path '../outside.nii.gz' leads outside"
+
+
+def c_generate_bad_workers(w):
+    return ["generate", _gen_spec(w), "-o", "ds", "-q", "--workers", "0"], "--workers 0"
+
+
+def c_generate_bad_shard(w):
+    return ["generate", _gen_spec(w), "-o", "ds", "-q", "--shard", "3/2"], "--shard"
+
+
+def c_generate_device_cuda(w):
+    return ["generate", _gen_spec(w), "-o", "ds", "-q", "--device", "cuda:7"], "--device 'cuda:7'"
+
+
+def c_generate_downsample_zero(w):
+    return ["generate", _gen_spec(w), "-o", "ds", "-q", "--set", "render.downsample=0"], "downsample"
+
+
+def c_train_name_escape(w):
+    return ["train", _train_spec(w, _dataset(w / "d"), name="../../../outside_run"), "--no-progress"], \
+        "name '../../../outside_run'"
+
+
+def c_train_lr_overflow(w):
+    return ["train", _train_spec(w, _dataset(w / "d"), optimizer={"lr": 1e38}), "--no-progress"], "optimizer.lr"
+
+
+def c_train_lr_negative(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--set", "optimizer.lr=-0.1", "--no-progress"], "optimizer.lr"
+
+
+def c_train_lr_huge_set(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--set", "optimizer.lr=1e10", "--no-progress"], "optimizer.lr"
+
+
+def c_train_min_lr_above_lr(w):
+    return ["train", _train_spec(w, _dataset(w / "d"), optimizer={"lr": 0.001},
+                                 scheduler={"name": "cosine", "min_lr": 0.1}), "--no-progress"], "min_lr"
+
+
+def c_train_weight_decay(w):
+    return ["train", _train_spec(w, _dataset(w / "d"), optimizer={"weight_decay": 50}), "--no-progress"], \
+        "optimizer.weight_decay"
+
+
+def c_train_manifest_row_escape(w):
+    data = _dataset(w / "d", bad={"image": "../../etc/passwd"})
+    return ["train", _train_spec(w, data), "--no-progress", "-o", "run"], "column image: path '../../etc/passwd'"
+
+
+def c_train_manifest_absolute_mask(w):
+    data = _dataset(w / "d", bad={"mask:disc": "/etc/passwd"})
+    return ["train", _train_spec(w, data), "--no-progress", "-o", "run"], "column mask:disc: path '/etc/passwd'"
+
+
+def c_train_out_is_file(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--no-progress", "-o", _file(w / "taken")], \
+        "taken: --out is a file"
+
+
+def c_train_locked(w):
+    _foreign_lock(w / "run")
+    return ["train", _train_spec(w, _dataset(w / "d")), "--no-progress", "-o", w / "run"], \
+        "another xraylab process is writing this folder (pid 1"
+
+
+def c_train_device_cuda(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--device", "cuda:9", "--no-progress"], "--device 'cuda:9'"
+
+
+def c_train_spec_missing(w):
+    return ["train", w / "nope.yaml"], "nope.yaml"
+
+
+def c_train_data_syntax(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--data", "justafolder"], "--data 'justafolder'"
+
+
+def c_degrade_no_manifest(w):
+    (w / "empty").mkdir()
+    return ["degrade", w / "empty", "--out", "o"], "manifest.parquet: dataset manifest not found"
+
+
+def c_degrade_levels(w):
+    return ["degrade", _dataset(w / "d"), "--out", "o", "--levels", "a,b"], "--levels"
+
+
+def c_degrade_mask_escape(w):
+    data = _dataset(w / "d", bad={"mask:disc": "masks/../../../secret.png"})
+    return ["degrade", data, "--out", "o"], "column mask:disc"
+
+
+def c_degrade_locked(w):
+    out = w / "o"
+    _foreign_lock(out)
+    return ["degrade", _dataset(w / "d"), "--out", out, "--corruptions", "gaussian_noise", "--levels", "1"], \
+        "another xraylab process is writing"
+
+
+def c_import_missing_root(w):
+    return ["import", "folder", w / "nowhere", "--out", "o", "-q"], "nowhere: source folder not found"
+
+
+def c_import_images_dir_escape(w):
+    (w / "src").mkdir()
+    return ["import", "folder", w / "src", "--out", "o", "-q", "--images-dir", "../../.."], "--images-dir"
+
+
+def c_import_out_is_file(w):
+    _dataset(w / "src")  # images/ and masks/ as the folder layout expects
+    return ["import", "folder", w / "src", "--out", _file(w / "taken"), "-q", "--size", "16"], "taken"
+
+
+def c_evaluate_missing_checkpoint(w):
+    return ["evaluate", "--model", w / "none.pt", "--data", _dataset(w / "d"), "--out", "ev"], "none.pt"
+
+
+def c_evaluate_device(w):
+    return ["evaluate", "--model", w / "none.pt", "--data", _dataset(w / "d"), "--out", "ev", "--device", "gpu0"], \
+        "--device 'gpu0'"
+
+
+def c_evaluate_row_escape(w):
+    data = _dataset(w / "d", bad={"image": "../outside.png"})
+    return ["evaluate", "--model", w / "none.pt", "--data", data, "--out", "ev"], "column image: path '../outside.png'"
+
+
+CASES = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("c_") and callable(fn)}
+
+
+@pytest.fixture()
+def sandbox(tmp_path, monkeypatch):
+    """A temp working folder W = tmp_path/w (relative outputs land there); yields W."""
+    w = tmp_path / "w"
+    w.mkdir()
+    monkeypatch.chdir(w)
+    return w
+
+
+def test_there_are_at_least_30_cases():
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_gives_one_line_and_writes_nothing_outside(case, sandbox, capsys, monkeypatch):
+    before_repo = set(os.listdir(REPO))
+    before_tmp = set(os.listdir(sandbox.parent))
+    argv, needle = CASES[case](sandbox)
+    code, _out, err = run_cli(argv, capsys, monkeypatch)
+    lines = err.strip().splitlines()
+    assert code != 0, f"{case}: exit status 0; stderr: {err}"
+    assert "Traceback" not in err
+    assert len(lines) == 1, f"{case}: expected one stderr line, got:\n{err}"
+    assert lines[0].startswith("xraylab: error: "), lines[0]
+    assert needle in lines[0], f"{case}: {needle!r} not in {lines[0]!r}"
+    assert set(os.listdir(REPO)) <= before_repo, f"{case}: new files in the repository"
+    assert set(os.listdir(sandbox.parent)) <= before_tmp | {"w"}, f"{case}: wrote beside the temp working folder"
+    assert not (sandbox.parent.parent / "outside_run").exists()
+
+
+# --------------------------------------------------------------------------- operating-system errors, injected
+@pytest.mark.parametrize("code, advice", [
+    (errno.ENOSPC, "the disk is full; free space"),
+    (errno.EROFS, "read-only; choose an --out on a writable disk"),
+    (errno.EACCES, "permission denied"),
+    (errno.EDQUOT, "quota"),
+])
+def test_os_errors_while_writing_are_one_line_naming_the_path(code, advice, sandbox, capsys, monkeypatch):
+    import xraylab.io.atomic as atomic
+
+    _dataset(sandbox / "src")
+
+    def failing_replace(src, dst):
+        raise OSError(code, os.strerror(code))  # as the kernel reports it: no file name
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    rc, _, err = run_cli(["import", "folder", sandbox / "src", "--out", "o", "-q", "--size", "16"], capsys,
+                         monkeypatch)
+    lines = err.strip().splitlines()
+    assert rc == cli.OS_ERROR_EXIT and len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith("xraylab: error: ") and advice in lines[0]
+    assert str(sandbox / "o") in lines[0] or "o/" in lines[0]  # names the file being written
