@@ -214,6 +214,17 @@ def c_generate_manifest_escape(w):
         "case a: ct: path '../outside.nii.gz' leads outside"
 
 
+def c_generate_structure_absent_from_labels(w):
+    ct = _ct(w / "ct.nii.gz", _body())
+    lab = np.zeros((10, 12, 14), np.uint8)
+    lab[2:8, 3:9, 3:11] = 1  # clavicula_left (id 2) is in the table but has no voxel
+    _ct(w / "seg.nii.gz", lab)
+    (w / "table.csv").write_text("id,structure\n1,heart\n2,clavicula_left\n", encoding="utf-8")
+    cts = [{"path": str(ct), "labels": str(w / "seg.nii.gz"), "structure_table": str(w / "table.csv")}]
+    return ["generate", _gen_spec(w, cts=cts, structures=["left_clavicle"], render={"n_points": 16}), "-o", "ds",
+            "-q", "--workers", "1"], "ct.nii.gz: requested structure(s) left_clavicle have no voxel"
+
+
 def c_generate_bad_workers(w):
     return ["generate", _gen_spec(w), "-o", "ds", "-q", "--workers", "0"], "--workers 0"
 

@@ -29,8 +29,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate the Fok et al. rotation dataset (21 views, α −20…20°, 256 × 256) from the embedded chest CT.
 
-        Clavicle, lung and heart masks; the 43 cm detector is rendered at 128 × 128 pixels and the CT coarsened
-        2× so that it runs in about a minute on 2 CPU cores (simulations/demo.yaml). Writes OUT/images,
+        Clavicle, lung and heart masks; the 43 cm detector is rendered at 512 × 512 pixels on the full-resolution
+        CT, so that lung vessels stay visible (about 100 s on 2 idle CPU cores; simulations/demo.yaml). Writes
+        OUT/images, OUT/images_for_processing,
         OUT/masks, OUT/manifest.parquet, OUT/dataset.json and OUT/contact_sheet.png.
         """
         from xraylab.commands._common import resolve_device

@@ -349,6 +349,7 @@ def generate(
         "out": str(out.resolve()),
         "render": plan.spec.render.model_dump(mode="json"),
         "output": {**plan.spec.output.model_dump(mode="json"), "size": list(plan.spec.output.hw)},
+        "on_missing_structure": plan.spec.on_missing_structure,
     }
     bar = None
     if progress and pending:

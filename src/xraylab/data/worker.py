@@ -42,15 +42,23 @@ def is_complete(writer: DatasetWriter, item: dict[str, Any]) -> bool:
     return writer.is_done(item["image_id"], item_files(item))
 
 
-def _projector(ct_ref: dict, structures: list[str], render: dict):
-    """The (ct, projector) of a CT, cached per worker process (one CT at a time, to bound memory)."""
+def _projector(ct_ref: dict, structures: list[str], render: dict, on_missing: str = "error"):
+    """The (ct, projector) of a CT, cached per worker process (one CT at a time, to bound memory).
+
+    A requested structure named in the CT's label table but without a voxel stops the job with one line
+    (``on_missing_structure: error``) or is rendered as an empty mask after one warning line (``skip``; the
+    table-level check of :func:`xraylab.data.sources.check_structures` already dropped structures a CT's table
+    lacks).
+    """
     from xraylab.data.sources import CTRef, load_ref
+    from xraylab.io.structures import check_structures_present
     from xraylab.physics.projector import Projector
 
     key = json.dumps([ct_ref, structures, render], sort_keys=True)
     if _CT_CACHE.get("key") != key:
         _CT_CACHE.clear()
         ct = load_ref(CTRef.from_dict(ct_ref), need_labels=bool(structures), structures=structures)
+        check_structures_present(ct, structures, "error" if on_missing == "error" else "warn")
         proj = Projector(ct, structures=structures, renderer=render["renderer"], n_points=render["n_points"],
                          device=render["device"])
         _CT_CACHE.update(key=key, ct=ct, projector=proj)
@@ -79,7 +87,7 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
     out = Path(context["out"])
     render, output = context["render"], context["output"]
     structures = item["structures"]
-    _, projector = _projector(item["ct"], structures, render)
+    _, projector = _projector(item["ct"], structures, render, context.get("on_missing_structure", "error"))
     sim = _simulator(item["physics"], render["device"])
     result = render_view(projector, Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
                          simulator=sim)
