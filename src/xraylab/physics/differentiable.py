@@ -1,4 +1,4 @@
-"""Differentiable physics parameters of :meth:`XRaySimulator.simulate` (issue 15).
+"""Differentiable physics parameters of :meth:`XRaySimulator.simulate`.
 
 The configs (:class:`~xraylab.physics.config.PhysicsConfig`) hold plain floats; a caller that wants gradients passes
 ``params``, a mapping of the keys below to tensors (0-d, or ``[L]`` for the filtration), which *replace* the

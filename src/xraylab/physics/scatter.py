@@ -13,7 +13,7 @@ amplitude form), evaluated on 2-D layers only:
    ratio an infinitely wide slab of that thickness would give with no air gap. It rises as A·L^β for thin parts
    (β ≈ 1: single scatter) and saturates at A·L_s^β for thick ones — the Sun & Star-Lack form
    A·T^α·(ln 1/T)^β (T = e^{−L}) kept rising through the mediastinum and put its SPR far above the
-   published ≈ 9 (issue 12).
+   published ≈ 9 (Niklason et al. 1981, REFERENCES §7).
 4. Kernel g(r) = exp(−r²/2σ1²) + B·exp(−r²/2σ2²), normalised to unit integral, in detector-plane mm.
    Air gap g_a (patient exit surface → detector): the scatter leaves the patient from an effective depth
    h (``source_height_mm``) above the exit surface, so the kernel widths scale by (h + g_a)/h while its

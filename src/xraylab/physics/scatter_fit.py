@@ -32,7 +32,7 @@ Targets and sources (:data:`FIT_TARGETS`)
   lungs SF 0.4–0.6 [R], aimed at 0.60 — the top of the range, because with the grid model's Ts/Tp = 0.13
   (12:1) the lungs behind the grid reach only SPR·0.13; the [R] with-grid range 0.20–0.35 would need
   Ts/Tp ≥ 0.17 (REFERENCES.md §6–§7). The grid is not a fit target any more: it multiplies the scatter by
-  its Ts(E) (issue 12: the scatter transmission the image gets equals the grid model's Ts).
+  its Ts(E) (the scatter transmission the image gets equals the grid model's Ts).
 
 Weights: the chest numbers and the field-size saturation count most; the slab values are [R] plausibility
 ranges (half weight; the 30 cm one a quarter). Bounds: L_s ≤ 8 mean free paths (≈ 40 cm of water), so the

@@ -1,4 +1,4 @@
-"""Measurements of the physics chain against REFERENCES.md §6–§8 (issue 12 items 1–3).
+"""Measurements of the physics chain against REFERENCES.md §6–§8.
 
 Every number here is *measured on the simulator's output* (``XRaySimulator.simulate``), not read from a
 model parameter, so that it checks what an image actually contains:
