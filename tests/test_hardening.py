@@ -228,6 +228,19 @@ def test_dicom_series_with_a_missing_slice_is_refused_or_resampled(tmp_path):
     assert complete.shape == (8, 8, 6) and "slice_gaps" not in complete.meta
 
 
+def test_render_allow_gaps_records_the_gaps_in_metadata(tmp_path):
+    import json
+
+    from xraylab.physics.presets import resolve_geometry
+    from xraylab.render import render_ct
+
+    ct = load_ct(_dicom_series(tmp_path / "series", skip=3), segment="never", allow_gaps=True)
+    geom = resolve_geometry("ideal", rows=8, cols=8)
+    render_ct(ct, geom, tmp_path / "r", preset="ideal", progress=False)
+    meta = json.loads((tmp_path / "r" / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["ct"]["slice_gaps"]["gaps"][0]["gap_mm"] == 4.0
+
+
 def test_missing_structure_policy(tmp_path, capsys):
     from xraylab.io.ct import CTVolume
     from xraylab.io.structures import check_structures_present

@@ -310,7 +310,8 @@ def render_ct(
             ncols=1, tile_inches=5.0, legend=list(arrays.masks) or None,
         )
         meta = {
-            "ct": {"name": ct.name, "source": ct.source, "shape": list(ct.shape), "spacing_mm": list(ct.spacing)},
+            "ct": {"name": ct.name, "source": ct.source, "shape": list(ct.shape), "spacing_mm": list(ct.spacing),
+                   **({"slice_gaps": ct.meta["slice_gaps"]} if ct.meta.get("slice_gaps") else {})},
             "geometry": geometry.model_dump(mode="json"),
             "preset": preset,
             "overrides": [o if isinstance(o, str) else f"{o[0]}={json.dumps(o[1])}" for o in overrides],
