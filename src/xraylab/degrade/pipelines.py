@@ -119,16 +119,7 @@ def _ramp(cfg: ramp.RampConfig):
         registry.get(n)
 
     def per_sample(x, m, g):
-        recs: list[dict[str, Any]] = []
-        if cfg.spatial:
-            x, m, r = ramp.spatial_stage(x, m, g, cfg)
-            recs += r
-        if cfg.intensity:
-            x, r = ramp.intensity_stage(x, g, cfg)
-            recs += r
-        plan = ramp.sample_corruptions(g, cfg.p_ramp, cfg.k, pool)
-        x, m, r = ramp.apply_corruptions(x, m, plan, g)
-        return x, m, recs + r
+        return ramp.ramp_sample(x, m, g, cfg, pool)
 
     return per_sample
 

@@ -243,3 +243,19 @@ def apply_corruptions(
             x, mask = op.apply_with_mask(x, mask, sev, g)
         recs.append({"stage": "corruption", "op": name, "severity": sev, "params": op.params(sev)})
     return x, mask, recs
+
+
+def ramp_sample(x, mask, g, cfg: RampConfig, pool: Sequence[str]) -> tuple[torch.Tensor, Any, list[Record]]:
+    """One sample through the whole RAMP chain: spatial stage, intensity stage (each when ``cfg`` enables it),
+    then ``k`` corruptions drawn from ``pool`` with probability ``cfg.p_ramp`` (lengths in mm through
+    ``cfg.spacing_mm``). Returns the image, the mask (moved with it) and the records of every step."""
+    recs: list[Record] = []
+    if cfg.spatial:
+        x, mask, r = spatial_stage(x, mask, g, cfg)
+        recs += r
+    if cfg.intensity:
+        x, r = intensity_stage(x, g, cfg)
+        recs += r
+    plan = sample_corruptions(g, cfg.p_ramp, cfg.k, pool)
+    x, mask, r = apply_corruptions(x, mask, plan, g, spacing_mm=cfg.spacing_mm)
+    return x, mask, recs + r

@@ -86,18 +86,10 @@ def make_volume_augmentation(strategy: str, spacing_mm: Sequence[float] | None =
         for b in range(image.shape[0]):
             x = image[b : b + 1]
             m = labels[b : b + 1] if labels is not None else None
-            recs: list[dict[str, Any]] = []
-            if cfg.spatial:
-                x, m, r = ramp.spatial_stage(x, m, g, cfg)
-                recs += r
-            if cfg.intensity:
-                x, r = ramp.intensity_stage(x, g, cfg)
-                recs += r
-            plan = ramp.sample_corruptions(g, cfg.p_ramp, cfg.k, pool)
-            x, m, r = ramp.apply_corruptions(x, m, plan, g, spacing_mm=cfg.spacing_mm)
+            x, m, recs = ramp.ramp_sample(x, m, g, cfg, pool)
             outs.append(x)
             labs.append(m)
-            records.append(recs + r)
+            records.append(recs)
         out_lab = torch.cat([t for t in labs if t is not None], 0) if labels is not None else None
         return torch.cat(outs, 0), out_lab, records
 
