@@ -38,6 +38,7 @@ def test_render_default_ct_writes_layers_masks_preview_and_metadata(tmp_path):
     assert (out / "masks" / "lungs.png").is_file() and (out / "preview.png").is_file()
     meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert meta["geometry"]["rotation_deg"] == 10.0 and meta["geometry"]["rows"] == 64
+    assert meta["supersample"] == 1
     assert "torch" in meta["versions"]
     assert not list(tmp_path.glob(".*partial*"))
 
@@ -49,6 +50,7 @@ def test_render_default_ct_writes_layers_masks_preview_and_metadata(tmp_path):
         (["default", "--structures", "livr", "--downsample", "8"], "unknown structure 'livr'"),
         (["default", "--preset", "mammo", "--downsample", "8"], "unknown physics preset 'mammo'"),
         (["default", "--sod", "2000", "--downsample", "8"], "sod_mm"),
+        (["default", "--supersample", "9", "--downsample", "8"], "--supersample '9'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_output_folder(tmp_path, args, message):

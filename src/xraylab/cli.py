@@ -21,29 +21,56 @@ import typer
 
 from xraylab.errors import XRayLabError
 
-app = typer.Typer(
-    name="xraylab",
-    help=(
-        "Physics-based X-ray simulation from CT and robustness studies for medical imaging.\n\n"
-        "Stages: render (one radiograph + masks from a CT), generate (a synthetic dataset from a YAML spec), "
-        "degrade (corrupted copies of a dataset), train (segmentation / classification), evaluate "
-        "(robustness suites), run (chain stages from one spec), demo (the quick-start job on the embedded CT)."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+HELP = (
+    "Physics-based X-ray simulation from CT and robustness studies for medical imaging.\n\n"
+    "Stages: render (one radiograph + masks from a CT), generate (a synthetic dataset from a YAML spec), "
+    "degrade (corrupted copies of a dataset), train (segmentation / classification), evaluate "
+    "(robustness suites), run (chain stages from one spec), demo (the quick-start job on the embedded CT)."
 )
 
 COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_", "realism")
 
-for _name in COMMAND_MODULES:
-    try:
-        _mod = importlib.import_module(f"xraylab.commands.{_name}")
-    except ModuleNotFoundError as _exc:  # a stage not built yet
-        if _exc.name != f"xraylab.commands.{_name}":
-            raise
-        continue
-    _mod.register(app)
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The typer app with every sub-command, or only ``command``'s (its module alone is imported: a single
+    ``xraylab render`` does not pay for importing the other stages)."""
+    app = typer.Typer(name="xraylab", help=HELP, no_args_is_help=True, add_completion=False,
+                      pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root() -> None:  # keeps a one-command app a group: `xraylab render ...` stays `render ...`
+        pass
+
+    modules = COMMAND_MODULES if command is None else (command.replace("import", "import_"),)
+    for name in modules:
+        try:
+            mod = importlib.import_module(f"xraylab.commands.{name}")
+        except ModuleNotFoundError as exc:  # a stage not built yet
+            if exc.name != f"xraylab.commands.{name}":
+                raise
+            continue
+        mod.register(app)
+    return app
+
+
+_APP: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``xraylab.cli.app``: the full app, built on first use."""
+    global _APP
+    if name == "app":
+        if _APP is None:
+            _APP = build_app()
+        return _APP
+    raise AttributeError(name)
+
+
+def _app_for(argv: list[str]) -> typer.Typer:
+    """Only the invoked sub-command's app when ``argv`` starts with a known command, else the full app."""
+    if argv and argv[0].replace("import", "import_") in COMMAND_MODULES:
+        return build_app(argv[0])
+    return __getattr__("app")
 
 
 OS_ERROR_EXIT = 74  # EX_IOERR, sysexits.h
@@ -98,6 +125,7 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ..
 def main() -> None:
     """Console-script entry point: run the app, turning xraylab errors into one-line messages."""
     try:
+        app = _app_for(sys.argv[1:])
         code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
     except XRayLabError as exc:
         typer.echo("xraylab: error: " + " ".join(str(exc).split()), err=True)

@@ -302,13 +302,10 @@ def render_ct(
                 (stage / f"image{suffix}.dcm").write_bytes(data)
         for s, m in arrays.masks.items():
             (stage / "masks" / f"{s}.png").write_bytes(mask_png_bytes(m))
-        from xraylab.viz import contact_sheet
+        from xraylab.viz import overlay_png
 
-        contact_sheet(
-            stage / "preview.png", [arrays.image], [list(arrays.masks.values())],
-            captions=[f"{ct.name}  {geometry.view}  α={geometry.rotation_deg:g}°  {preset}"],
-            ncols=1, tile_inches=5.0, legend=list(arrays.masks) or None,
-        )
+        overlay_png(stage / "preview.png", arrays.image, list(arrays.masks.values()), legend=list(arrays.masks),
+                    caption=f"{ct.name}  {geometry.view}  α={geometry.rotation_deg:g}°  {preset}")
         meta = {
             "ct": {"name": ct.name, "source": ct.source, "shape": list(ct.shape), "spacing_mm": list(ct.spacing),
                    **({"slice_gaps": ct.meta["slice_gaps"]} if ct.meta.get("slice_gaps") else {})},
@@ -316,6 +313,7 @@ def render_ct(
             "preset": preset,
             "overrides": [o if isinstance(o, str) else f"{o[0]}={json.dumps(o[1])}" for o in overrides],
             "renderer": renderer,
+            "supersample": projector.supersample,
             "structures": structures,
             "seed": seed,
             "field": result.field,

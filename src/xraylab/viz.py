@@ -85,6 +85,39 @@ def contact_sheet(
     return Path(path)
 
 
+def overlay_png(
+    path: str | os.PathLike, image: np.ndarray, masks: Sequence[np.ndarray] = (), legend: Sequence[str] = (),
+    caption: str | None = None,
+) -> Path:
+    """Write one image with its mask outlines (and a caption + legend strip below) as an 8-bit RGB PNG.
+
+    ``image``: gray ``[H, W]`` in [0, 1]; ``masks``: boolean ``[H, W]``, outlined in :data:`OUTLINE_COLOURS`;
+    ``legend``: their names. Drawn with Pillow (no matplotlib import: a single render's preview stays fast).
+    """
+    from PIL import Image, ImageDraw
+
+    rgb = (overlay(image, masks) * 255.0 + 0.5).astype(np.uint8)
+    h, w = rgb.shape[:2]
+    lines = ([caption] if caption else []) + ([""] if legend else [])
+    strip = 14 * len(lines) + (4 if lines else 0)
+    canvas = Image.new("RGB", (w, h + strip), (255, 255, 255))
+    canvas.paste(Image.fromarray(rgb), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    y = h + 2
+    if caption:
+        draw.text((4, y), caption, fill=(0, 0, 0))
+        y += 14
+    x = 4
+    for i, name in enumerate(legend):
+        colour = tuple(int(c * 255) for c in OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)])
+        draw.rectangle((x, y + 2, x + 9, y + 11), fill=colour)
+        draw.text((x + 13, y), str(name), fill=(0, 0, 0))
+        x += 13 + int(draw.textlength(str(name))) + 10
+    with atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")
+    return Path(path)
+
+
 def short_caption(text: str, width: int = 16) -> str:
     """``text`` cut to ``width`` characters (middle elided with "…"), so tile titles do not overlap."""
     text = str(text)

@@ -210,6 +210,17 @@ class RenderSpec(_Strict):
     n_points: int = Field(500, ge=2, le=8192, description="samples per ray for the trilinear renderer")
     downsample: int = Field(1, ge=1, le=16, description="coarsen every CT by this integer factor first")
     device: str = Field("cpu", description="torch device of the ray tracing and physics (cpu, cuda, cuda:1)")
+    supersample: int | Literal["auto"] = Field(  # left out of the dump when 1: existing fingerprints stay
+        1, exclude_if=lambda v: v == 1,
+        description="rays per detector pixel along each axis (1-4, averaged) or 'auto': enough that the rays are no "
+                    "farther apart at the isocenter than the CT's voxels (xraylab.physics.projector.auto_supersample)")
+
+    @field_validator("supersample")
+    @classmethod
+    def _supersample(cls, v):
+        if v != "auto" and not 1 <= v <= 4:
+            raise ValueError("supersample must be 'auto' or 1..4")
+        return v
 
 
 class FramingSpec(_Strict):

@@ -51,16 +51,29 @@ def _projector(ct_ref: dict, structures: list[str], render: dict, on_missing: st
     lacks).
     """
     from xraylab.data.sources import CTRef, load_ref
+    from xraylab.io.ct import default_ct_paths
     from xraylab.io.structures import check_structures_present
     from xraylab.physics.projector import Projector
+    from xraylab.physics.volume_cache import load_or_build
 
     key = json.dumps([ct_ref, structures, render], sort_keys=True)
     if _CT_CACHE.get("key") != key:
         _CT_CACHE.clear()
-        ct = load_ref(CTRef.from_dict(ct_ref), need_labels=bool(structures), structures=structures)
-        check_structures_present(ct, structures, "error" if on_missing == "error" else "warn")
+        ref = CTRef.from_dict(ct_ref)
+
+        def load():
+            ct = load_ref(ref, need_labels=bool(structures), structures=structures)
+            check_structures_present(ct, structures, "error" if on_missing == "error" else "warn")
+            return ct
+
+        # The material × structure volumes come from the on-disk cache when this CT entry (files + every
+        # setting in ct_ref: downsampling, pseudo-subject deformation, lung labels) was built before; a CT that
+        # failed the structure check above was never stored.
+        table = ref.structure_table if isinstance(ref.structure_table, str) else None  # a dict is in ct_ref
+        paths = list(default_ct_paths()) if ref.default else [ref.path, ref.labels, table]
+        ct, volumes = load_or_build(paths, {"ct_ref": ct_ref}, load, structures=structures)
         proj = Projector(ct, structures=structures, renderer=render["renderer"], n_points=render["n_points"],
-                         device=render["device"])
+                         device=render["device"], supersample=render.get("supersample", 1), volumes=volumes)
         _CT_CACHE.update(key=key, ct=ct, projector=proj)
     return _CT_CACHE["ct"], _CT_CACHE["projector"]
 

@@ -8,10 +8,10 @@ xraydb chemical formulas are molar, so they are used only for stoichiometric com
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
+
+from xraylab.physics.table_cache import disk_memo
 
 # ICRU-44 elemental mass fractions (NIST tab2) and nominal densities g/cm³.
 MASS_FRACTIONS: dict[str, dict[str, float]] = {
@@ -58,7 +58,7 @@ def known_materials() -> tuple[str, ...]:
     return tuple(MASS_FRACTIONS) + tuple(FORMULAS)
 
 
-@functools.lru_cache(maxsize=256)
+@disk_memo("mu_over_rho")
 def _mu_cached(material: str, energies: tuple[float, ...]) -> np.ndarray:
     import xraydb
 

@@ -34,7 +34,6 @@ averages over the phase, which leaves a uniform image.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Literal
 
@@ -43,6 +42,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xraylab.physics.attenuation import DENSITIES, linear_attenuation
+from xraylab.physics.table_cache import disk_memo
 
 
 class GridConfig(BaseModel):
@@ -170,7 +170,7 @@ def grid_transmission(cfg: GridConfig | None, energies_keV) -> tuple[torch.Tenso
     return torch.tensor(tp, dtype=torch.float32), torch.tensor(ts, dtype=torch.float32)
 
 
-@functools.lru_cache(maxsize=32)
+@disk_memo("grid_transmission")
 def _transmission_cached(cfg_json: str, energies: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
     cfg = GridConfig.model_validate_json(cfg_json)
     e = np.asarray(energies)

@@ -10,7 +10,6 @@ The per-energy ratio is interpolated linearly between the sample positions.
 
 from __future__ import annotations
 
-import functools
 from typing import Literal
 
 import numpy as np
@@ -18,6 +17,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from xraylab.physics.spectrum import SpectrumConfig, filters_key, make_spek, spectrum_cached
+from xraylab.physics.table_cache import disk_memo
 
 # Which image side the anode points to → (image axis, sign mapping detector coordinate to spekpy x).
 # Detector coordinates (geometry.py): u grows to the image right (columns), v grows down (rows).
@@ -57,7 +57,7 @@ def heel_ratio_table(spec: SpectrumConfig, sid_mm: float, positions_mm) -> np.nd
     return np.stack(cols, axis=1)
 
 
-@functools.lru_cache(maxsize=256)
+@disk_memo("spectrum_y")
 def _spectrum_cached_y(kvp, anode, angle, filters, bin_keV, z_cm, y_cm):
     """Spectrum displaced across the anode–cathode axis (spekpy y): the symmetric reference for the heel ratio."""
     s = make_spek(kvp, anode, angle, filters, bin_keV, z_cm)

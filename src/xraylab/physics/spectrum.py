@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from xraylab.physics.table_cache import disk_memo
+
 # keV → J and Gy → µGy, as spekpy uses them (spekpy.SpekConstants) so that our kerma matches spekpy's.
 _KEV_TO_J = 1.6022e-16
 _GY_TO_UGY = 1.0e6
@@ -36,10 +38,15 @@ FILTER_ALIASES: dict[str, str] = {
 
 @functools.lru_cache(maxsize=1)
 def spekpy_materials() -> frozenset[str]:
-    """Names of every material spekpy can filter with (its ``matl_def`` and ``matl_usr`` tables)."""
-    import spekpy
+    """Names of every material spekpy can filter with (its ``matl_def`` and ``matl_usr`` tables).
 
-    base = os.path.join(os.path.dirname(spekpy.__file__), "data")
+    Read from spekpy's data folder without importing spekpy (its import takes ~2 s)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("spekpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("spekpy is not installed: pip install spekpy (xraylab's install does)")
+    base = os.path.join(list(spec.submodule_search_locations)[0], "data")
     names: set[str] = set()
     for sub in ("matl_def", "matl_usr"):
         d = os.path.join(base, sub)
@@ -134,7 +141,7 @@ def make_spek(kvp: float, anode: str, angle: float, filters: tuple[tuple[str, fl
     return s
 
 
-@functools.lru_cache(maxsize=256)
+@disk_memo("spectrum")
 def spectrum_cached(kvp, anode, angle, filters, bin_keV, z_cm, x_cm):
     s = make_spek(kvp, anode, angle, filters, bin_keV, z_cm)
     # Off-axis position through ``set`` (spekpy state); reset to the axis afterwards because the object is shared.
@@ -186,6 +193,12 @@ def _mono_hvl_mm_al(energy_keV: float) -> float:
 
 def muen_air(energies_keV: np.ndarray) -> np.ndarray:
     """Mass energy-absorption coefficient of dry air (cm²/g) at ``energies_keV`` — spekpy's NIST table."""
+    e = np.asarray(energies_keV, dtype=np.float64)
+    return _muen_air_cached(tuple(float(x) for x in e.ravel())).reshape(e.shape)
+
+
+@disk_memo("muen_air")
+def _muen_air_cached(energies_keV: tuple[float, ...]) -> np.ndarray:
     s = make_spek(80.0, "W", 12.0, (), 1.0, 100.0)
     return np.asarray(s.muen_air_data.get_muen_over_rho_air(np.asarray(energies_keV, dtype=np.float64)))
 

@@ -28,21 +28,11 @@ import torch
 
 from xraylab.io.ct import CTVolume
 from xraylab.physics.materials import MaterialConfig
+from xraylab.physics.table_cache import cache_root
 from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
 # Bump when the stored format or the volume build changes meaning.
 CACHE_VERSION = 1
-
-
-def cache_root() -> Path | None:
-    """The cache folder, or None when ``XRAYLAB_CACHE`` is ``off``/``0``/empty-string-disabled."""
-    env = os.environ.get("XRAYLAB_CACHE")
-    if env is not None:
-        if env.strip().lower() in ("off", "0", "false", "no", "none"):
-            return None
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "xraylab"
 
 
 def _hash_path(h: "hashlib._Hash", path: Path) -> None:

@@ -1,0 +1,108 @@
+"""The xraylab cache folder, and an on-disk memo for the physics tables that take seconds to compute.
+
+A spectrum from spekpy, a μ/ρ table from xraydb and a grid's angular transmission depend only on their
+arguments and on the library versions, yet computing them (and importing spekpy, ~2 s) dominated the start-up
+of a first render. :func:`disk_memo` stores each result in ``<cache>/tables/<namespace>/<key>.npz`` (arrays
+and floats only, loaded without pickle), keyed by the SHA-256 of the arguments' ``repr``, the namespace's
+version and the versions of spekpy and xraydb; a later process loads it in milliseconds without importing
+either library. Files are written to a temporary name and renamed (a reader sees a whole entry or none); an
+unreadable entry is recomputed; a cache that cannot be written is skipped.
+
+Location (shared with :mod:`xraylab.physics.volume_cache`): ``$XRAYLAB_CACHE`` if set, else
+``$XDG_CACHE_HOME/xraylab`` or ``~/.cache/xraylab``; ``XRAYLAB_CACHE=off`` disables both caches.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import uuid
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+# Versions of the libraries whose numbers the tables hold: a new spekpy or xraydb gets new entries.
+_LIBRARIES = ("spekpy", "xraydb")
+
+
+def cache_root() -> Path | None:
+    """The cache folder, or None when ``XRAYLAB_CACHE`` is ``off``/``0``/``false``/``no``/``none``."""
+    env = os.environ.get("XRAYLAB_CACHE")
+    if env is not None:
+        if env.strip().lower() in ("off", "0", "false", "no", "none"):
+            return None
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "xraylab"
+
+
+@functools.lru_cache(maxsize=1)
+def _library_versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in _LIBRARIES:
+        try:
+            out.append(f"{name}={version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name}=absent")
+    return ";".join(out)
+
+
+def _encode(value) -> bytes:
+    """npz bytes of an array, a float or a tuple of them (``kind`` records which)."""
+    items = value if isinstance(value, tuple) else (value,)
+    arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(items)}
+    kinds = "".join("a" if isinstance(v, np.ndarray) else "f" for v in items)
+    buf = io.BytesIO()
+    np.savez(buf, kind=np.array("t" + kinds if isinstance(value, tuple) else kinds), **arrays)
+    return buf.getvalue()
+
+
+def _decode(data: bytes):
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        kind = str(z["kind"])
+        is_tuple = kind.startswith("t")
+        kinds = kind[1:] if is_tuple else kind
+        items = [np.array(z[f"v{i}"]) if k == "a" else float(z[f"v{i}"]) for i, k in enumerate(kinds)]
+    return tuple(items) if is_tuple else items[0]
+
+
+def disk_memo(namespace: str, version: int = 1) -> Callable:
+    """Memoise a pure function of hashable arguments in memory (LRU) and on disk.
+
+    The function must return a numpy array, a float, or a tuple of those; bump ``version`` when its
+    meaning changes. Arrays returned from the disk are fresh copies (writeable)."""
+
+    def deco(fn: Callable) -> Callable:
+        @functools.lru_cache(maxsize=256)
+        @functools.wraps(fn)
+        def wrapper(*args):
+            root = cache_root()
+            if root is None:
+                return fn(*args)
+            text = repr((namespace, version, _library_versions(), args))
+            path = root / "tables" / namespace / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
+            try:
+                return _decode(path.read_bytes())
+            except (OSError, ValueError, KeyError, EOFError):
+                pass  # absent or damaged: compute it
+            value = fn(*args)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+                try:
+                    tmp.write_bytes(_encode(value))
+                    os.replace(tmp, path)
+                finally:
+                    tmp.unlink(missing_ok=True)
+            except OSError:
+                pass  # a read-only cache: the value is still returned
+            return value
+
+        return wrapper
+
+    return deco
