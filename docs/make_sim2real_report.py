@@ -2,7 +2,10 @@
 
 Made from a finished `xraylab run simulations/sim2real_cpu.yaml`:
 
-    python docs/make_sim2real_report.py [--workdir outputs/sim2real_cpu] [--out docs]
+    python docs/make_sim2real_report.py [--workdir outputs/sim2real_cpu] [--out docs] [--before OLD_WORKDIR]
+
+``--before``: the outputs of the same spec run with earlier code (e.g. before the realism changes: scatter
+refit, field of view, clinical processing); adds a table of every model's real-test Dice before → after.
 
 Writes ``docs/sim2real_results.md`` (the three tables the README quotes) and
 ``docs/figures/sim2real_real_predictions.png``: the synthetic-only model's contours on the openly licensed
@@ -125,6 +128,23 @@ def fok_rotation_table(workdir: Path) -> str:
     return "\n".join(lines)
 
 
+def before_after_table(before: Path, after: Path) -> str:
+    """Mean real-test Dice of every model, before → after (same spec, same split, same seeds)."""
+    lines = ["| model | lungs Dice before | after | Δ | cardiomed. Dice before | after | Δ |",
+             "|---|---|---|---|---|---|---|"]
+    rows = list(ABLATION) + [(label, f"eval_{key}") for label, key in FOK if key != "real"]
+    for label, step in rows:
+        cells = [label]
+        for s, _ in STRUCTS:
+            b = _per_image(before, step)
+            a = _per_image(after, step)
+            mb = b.loc[b["structure"] == s, "dice"].mean()
+            ma = a.loc[a["structure"] == s, "dice"].mean()
+            cells += [f"{mb:.3f}", f"{ma:.3f}", f"{ma - mb:+.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def open_figure(workdir: Path, out: Path, step: str = "train_syn_random") -> Path | None:
     """Contours of the synthetic-only model on the CC BY / CC BY-SA real images (any split; it never trained on
     a real image)."""
@@ -154,8 +174,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "sim2real_cpu")
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    ap.add_argument("--before", type=Path, help="workdir of the same spec run with earlier code")
     args = ap.parse_args()
-    text = "\n\n".join([
+    parts = []
+    if args.before is not None:
+        parts = ["### Before → after the realism changes (mean Dice on the 16 real test images)",
+                 before_after_table(args.before, args.workdir)]
+    text = "\n\n".join(parts + [
         "### Synthetic only → real, and the SyntheX-style ablation (16 real test images, mean ± SD)",
         ablation_table(args.workdir),
         "### Fok et al. with real data: real test images",

@@ -13,8 +13,8 @@ SHARED_DATA = Path(os.environ.get("XRAYLAB_SHARED_DATA", REPO.parent / "shared" 
 
 @pytest.fixture(scope="session", autouse=True)
 def _volume_cache(tmp_path_factory: pytest.TempPathFactory):
-    """Point the xraylab cache (``XRAYLAB_CACHE``: CT volumes, physics tables) at a session temp folder, for in-process and CLI subprocess
-    tests alike, so the suite never writes into the user's ``~/.cache/xraylab``."""
+    """Point the xraylab cache (``XRAYLAB_CACHE``: CT volumes, physics tables) at a session temp folder, for
+    in-process and CLI subprocess tests alike, so the suite never writes into the user's ``~/.cache/xraylab``."""
     old = os.environ.get("XRAYLAB_CACHE")
     os.environ["XRAYLAB_CACHE"] = str(tmp_path_factory.mktemp("xraylab_cache"))
     yield

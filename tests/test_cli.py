@@ -38,7 +38,7 @@ def test_render_default_ct_writes_layers_masks_preview_and_metadata(tmp_path):
     assert (out / "masks" / "lungs.png").is_file() and (out / "preview.png").is_file()
     meta = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert meta["geometry"]["rotation_deg"] == 10.0 and meta["geometry"]["rows"] == 64
-    assert meta["supersample"] == 1
+    assert meta["supersample"] == 1 and meta["rays_per_pixel_axis"] == 1
     assert "torch" in meta["versions"]
     assert not list(tmp_path.glob(".*partial*"))
 

@@ -314,6 +314,7 @@ def render_ct(
             "overrides": [o if isinstance(o, str) else f"{o[0]}={json.dumps(o[1])}" for o in overrides],
             "renderer": renderer,
             "supersample": projector.supersample,
+            "rays_per_pixel_axis": projector.supersample_factor(geometry),
             "structures": structures,
             "seed": seed,
             "field": result.field,

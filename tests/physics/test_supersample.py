@@ -62,8 +62,11 @@ def test_auto_factor_follows_pitch_at_the_isocenter_and_bad_values_are_refused()
     assert auto_supersample(ct, Geometry(**chest, rows=512, cols=512, pitch_mm=430 / 512)) == 2
     assert auto_supersample(ct, Geometry(**chest, rows=1024, cols=1024, pitch_mm=430 / 1024)) == 1
     assert auto_supersample(ct, Geometry(**chest, rows=32, cols=32, pitch_mm=30.0)) == 4  # capped
+    sph = phantoms.sphere(n=21, spacing_mm=2.0)
+    g = Geometry(sid_mm=1000.0, sod_mm=800.0, rows=16, cols=16, pitch_mm=6.0)  # 4.8 mm at the isocenter
+    assert Projector(sph, supersample="auto").supersample_factor(g) == 3
     with pytest.raises(ValueError, match="supersample"):
-        Projector(phantoms.sphere(n=21), supersample=0)
+        Projector(sph, supersample=0)
 
 
 def test_render_spec_supersample_keeps_old_fingerprints_and_validates():

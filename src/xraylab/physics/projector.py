@@ -301,7 +301,7 @@ class Projector:
             p.requires_grad for p in (pose or {}).values())
         if needs_grad and self.renderer != "trilinear":
             raise ValueError("gradients need renderer='trilinear' (Siddon's nearest lookup has none)")
-        sub = self._supersample_factor(geoms[0])
+        sub = self.supersample_factor(geoms[0])
         traced = [g.model_copy(update={"rows": rows * sub, "cols": cols * sub, "pitch_mm": g.pitch_mm / sub})
                   for g in geoms] if sub > 1 else geoms
         with torch.set_grad_enabled(needs_grad):
@@ -320,7 +320,8 @@ class Projector:
         }
         return Projection(materials=materials, paths=out_paths, geometries=geoms)
 
-    def _supersample_factor(self, geometry: Geometry) -> int:
+    def supersample_factor(self, geometry: Geometry) -> int:
+        """Rays per pixel along each axis used for ``geometry`` (``supersample`` resolved, capped at 8192 rays)."""
         if self.supersample == "auto":
             return auto_supersample(self.ct, geometry)
         return min(int(self.supersample), max(1, 8192 // max(geometry.rows, geometry.cols)))
