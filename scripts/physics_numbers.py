@@ -1,6 +1,9 @@
 """Print the physics numbers of issue 12 (scatter fractions, grid Ts and K, electronic-noise kerma) as markdown.
 
-Usage: ``python scripts/physics_numbers.py [--n 128] [--downsample 2]``. Sizes: chest on the default CT
+Usage: ``python scripts/physics_numbers.py [--n 128] [--downsample 2] [--strip-scan 0.036,0.030]``.
+``--strip-scan``: instead, the grid's Ts, Tp and the chest scatter fractions with the 12:1 grid for each lead strip
+thickness (mm) — the trade between the grid's published Ts/Tp ranges and the with-grid lung scatter fraction.
+Sizes: chest on the default CT
 (``chest_pa`` geometry, n × n detector, CT coarsened by ``downsample``);
 Ts on a 20 cm slab at 64², K at 257², noise at 96² and the native 139 µm pitch.
 Definitions: :mod:`xraylab.physics.validation`.
@@ -26,9 +29,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=128)
     ap.add_argument("--downsample", type=int, default=2)
+    ap.add_argument("--strip-scan", help="comma list of lead strip thicknesses, mm")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cfg = preset_config("chest_pa")
+    if args.strip_scan:
+        print("| strip mm | Ts (0.07–0.12) | Tp (0.65–0.70) | SF lungs, grid (0.20–0.35) | SF mediastinum, grid "
+              "(0.50–0.70) |\n|---|---|---|---|---|")
+        for d in args.strip_scan.split(","):
+            c = apply_overrides(cfg, [f"grid.strip_thickness_mm={float(d)}"])
+            ts = grid_effective_ts(c)
+            sf = chest_scatter_fractions(c, args.n, args.downsample)
+            print(f"| {float(d):.3f} | {ts['ts_model']:.3f} | {ts['tp_model']:.3f} | {sf['lungs']['sf']:.3f} | "
+                  f"{sf['mediastinum']['sf']:.3f} |")
+        return
     no_grid = chest_scatter_fractions(apply_overrides(cfg, ["grid=none"]), args.n, args.downsample)
     grid = chest_scatter_fractions(cfg, args.n, args.downsample)
     ts = grid_effective_ts(cfg)
