@@ -321,7 +321,8 @@ class Projector:
         return Projection(materials=materials, paths=out_paths, geometries=geoms)
 
     def supersample_factor(self, geometry: Geometry) -> int:
-        """Rays per pixel along each axis used for ``geometry`` (``supersample`` resolved, capped at 8192 rays)."""
+        """Rays per pixel along each axis for ``geometry``: ``supersample`` resolved, capped so that the traced
+        detector stays within 8192 pixels a side."""
         if self.supersample == "auto":
             return auto_supersample(self.ct, geometry)
         return min(int(self.supersample), max(1, 8192 // max(geometry.rows, geometry.cols)))

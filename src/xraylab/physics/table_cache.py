@@ -4,7 +4,7 @@ A spectrum from spekpy, a μ/ρ table from xraydb and a grid's angular transmiss
 arguments and on the library versions, yet computing them (and importing spekpy, ~2 s) dominated the start-up
 of a first render. :func:`disk_memo` stores each result in ``<cache>/tables/<namespace>/<key>.npz`` (arrays
 and floats only, loaded without pickle), keyed by the SHA-256 of the arguments' ``repr``, the namespace's
-version and the versions of spekpy and xraydb; a later process loads it in milliseconds without importing
+version and the versions of xraylab, spekpy and xraydb; a later process loads it in milliseconds without importing
 either library. Files are written to a temporary name and renamed (a reader sees a whole entry or none); an
 unreadable entry is recomputed; a cache that cannot be written is skipped.
 
@@ -43,7 +43,9 @@ def cache_root() -> Path | None:
 def _library_versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = []
+    from xraylab import __version__
+
+    out = [f"xraylab={__version__}"]
     for name in _LIBRARIES:
         try:
             out.append(f"{name}={version(name)}")

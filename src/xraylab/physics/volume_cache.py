@@ -46,7 +46,9 @@ def _hash_path(h: "hashlib._Hash", path: Path) -> None:
 
 def cache_key(paths: Sequence[str | os.PathLike | None], settings: dict) -> str:
     """SHA-256 (hex, first 32 characters) of the files' bytes and the JSON of ``settings``."""
-    h = hashlib.sha256(f"xraylab-volumes-v{CACHE_VERSION}".encode())
+    from xraylab import __version__
+
+    h = hashlib.sha256(f"xraylab-{__version__}-volumes-v{CACHE_VERSION}".encode())
     for p in paths:
         if p is None:
             h.update(b"<none>")
