@@ -350,6 +350,8 @@ def generate(
         "render": plan.spec.render.model_dump(mode="json"),
         "output": {**plan.spec.output.model_dump(mode="json"), "size": list(plan.spec.output.hw)},
         "on_missing_structure": plan.spec.on_missing_structure,
+        # Cores per worker for the compiled ray march (Ray tasks get one CPU each).
+        "march_threads": 1 if executor == "ray" else max(1, executors.available_cpus() // n_workers),
     }
     bar = None
     if progress and pending:

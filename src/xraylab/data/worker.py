@@ -151,16 +151,21 @@ def run_chunk(
 ) -> list[str]:
     """Render ``items`` (all of one CT) unless already complete; returns the image ids rendered.
 
-    Runs with one torch thread and one BLAS/OpenMP thread (the executors run one worker per core, and fixed
-    threading keeps every executor's output byte-identical: float sums depend on the thread count). Stops early
-    when the process that started the job has died.
+    Runs with one torch thread and one BLAS/OpenMP thread (fixed threading keeps every executor's output
+    byte-identical: float sums depend on the thread count); the numba ray march uses ``context["march_threads"]``.
+    Stops early when the process that started the job has died.
     """
     import contextlib
 
     import torch
 
+    from xraylab.physics import raymarch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    # The compiled ray march sums each ray in one thread (output independent of the thread count), so it may use
+    # the cores this worker's share allows (context "march_threads", set by generate from cores ÷ workers).
+    march_threads, raymarch.DEFAULT_THREADS = raymarch.DEFAULT_THREADS, int(context.get("march_threads", 1))
     try:  # numpy's BLAS too: its thread count changes float sums in the spectrum/physics tables
         from threadpoolctl import threadpool_limits
 
@@ -182,6 +187,7 @@ def run_chunk(
                 on_item(row)
     finally:
         torch.set_num_threads(threads)
+        raymarch.DEFAULT_THREADS = march_threads
         if hasattr(limits, "restore_original_limits"):
             limits.restore_original_limits()
     return done

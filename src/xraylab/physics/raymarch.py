@@ -94,6 +94,9 @@ def _clip_numpy_kernel():  # pragma: no cover - compiled
 
 
 _KERNEL = None
+# Thread count of the march when the caller gives none (set by dataset workers, see xraylab.data.worker.run_chunk);
+# None: torch's intra-op thread count. Each ray is summed by one thread, so the result does not depend on it.
+DEFAULT_THREADS: int | None = None
 
 
 def march_numba(
@@ -118,8 +121,7 @@ def march_numba(
             ``chan_of[code]`` the structure channel (0 = none, < ``n_channels``).
         src, tgt: ``[M, 3]`` float64 ray end points in voxel index coordinates.
         length: ``[M]`` float64 source→target distance, mm.
-        threads: numba threads (default: torch's intra-op thread count, so that a worker pinned to one
-            thread stays on one).
+        threads: numba threads (default: :data:`DEFAULT_THREADS` if set, else torch's intra-op thread count).
 
     Returns:
         ``mat [M, n_materials]`` ∫ρ dl in g/cm³·mm and ``path [M, n_channels]`` in mm, float64.
@@ -133,7 +135,7 @@ def march_numba(
     out_mat = np.zeros((m, n_materials), dtype=np.float64)
     out_path = np.zeros((m, n_channels), dtype=np.float64)
     limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
-    n_threads = max(1, min(int(threads or torch.get_num_threads()), limit))
+    n_threads = max(1, min(int(threads or DEFAULT_THREADS or torch.get_num_threads()), limit))
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
