@@ -10,7 +10,7 @@ repeated render of the same CT skips decoding it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Literal, Optional
 
 import typer
 
@@ -133,7 +133,7 @@ def parse_values(text: str, option: str) -> list[float]:
                           "step that reaches stop, e.g. -20:20:2") from None
 
 
-def parse_supersample(text: str) -> int | str:
+def parse_supersample(text: str) -> int | Literal["auto"]:
     """``--supersample``: ``auto`` or an integer 1..4."""
     from xraylab.errors import ConfigError
 

@@ -20,7 +20,7 @@ import io
 import os
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,8 +59,9 @@ def _encode(value) -> bytes:
     items = value if isinstance(value, tuple) else (value,)
     arrays = {f"v{i}": np.asarray(v) for i, v in enumerate(items)}
     kinds = "".join("a" if isinstance(v, np.ndarray) else "f" for v in items)
+    payload: dict[str, Any] = {"kind": np.array("t" + kinds if isinstance(value, tuple) else kinds), **arrays}
     buf = io.BytesIO()
-    np.savez(buf, kind=np.array("t" + kinds if isinstance(value, tuple) else kinds), **arrays)
+    np.savez(buf, **payload)
     return buf.getvalue()
 
 
