@@ -241,6 +241,25 @@ def test_render_allow_gaps_records_the_gaps_in_metadata(tmp_path):
     assert meta["ct"]["slice_gaps"]["gaps"][0]["gap_mm"] == 4.0
 
 
+def test_generate_spec_allow_gaps_resamples_a_gapped_series_and_keeps_old_fingerprints(tmp_path):
+    from xraylab.data.sources import CTRef, load_ref, resolve_cts
+    from xraylab.data.spec import CTEntry, parse_spec
+
+    series = _dicom_series(tmp_path / "series", skip=3)
+    base = {"name": "gaps", "structures": [], "geometry": {"rows": 8, "cols": 8}, "preset": "ideal",
+            "sweep": {"grid": {"geometry.rotation_deg": [0]}}}
+    plain = parse_spec({**base, "cts": [{"path": str(series)}]})
+    (ref,) = resolve_cts(plain, tmp_path, "spec")
+    assert "allow_gaps" not in ref.to_dict() and "allow_gaps" not in CTEntry(path="x").model_dump()
+    with pytest.raises(InputFileError, match="uneven DICOM slice spacing"):
+        load_ref(ref, need_labels=False)
+    gaps = parse_spec({**base, "cts": [{"path": str(series), "allow_gaps": True}]})
+    (ref,) = resolve_cts(gaps, tmp_path, "spec")
+    assert CTRef.from_dict(ref.to_dict()).allow_gaps is True
+    ct = load_ref(ref, need_labels=False)
+    assert ct.shape == (8, 8, 6) and ct.meta["slice_gaps"]["gaps"][0]["gap_mm"] == 4.0
+
+
 def test_missing_structure_policy(tmp_path, capsys):
     from xraylab.io.ct import CTVolume
     from xraylab.io.structures import check_structures_present

@@ -44,9 +44,12 @@ class CTRef:
     source_id: str | None = None  # a pseudo-subject: the subject id of the CT it was deformed from
     pseudo_scale: tuple[float, float, float] = (0.08, 0.08, 0.05)
     pseudo_elastic_mm: float = 2.0
+    allow_gaps: bool = False  # resample a DICOM series with missing slices (io.ct.load_ct)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if not d["allow_gaps"]:
+            del d["allow_gaps"]  # absent when false: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
             d["structure_table"] = {str(k): v for k, v in self.structure_table.items()}
         return d
@@ -110,6 +113,7 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
             structure_table=table,
             downsample=downsample,
             lung_labels=_case_lung_labels(entry, c),
+            allow_gaps=bool(getattr(entry, "allow_gaps", False)),
         ))
     return refs
 
@@ -168,7 +172,7 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
         if name in ("ct", "image", "volume", "slices"):
             name = path.parent.name
     return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
-                  lung_labels=lungs)]
+                  lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)))]
 
 
 def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -346,7 +350,7 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
             # Without local weights the CT may still get its lungs from thresholds; otherwise load_ct explains.
             segment = "never" if (lungs_wanted and not totalsegmentator_weights_present()) else "auto"
         ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
-                     segment=segment)
+                     segment=segment, allow_gaps=ref.allow_gaps)
     own = ct.structures if ct.labels is not None else None
     ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
     if threshold_lungs_apply(ref, own, structures):

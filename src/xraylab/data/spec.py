@@ -74,6 +74,10 @@ class CTEntry(_Strict):
         (0.08, 0.08, 0.05), description="pseudo-subjects: ± scale range of the thorax along x (L-R), y (A-P), "
         "z (S-I), fraction")
     pseudo_elastic_mm: float = Field(2.0, ge=0, le=20, description="pseudo-subjects: elastic displacement SD, mm")
+    allow_gaps: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
+        False, exclude_if=lambda v: not v,
+        description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "
+                    "CT's meta) instead of refusing it, as `xraylab render --allow-gaps` does")
 
     @model_validator(mode="before")
     @classmethod
