@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+from _table import print_table  # benchmarks/_table.py (scripts run with benchmarks/ on sys.path)
+
 N_SAMPLES = 500
 
 
@@ -198,16 +200,7 @@ def main() -> None:
         lines.append(cells)
     threads = rows[0]["threads"] if rows else "?"
     print(f"{args.size}×{args.size}, {N_SAMPLES} samples per ray, device {args.device}, {threads} torch threads")
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for c in lines:
-            print("| " + " | ".join(c) + " |")
-    else:
-        widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
-        for c in lines:
-            print("  ".join(x.ljust(w) for x, w in zip(c, widths)))
+    print_table(head, lines, args.markdown)
 
 
 if __name__ == "__main__":

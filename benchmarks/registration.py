@@ -54,6 +54,8 @@ import sys
 import time
 from pathlib import Path
 
+from _table import print_table  # benchmarks/_table.py (scripts run with benchmarks/ on sys.path)
+
 N_POINTS = 160
 DOWNSAMPLE = 4
 LR_ROT_DEG = 0.25
@@ -220,16 +222,7 @@ def main() -> None:
     threads = ",".join(sorted({str(r["threads"]) for r in rows})) or "?"
     print(f"{args.size}×{args.size} detector, CT coarsened {DOWNSAMPLE}×, {N_POINTS} samples per ray, device "
           f"{args.device}, {threads} torch threads; recovered = ≤ 0.5° and ≤ 1 mm")
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for c in lines:
-            print("| " + " | ".join(c) + " |")
-    else:
-        widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(head)]
-        print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
-        for c in lines:
-            print("  ".join(x.ljust(w) for x, w in zip(c, widths)))
+    print_table(head, lines, args.markdown)
     for r in rows:
         if "final" in r:
             a, x, z = r["final"]

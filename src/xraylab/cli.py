@@ -41,7 +41,7 @@ def build_app(command: str | None = None) -> typer.Typer:
     def _root() -> None:  # keeps a one-command app a group: `xraylab render ...` stays `render ...`
         pass
 
-    modules = COMMAND_MODULES if command is None else (command.replace("import", "import_"),)
+    modules = COMMAND_MODULES if command is None else (_module_of(command),)
     for name in modules:
         try:
             mod = importlib.import_module(f"xraylab.commands.{name}")
@@ -66,9 +66,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
+def _module_of(command: str) -> str:
+    """The :data:`COMMAND_MODULES` name of a sub-command (``import`` lives in ``import_``)."""
+    return "import_" if command == "import" else command
+
+
 def _app_for(argv: list[str]) -> typer.Typer:
     """Only the invoked sub-command's app when ``argv`` starts with a known command, else the full app."""
-    if argv and argv[0].replace("import", "import_") in COMMAND_MODULES:
+    if argv and _module_of(argv[0]) in COMMAND_MODULES:
         return build_app(argv[0])
     return __getattr__("app")
 
