@@ -91,6 +91,8 @@ class ImportStep(_Strict):
         default_factory=dict, description="structure renames, e.g. {heart: cardiomediastinum}"
     )
     structures: list[str] | None = Field(None, description="structures to keep (default: all found)")
+    define: dict[str, str] = Field(
+        default_factory=dict, description="what a structure's masks mean, for dataset.json (xraylab import --define)")
     options: dict[str, Any] = Field(default_factory=dict, description="layout options (e.g. images_dir)")
     limit: int | None = Field(None, ge=1, description="import at most this many images (count; quick runs)")
 
@@ -420,7 +422,7 @@ def _run_import(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) 
     o = step.options
     res = import_dataset(o["layout"], o["root"], step.out, size=o["size"], normalize=o["normalize"], split=o["split"],
                          seed=o["seed"], rename=o["rename"], structures=o["structures"], limit=o["limit"],
-                         progress=False, layout_options=o["options"])
+                         define=o.get("define") or None, progress=False, layout_options=o["options"])
     log(f"  import: {res.n_items} images")
     return {"n_images": res.n_items}
 

@@ -23,6 +23,7 @@ import torch
 
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume
+from xraylab.io.ownership import write_marker
 from xraylab.io.structures import expand_structure_list
 from xraylab.overrides import Override
 from xraylab.physics.config import PhysicsConfig
@@ -231,6 +232,20 @@ def for_processing_png(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(arr, dtype=np.float32) / FOR_PROCESSING_SCALE, 0.0, 1.0)
 
 
+def check_render_out(out: Path, overwrite: bool, inputs: Sequence[str | os.PathLike | None] = ()) -> None:
+    """Refuse an ``out`` that is a file, is or lies inside one of ``inputs``, or is a non-empty folder — unless
+    ``overwrite`` and xraylab made it (:func:`xraylab.io.ownership.check_replaceable`)."""
+    from xraylab.io.ownership import check_not_inside_inputs, check_replaceable
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: --out is a file, not a folder; choose another --out")
+    check_not_inside_inputs(out, inputs)
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{out}: output folder exists and is not empty; choose another --out or pass --overwrite")
+        check_replaceable(out, inputs)
+
+
 def _staging_dir(out: Path) -> Path:
     return out.parent / f".{out.name}.partial-{os.getpid()}"
 
@@ -249,11 +264,15 @@ def render_ct(
     progress: bool = True,
     dicom: bool = False,
     projector: Projector | None = None,
+    inputs: Sequence[str | os.PathLike | None] = (),
 ) -> RenderResult:
     """Project ``ct`` with ``geometry``, simulate preset ``preset`` (+ ``overrides``) and write it to ``out``.
 
     ``projector``: a :class:`~xraylab.physics.projector.Projector` of ``ct`` for ``structures`` to reuse (several
     views of one CT; ``renderer`` and ``device`` are then its own), else one is built.
+
+    ``inputs``: the files the render reads (CT, labels, table): ``out`` may not be or lie inside one, and
+    ``overwrite`` replaces only a folder an earlier render made (:func:`check_render_out`).
 
     ``dicom``: also write ``image.dcm`` (DICOM DX For Presentation, :mod:`xraylab.io.dicom_out`) and, when the
     render has a ``for_processing`` layer, ``image_for_processing.dcm``.
@@ -270,9 +289,8 @@ def render_ct(
 
     structures = expand_structure_list(structures)
     out_path = Path(out) if out is not None else None
-    if out_path is not None and out_path.exists() and any(out_path.iterdir()) and not overwrite:
-        raise ConfigError(
-            f"{out_path}: output folder exists and is not empty; choose another --out or pass --overwrite")
+    if out_path is not None:
+        check_render_out(out_path, overwrite, inputs)
     physics = resolve_physics(preset, overrides)
     t0 = time.perf_counter()
     if projector is None:
@@ -324,6 +342,7 @@ def render_ct(
             "physics": physics.model_dump(mode="json"),
         }
         (stage / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        write_marker(stage, "render", {"ct": ct.name, "preset": preset})
         if out_path.exists():
             shutil.rmtree(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
             "Compare SYNTHETIC with REAL (two dataset folders with manifest.parquet and lung + heart masks): "
             "region intensity histograms, lung/heart contrast, rib-edge contrast, lung noise, lung-boundary "
             "sharpness (real 10-90 % range vs synthetic median) and a classifier two-sample test (cross-validated "
-            "AUC, 0.5 = indistinguishable). Writes realism.csv, realism.md, realism.png and realism.json."
+            "AUC, 0.5 = indistinguishable). Writes realism.csv, realism.md, realism.png and realism.json; when "
+            "SYNTHETIC has lung masks of the annotation conventions (lungs, lung_field, lung_field_scr) also "
+            "conventions.md: their lung/heart label statistics against REAL's masks and which one matches."
         ),
     )
     def realism(
@@ -37,4 +39,7 @@ def register(app: typer.Typer) -> None:
 
         run_realism(synthetic, real, out, size=size, split=split, limit=limit, lungs=lungs, heart=heart, seed=seed)
         typer.echo((out / "realism.md").read_text(encoding="utf-8"))
-        typer.echo(f"wrote {out / 'realism.csv'}, realism.md, realism.png, realism.json")
+        if (out / "conventions.md").is_file():
+            typer.echo((out / "conventions.md").read_text(encoding="utf-8"))
+        typer.echo(f"wrote {out / 'realism.csv'}, realism.md, realism.png, realism.json"
+                   + (", conventions.csv, conventions.md" if (out / "conventions.md").is_file() else ""))

@@ -76,11 +76,12 @@ def register(app: typer.Typer) -> None:
         """
         from xraylab.commands._common import check_downsample, load_ct_arg, resolve_device
         from xraylab.io.ct import default_ct_paths, is_default_ct_name
+        from xraylab.io.ownership import is_owned, write_marker
         from xraylab.io.structures import expand_structure_list
         from xraylab.physics.presets import resolve_geometry
         from xraylab.physics.projector import Projector
         from xraylab.physics.volume_cache import load_or_build
-        from xraylab.render import render_ct
+        from xraylab.render import check_render_out, render_ct
 
         names = expand_structure_list([structures]) if structures else []
         dev = resolve_device(device)
@@ -89,6 +90,11 @@ def register(app: typer.Typer) -> None:
         if offset is not None:
             extra["principal_point_mm"] = parse_pair(offset, "--detector-offset")
         check_downsample(downsample)
+        inputs = [] if is_default_ct_name(ct) else [ct, labels, structure_table]
+        # Before the CT is read: OUT may not be an input or lie inside one, and --overwrite replaces only a
+        # folder xraylab made (with several views OUT is the parent of the view folders).
+        if len(views) == 1 or not is_owned(out):
+            check_render_out(out, overwrite=overwrite and len(views) == 1, inputs=inputs)
         geoms = [resolve_geometry(preset, rotation_deg=v["rotation"], lao_deg=v["lao"], cranial_deg=v["cranial"],
                                   tilt_deg=tilt, rows=rows, cols=cols, pitch_mm=pitch, sid_mm=sid, sod_mm=sod,
                                   view=view, **extra) for v in views]
@@ -101,11 +107,13 @@ def register(app: typer.Typer) -> None:
         projector = Projector(volume, structures=names, renderer=renderer,  # type: ignore[arg-type]
                               n_points=n_points, device=dev or "cpu", volumes=volumes,
                               supersample=parse_supersample(supersample))
+        if len(views) > 1:  # OUT holds one subfolder per view: a folder of xraylab's, or a new one
+            write_marker(out, "render", {"views": len(views)})
         for v, geom in zip(views, geoms):
             target = out / view_folder(v, views) if len(views) > 1 else out
             res = render_ct(volume, geom, target, structures=names, preset=preset, overrides=set_,
                             renderer=renderer, seed=seed, device=dev or "cpu", overwrite=overwrite, dicom=dicom,
-                            projector=projector)
+                            projector=projector, inputs=inputs)
             typer.echo(f"wrote {target} (ray tracing {res.seconds['ray_tracing']:.1f} s, "
                        f"physics {res.seconds['physics']:.2f} s)")
 

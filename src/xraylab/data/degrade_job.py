@@ -158,7 +158,7 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
     names, plan = resolve_plan(job, first)  # validate before anything is written under OUT
     description = job_description(job, src, names, plan)
     writer = DatasetWriter(out, kind=KIND, fingerprint=fingerprint(description), overwrite=job.overwrite,
-                           job=description)
+                           job=description, inputs=[src])
     mcols = mask_columns(df)
     order: list[str] = []
     shared_sha: dict[str, str] = {}  # relative path of a copied (unchanged) mask → its SHA-256

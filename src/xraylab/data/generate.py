@@ -98,14 +98,19 @@ def _in_range(value: Any, lo: float, hi: float) -> bool:
 
 def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | None = None) -> Plan:
     """Validate everything and list the items; raises ``ConfigError`` before any work on bad input."""
-    from xraylab.io.structures import expand_structure_list
+    from xraylab.io.structures import convention_structure, expand_structure_list
 
     if device:
         spec = spec.model_copy(update={"render": spec.render.model_copy(update={"device": device})})
     check_parameter_names(spec, source)
     structures = expand_structure_list(spec.structures)
     refs = resolve_cts(spec, spec_dir, source)
-    missing = check_structures(refs, structures, spec.on_missing_structure, source)
+    # lungs/left_lung/right_lung are drawn in the spec's lung convention (io.structures.LUNG_CONVENTIONS) and keep
+    # their names, so they pair with real masks of the same convention.
+    drawn = {s: convention_structure(s, spec.lung_convention) for s in structures}
+    named = {d: s for s, d in drawn.items()}
+    missing = {sid: [named[d] for d in gone] for sid, gone in
+               check_structures(refs, list(drawn.values()), spec.on_missing_structure, source).items()}
     framing = spec.output.framing
     lacking = [sid for sid, gone in missing.items() if framing is not None and framing.structure in gone]
     if framing is not None and lacking:
@@ -171,6 +176,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
                 "subject_id": ref.subject_id,
                 "ct": ref.to_dict(),
                 "structures": present,
+                "drawn_as": {s: drawn[s] for s in present if drawn[s] != s},
                 "geometry": geom.model_dump(mode="json"),
                 "physics": phys.model_dump(mode="json"),
                 "seed": row["seed"],
@@ -219,7 +225,8 @@ def open_writer(out: Path, plan: Plan, overwrite: bool = False, shard: tuple[int
                           "work); delete the folder once before starting the shards")
     # Shards write into one folder at the same time: only an unsharded run may clean the folder's temporaries.
     return DatasetWriter(out, kind=KIND, fingerprint=plan.fingerprint, overwrite=overwrite,
-                         job={"name": plan.spec.name}, clean_temporaries=shard is None)
+                         job={"name": plan.spec.name}, clean_temporaries=shard is None,
+                         inputs=[p for r in plan.refs for p in (r.path, r.labels) if p])
 
 
 def _ids(items: Sequence[dict]) -> list[str]:
@@ -258,7 +265,8 @@ def _dataset_info(plan: Plan, spec_file: str | None) -> dict[str, Any]:
         "splits": plan.splits,
         "subjects": {r.subject_id: r.source for r in plan.refs},
         "structures": plan.structures,
-        "structure_definitions": {s: describe_structure(s) for s in plan.structures},
+        "structure_definitions": {s: describe_structure(s, plan.spec.lung_convention) for s in plan.structures},
+        "lung_convention": plan.spec.lung_convention,
         "missing_structures": plan.missing,
         "swept_parameters": plan.spec.sweep.parameter_names(),
         "layout": {"images": "images/<image_id>.png (16-bit, [0, 1])",

@@ -287,7 +287,7 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
     Returns ``{subject: [structures it lacks]}`` (policy ``skip``); raises ``ConfigError`` naming the CT, the
     structure and what exists (policy ``error``).
     """
-    from xraylab.io.structures import resolve_structure
+    from xraylab.io.structures import exclusion_ids, resolve_structure
 
     missing: dict[str, list[str]] = {}
     problems: list[str] = []
@@ -307,6 +307,7 @@ def check_structures(refs: list[CTRef], structures: list[str], policy: str, sour
             else:
                 try:
                     resolve_structure(s, table, source=f"label map of {r.subject_id}")
+                    exclusion_ids(s, table, source=f"label map of {r.subject_id}")  # a lung field's organs
                     continue
                 except StructureError as exc:
                     msg = str(exc) if own is not None else (

@@ -316,6 +316,11 @@ class GenerateSpec(_Strict):
     seed: int = Field(0, ge=0, description="master seed: noise, random sweeps and the split derive from it")
     cts: list[CTEntry] = Field(min_length=1, description="CT sources")
     structures: list[str] = Field(default_factory=list, description="structures/groups to project as masks")
+    lung_convention: Literal["projected", "field", "scr"] = Field(
+        "projected", exclude_if=lambda v: v == "projected",
+        description="how lungs, left_lung and right_lung are drawn: projected (every ray through the 3D lung), "
+                    "field (radiographic lung field, ending at the visible diaphragm) or scr (lung field without "
+                    "the cardiomediastinal silhouette); see xraylab.io.structures.LUNG_CONVENTIONS")
     on_missing_structure: Literal["error", "skip"] = Field(
         "error", description="a structure missing from a CT's label map: stop (error) or write no mask (skip)")
     preset: str = Field("chest_pa", description="physics preset (chest_pa, bedside_ap, fok2024, ideal)")

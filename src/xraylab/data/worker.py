@@ -100,10 +100,12 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
     out = Path(context["out"])
     render, output = context["render"], context["output"]
     structures = item["structures"]
-    _, projector = _projector(item["ct"], structures, render, context.get("on_missing_structure", "error"))
+    drawn = [item.get("drawn_as", {}).get(s, s) for s in structures]  # a lung convention's structure, if any
+    _, projector = _projector(item["ct"], drawn, render, context.get("on_missing_structure", "error"))
     sim = _simulator(item["physics"], render["device"])
     result = render_view(projector, Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
                          simulator=sim)
+    result.projection.paths = {s: result.projection.paths[d] for s, d in zip(structures, drawn)}
     row = dict(item["row"])
     crop = None
     framing = output.get("framing")

@@ -49,11 +49,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from xraylab.errors import ConfigError
 from xraylab.io.lock import FolderLock, pid_alive
+from xraylab.io.ownership import LEGACY_MARKER as LEGACY_FINGERPRINT_FILE  # generate's state before this writer
+from xraylab.io.ownership import MARKER as JOB_FILE
+from xraylab.io.ownership import STATE_DIR, check_not_inside_inputs, check_replaceable
 
-STATE_DIR = ".xraylab"
 RECORDS_DIR = f"{STATE_DIR}/records"
-JOB_FILE = f"{STATE_DIR}/job.json"
-LEGACY_FINGERPRINT_FILE = f"{STATE_DIR}/spec.json"  # generate's state before the shared writer (kind generate)
 SHA_PREFIX = "sha256:"
 _BAD_ID = re.compile(r"[/\\\x00]")
 
@@ -83,7 +83,9 @@ class DatasetWriter:
     ``kind`` names the stage (``"generate"``, ``"degrade"``, ``"import"``, …); ``fingerprint`` is a hash of
     everything that determines the outputs. ``job`` (optional, JSON-able) is stored beside the fingerprint and
     named in the mismatch error (e.g. ``{"seed": 3}`` → "seed: 3 → 9"). ``clean_temporaries=False`` keeps the
-    folder-wide temporary cleanup off (shards writing into one folder at the same time).
+    folder-wide temporary cleanup off (shards writing into one folder at the same time). ``inputs``: the files
+    and folders the job reads; an ``out`` inside one is refused and ``overwrite`` never deletes one, the working
+    folder or a folder xraylab did not make (:mod:`xraylab.io.ownership`).
     """
 
     def __init__(
@@ -95,8 +97,11 @@ class DatasetWriter:
         overwrite: bool = False,
         job: Mapping[str, Any] | None = None,
         clean_temporaries: bool = True,
+        inputs: Sequence[str | os.PathLike] = (),
     ) -> None:
         out = Path(out)
+        self.inputs = list(inputs)
+        check_not_inside_inputs(out, self.inputs)
         self._setup(out, kind, fingerprint, dict(job or {}))
         self._remove_abandoned_trash()
         if out.exists() and not out.is_dir():
@@ -116,6 +121,7 @@ class DatasetWriter:
         out, kind, fingerprint = self.out, self.kind, self.fingerprint
         state = self._read_state()
         if overwrite and state is not None:
+            check_replaceable(out, self.inputs)
             # Rename first, then delete: a kill mid-deletion leaves no half-deleted dataset under OUT.
             trash = out.parent / f".{out.name}.deleting-{os.getpid()}"
             os.replace(out, trash)

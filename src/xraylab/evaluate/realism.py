@@ -15,7 +15,10 @@
   radiographic appearance.
 
 Outputs in ``DIR``: ``realism.csv`` and ``realism.md`` (one table), ``realism.png`` (one figure: region
-histograms and the statistics against the real range), ``realism.json`` (everything, plus per-image values).
+histograms and the statistics against the real range), ``realism.json`` (everything, plus per-image values), and
+``conventions.csv`` / ``conventions.md``: the lung-label statistics of each lung annotation convention the
+synthetic set has masks of against the real masks, and which convention matches best
+(:mod:`xraylab.evaluate.label_conventions`).
 :func:`compare_sets` takes several named synthetic sets at once (the README compares ``ideal`` and ``chest_pa``).
 """
 
@@ -278,4 +281,11 @@ def run_realism(
     ref = load_set(real, size, split, limit, lungs, heart, seed=seed)
     if syn.name == ref.name:
         syn.name, ref.name = f"{syn.name} (synthetic)", f"{ref.name} (real)"
-    return write_report(out, ref, [syn], seed=seed)
+    table = write_report(out, ref, [syn], seed=seed)
+    from xraylab.evaluate.label_conventions import available_conventions, run_conventions
+
+    for stale in ("conventions.csv", "conventions.md"):
+        (Path(out) / stale).unlink(missing_ok=True)
+    if available_conventions(synthetic):  # which lung convention matches the real masks (conventions.md)
+        run_conventions(synthetic, real, out, real_lungs=lungs or "lungs", split=split, size=size)
+    return table

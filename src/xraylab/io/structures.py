@@ -49,6 +49,35 @@ RADIOGRAPHIC_EXTENT: dict[str, dict[str, tuple[str, ...]]] = {
                                                   "heart_atrium_right")},
 }
 
+# Organs below the diaphragm that a PA/AP ray can cross together with the lung in the posterior costophrenic
+# recesses (TotalSegmentator v2 "total" names; present in both tables used here). On a radiograph that part of
+# the lung lies under the water-dense shadow of the abdomen, below the visible dome: radiologists' lung fields stop
+# at the dome (../shared/data/README.md, cxr_lungs_heart). Measured in a PA chest_pa view of the embedded CT: 28.5 %
+# of the projected 3D lung area lies over these organs.
+SUBDIAPHRAGMATIC = (
+    "liver", "spleen", "stomach", "gallbladder", "pancreas", "duodenum", "small_bowel", "colon",
+    "kidney_left", "kidney_right", "adrenal_gland_left", "adrenal_gland_right",
+)
+
+# Annotation conventions of the lungs on a radiograph. Each names, for the three lung structures, the structure
+# that draws it that way; the convention structures are the projected lung minus every pixel whose ray also
+# crosses one of RADIOGRAPHIC_EXCLUSIONS[name] (applied by the projector per view).
+#   projected  the projected 3D lung label (every ray that crosses lung): what a CT label means.
+#   field      the radiographic lung field: ends at the visible diaphragm (no lung over sub-diaphragmatic organs);
+#              keeps the lung seen through the heart, as e.g. the GeneralBlockchain COVID-19 masks do.
+#   scr        the SCR lung field (van Ginneken et al., Med. Image Anal. 2006): the radiographic lung field that
+#              also leaves out the cardiomediastinal silhouette (the heart, the great vessels, the trachea).
+LUNG_CONVENTIONS: dict[str, dict[str, str]] = {
+    "projected": {"lungs": "lungs", "left_lung": "left_lung", "right_lung": "right_lung"},
+    "field": {"lungs": "lung_field", "left_lung": "left_lung_field", "right_lung": "right_lung_field"},
+    "scr": {"lungs": "lung_field_scr", "left_lung": "left_lung_field_scr", "right_lung": "right_lung_field_scr"},
+}
+
+RADIOGRAPHIC_EXCLUSIONS: dict[str, tuple[str, ...]] = {
+    **{n: SUBDIAPHRAGMATIC for n in LUNG_CONVENTIONS["field"].values()},
+    **{n: SUBDIAPHRAGMATIC + ("cardiomediastinum",) for n in LUNG_CONVENTIONS["scr"].values()},
+}
+
 STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "clavicles": ("clavicula_left", "clavicula_right"),
     "lungs": _LUNG_LEFT + _LUNG_RIGHT,
@@ -63,6 +92,9 @@ STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "right_clavicle": ("clavicula_right",),
     "left_lung": _LUNG_LEFT,
     "right_lung": _LUNG_RIGHT,
+    # The radiographic lung fields (LUNG_CONVENTIONS): the same labels, less the rays of RADIOGRAPHIC_EXCLUSIONS.
+    **{conv[k]: (_LUNG_LEFT + _LUNG_RIGHT if k == "lungs" else _LUNG_LEFT if k == "left_lung" else _LUNG_RIGHT)
+       for name, conv in LUNG_CONVENTIONS.items() if name != "projected" for k in conv},
 }
 
 # Shorthand that expands to several structures (each rendered as its own mask).
@@ -75,17 +107,65 @@ _HEART_V1 = ("heart_myocardium", "heart_atrium_left", "heart_ventricle_left", "h
              "heart_ventricle_right")
 
 
-def describe_structure(name: str) -> str:
-    """One line saying what ``name`` means in a synthetic dataset (its members and row limits), for
-    ``dataset.json``: real and synthetic datasets must say which definition each structure uses."""
-    if name not in STRUCTURE_GROUPS:
+def convention_structure(name: str, convention: str = "projected") -> str:
+    """The structure that draws ``name`` in lung ``convention`` (:data:`LUNG_CONVENTIONS`): ``left_lung`` in
+    ``"field"`` → ``left_lung_field``; names the convention does not cover are returned unchanged."""
+    if convention not in LUNG_CONVENTIONS:
+        raise StructureError(f"lung convention {convention!r}: choose one of {', '.join(LUNG_CONVENTIONS)}")
+    return LUNG_CONVENTIONS[convention].get(name, name)
+
+
+def lung_convention_of(name: str) -> str | None:
+    """The lung convention a structure name follows (``"projected"``, ``"field"``, ``"scr"``), None for non-lungs."""
+    for conv, table in LUNG_CONVENTIONS.items():
+        if name in table.values():
+            return conv
+    return None
+
+
+def describe_structure(name: str, convention: str = "projected") -> str:
+    """One line saying what ``name`` means in a synthetic dataset (its members, row limits and the rays left out),
+    for ``dataset.json``: real and synthetic datasets must say which definition each structure uses. ``convention``:
+    the lung convention ``name`` was drawn in when it is one of ``lungs``/``left_lung``/``right_lung``."""
+    drawn = convention_structure(name, convention)
+    if drawn not in STRUCTURE_GROUPS:
         return f"the label {name!r} of the CT's label map"
-    text = "union of the TotalSegmentator labels " + ", ".join(STRUCTURE_GROUPS[name]) + " (those present)"
-    extent = RADIOGRAPHIC_EXTENT.get(name)
+    text = "union of the TotalSegmentator labels " + ", ".join(STRUCTURE_GROUPS[drawn]) + " (those present)"
+    extent = RADIOGRAPHIC_EXTENT.get(drawn)
     if extent:
         text += (f", projected, on detector rows from the top of {'/'.join(extent['top'][:2])} to the bottom of "
                  f"{extent['bottom'][0]}")
+    conv = lung_convention_of(drawn)
+    if conv == "projected":
+        text += ", projected (lung convention 'projected': every ray that crosses the 3D lung)"
+    elif conv is not None:
+        text += (f", projected, less every pixel whose ray also crosses {', '.join(RADIOGRAPHIC_EXCLUSIONS[drawn])} "
+                 f"(lung convention {conv!r}: " + ("radiographic lung field ending at the visible diaphragm)"
+                                                    if conv == "field" else "SCR lung field: ending at the diaphragm, "
+                                                    "without the cardiomediastinal silhouette)"))
     return text
+
+
+def exclusion_ids(name: str, available: Mapping[int, str], source: str = "label map") -> dict[str, list[int]]:
+    """For a structure drawn with :data:`RADIOGRAPHIC_EXCLUSIONS`: excluded structure → its label ids in
+    ``available`` (structures with no label in the table are left out). ``{}`` for other structures.
+
+    Raises :class:`StructureError` when the table has none of the sub-diaphragmatic organs (the lung field's lower
+    border would silently be the projected lung's).
+    """
+    out: dict[str, list[int]] = {}
+    by_name = {v: k for k, v in available.items()}
+    for ex in RADIOGRAPHIC_EXCLUSIONS.get(name, ()):
+        if ex in STRUCTURE_GROUPS:
+            out[ex] = resolve_structure(ex, available, source)
+        elif ex in by_name:
+            out[ex] = [by_name[ex]]
+    if name in RADIOGRAPHIC_EXCLUSIONS and not any(o in out for o in SUBDIAPHRAGMATIC):
+        raise StructureError(
+            f"structure {name!r} (a radiographic lung field) needs labels of the organs below the diaphragm "
+            f"({', '.join(SUBDIAPHRAGMATIC[:4])}, ...) to find where the visible lung ends; the {source} has none — "
+            "use the projected lungs, or label the CT with TotalSegmentator or atlas propagation")
+    return out
 
 
 def expand_structure_list(names: Iterable[str]) -> list[str]:

@@ -44,7 +44,7 @@ import torch.nn.functional as F
 from diffdrr.renderers import _get_alpha_minmax, _get_alphas
 
 from xraylab.io.ct import CTVolume
-from xraylab.io.structures import RADIOGRAPHIC_EXTENT
+from xraylab.io.structures import RADIOGRAPHIC_EXTENT, exclusion_ids
 from xraylab.physics import raymarch
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.materials import MATERIALS, MaterialConfig
@@ -388,8 +388,15 @@ class Projector:
     def _radiographic_extent(self, name: str, ids: list[int], paths: torch.Tensor) -> torch.Tensor:
         """Path length of structure ``name`` ``[B, 1, H, W]``: the sum over its member channels, limited to the
         detector rows of :data:`xraylab.io.structures.RADIOGRAPHIC_EXTENT` when the group has one (rows run
-        head → feet on the detector)."""
+        head → feet on the detector), and set to 0 on every pixel whose ray crosses one of the structures of
+        :data:`xraylab.io.structures.RADIOGRAPHIC_EXCLUSIONS` (radiographic lung fields)."""
         total = paths[[self._channel_of[i] for i in ids]].sum(0)
+        excluded = exclusion_ids(name, self.ct.structures)
+        if excluded:
+            hidden = torch.zeros_like(total, dtype=torch.bool)
+            for ex, ex_ids in excluded.items():
+                hidden |= self._radiographic_extent(ex, ex_ids, paths) > 0
+            total = total * ~hidden
         extent = RADIOGRAPHIC_EXTENT.get(name)
         if extent is None:
             return total

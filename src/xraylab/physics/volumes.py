@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from xraylab.io.ct import CTVolume
-from xraylab.io.structures import resolve_structure
+from xraylab.io.structures import exclusion_ids, resolve_structure
 from xraylab.physics.materials import (
     MATERIALS,
     SCHNEIDER_HU,
@@ -65,6 +65,9 @@ class ProjectorVolumes:
 def structure_channels(ct: CTVolume, structures: Sequence[str]) -> tuple[dict[str, list[int]], list[int]]:
     """Label ids of every requested structure and the ordered list of all needed ids (channel k+1 ↔ ids[k]).
 
+    The needed ids include those of the structures a radiographic lung field leaves out
+    (:func:`xraylab.io.structures.exclusion_ids`), so the projector can find the rays that cross them.
+
     Raises :class:`~xraylab.errors.StructureError` for a structure on a CT without labels or an unknown name.
     """
     members: dict[str, list[int]] = {}
@@ -74,9 +77,12 @@ def structure_channels(ct: CTVolume, structures: Sequence[str]) -> tuple[dict[st
             from xraylab.errors import StructureError
 
             raise StructureError(f"{ct.source or ct.name}: structure {s!r} requested but the CT has no label map")
-        ids = resolve_structure(s, ct.structures, source=f"label map of {ct.source or ct.name}")
+        source = f"label map of {ct.source or ct.name}"
+        ids = resolve_structure(s, ct.structures, source=source)
         members[s] = ids
         needed += [i for i in ids if i not in needed]
+        for ex_ids in exclusion_ids(s, ct.structures, source).values():  # a lung field: the organs it leaves out
+            needed += [i for i in ex_ids if i not in needed]
     return members, needed
 
 

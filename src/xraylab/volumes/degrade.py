@@ -83,7 +83,8 @@ def degrade_volumes(dataset: str | Path, out: str | Path, corruptions: Sequence[
     desc = {"source": str(src.resolve()), "source_manifest_sha256": hashlib.sha256(man).hexdigest(), "seed": seed,
             "include_clean": include_clean, "split": split, "corruptions": plan}
     fp = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
-    writer = DatasetWriter(out, kind="degrade_volume", fingerprint=fp, overwrite=overwrite, job=desc)
+    writer = DatasetWriter(out, kind="degrade_volume", fingerprint=fp, overwrite=overwrite, job=desc,
+                           inputs=[src])
     order: list[str] = []
     written_labels: set[str] = set()
     for row in rows:

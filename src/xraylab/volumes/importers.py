@@ -281,7 +281,8 @@ def import_volumes(job: VolumeImport, out: str | Path, overwrite: bool = False,
     desc = job.describe()
     fp = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()
     writer = DatasetWriter(out, kind="import_volume", fingerprint=fp, overwrite=overwrite,
-                           job={"voxel_mm": job.voxel_mm, "classes": job.classes, "n_cases": len(job.cases)})
+                           job={"voxel_mm": job.voxel_mm, "classes": job.classes, "n_cases": len(job.cases)},
+                           inputs=[p for c in job.cases for p in (c.ct, c.labels, *c.label_files.values()) if p])
     order: list[str] = []
     for case in job.cases:
         split = case.split or "train"

@@ -48,6 +48,7 @@ from xraylab.data.importers.metadata import Metadata
 from xraylab.data.importers.readers import rasterize_polygons, read_binary_mask, read_radiograph
 from xraylab.data.splits import SPLITS
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.io.ownership import check_not_inside_inputs
 
 KIND = "import"
 CONTACT_SHEET = "contact_sheet.png"
@@ -417,8 +418,7 @@ def import_dataset(
         raise ConfigError(f"--limit {limit}: need at least 1")
     split_mode, fractions = parse_split(split)
     lay: Layout = LAYOUTS.create(layout, **dict(layout_options or {}))
-    if out.resolve() == root.resolve():
-        raise ConfigError(f"{out}: --out must not be the source folder")
+    check_not_inside_inputs(out, [root])  # before the scan: an --out inside ROOT would change what it reads
 
     items = sorted(lay.scan(root), key=lambda it: it.item_id)
     if not items:
@@ -557,7 +557,8 @@ def import_dataset(
     job["items"] = f"{len(items)} images, listing {items_hash[:12]}"
     fingerprint = hashlib.sha256(json.dumps({"job": job, "items": items_hash}, sort_keys=True,
                                             default=str).encode()).hexdigest()
-    writer = DatasetWriter(out, kind=KIND, fingerprint=fingerprint, overwrite=overwrite, job=job)
+    writer = DatasetWriter(out, kind=KIND, fingerprint=fingerprint, overwrite=overwrite, job=job,
+                           inputs=[root] + ([metadata] if metadata else []))
 
     todo = []
     for it in items:
