@@ -127,8 +127,18 @@ def _click_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ..
     return tuple(usage), tuple(no_args), tuple(click_exc)
 
 
+def quiet_library_warnings() -> None:
+    """Hide library warnings that are not the user's concern (each would put lines before every message)."""
+    import warnings
+
+    # timm's model modules call torch.jit.interface at import (torch ≥ 2.10 deprecates it): two lines on every
+    # train/evaluate run that the user can do nothing about.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.interface` is deprecated", category=FutureWarning)
+
+
 def main() -> None:
     """Console-script entry point: run the app, turning xraylab errors into one-line messages."""
+    quiet_library_warnings()
     try:
         app = _app_for(sys.argv[1:])
         code = app(standalone_mode=False)  # returns the code of a typer.Exit instead of raising it
@@ -155,6 +165,8 @@ def main() -> None:
             err.show()
             sys.exit(err.exit_code)
         raise
+    if code == 130:  # typer turns Ctrl-C (click's Abort) into exit status 130 without a word
+        typer.echo("xraylab: interrupted", err=True)
     if isinstance(code, int) and code:
         sys.exit(code)
 

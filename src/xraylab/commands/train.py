@@ -89,6 +89,11 @@ def register(app: typer.Typer) -> None:
         )
         runs = Path("runs") / "train"
         run_dir = out or confined(runs, safe_name(parsed.name, f"{spec}: name"), f"{spec}: name")
+        if resume and not (run_dir / "checkpoints" / "last.pt").is_file():
+            from xraylab.errors import ConfigError
+
+            raise ConfigError(f"{run_dir}: --resume, but there is no run to continue (no checkpoints/last.pt); drop "
+                              "--resume to start one, or give the --out of the run to continue")
         result = fit(parsed, run_dir, resume=resume, progress=progress)
         typer.echo(
             f"{result.run_dir}: {result.epochs_done} epoch(s), {result.stopped}; best {result.monitor} "

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import yaml
 
 from xraylab.errors import ConfigError, StructureError, XRayLabError
 
@@ -77,10 +76,9 @@ def _manifest_refs(entry, spec_dir: Path, source: str, downsample: int) -> list[
     mpath = _resolve_path(entry.manifest, spec_dir)
     if not mpath.is_file():
         raise ConfigError(f"{source}: cts: data manifest {mpath} not found")
-    try:
-        data = yaml.safe_load(mpath.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: cts: cannot parse data manifest {mpath} ({exc})") from None
+    from xraylab.specs import load_yaml
+
+    data = load_yaml(mpath.read_text(encoding="utf-8"), f"{source}: cts: data manifest {mpath}") or {}
     cases = data.get("cases") or []
     if not cases:
         raise ConfigError(f"{source}: cts: data manifest {mpath} lists no 'cases' (it is not a CT manifest)")

@@ -143,6 +143,10 @@ class ParamSpec(_Strict):
                 raise ValueError("step must be a non-zero number")
             if (self.stop - self.start) / self.step < -1e-9:  # type: ignore[operator]
                 raise ValueError(f"empty range: start {self.start} → stop {self.stop} with step {self.step}")
+            n = (self.stop - self.start) / self.step  # type: ignore[operator]
+            if not math.isfinite(n) or n + 1 > MAX_SWEEP_IMAGES:
+                raise ValueError(f"range start {self.start} → stop {self.stop} with step {self.step} has "
+                                 f"{n + 1:.3g} values, more than {MAX_SWEEP_IMAGES:,}; take a larger step")
         for k in ("uniform", "loguniform", "randint", "clip"):
             lo_hi = getattr(self, k)
             if lo_hi is not None and lo_hi[0] > lo_hi[1]:
@@ -174,6 +178,9 @@ class ParamSpec(_Strict):
         raise ValueError(f"a {self.kind} distribution is only allowed under 'random'")
 
 
+MAX_SWEEP_IMAGES = 1_000_000  # images per CT a sweep may make: far beyond any experiment, before memory runs out
+
+
 class SweepSpec(_Strict):
     """Which parameters vary. ``grid`` and ``one_factor`` exclude each other; ``random`` combines with either."""
 
@@ -197,6 +204,11 @@ class SweepSpec(_Strict):
             for name, p in getattr(self, section).items():
                 if p.kind not in ("values", "range", "choice"):
                     raise ValueError(f"{section}.{name}: distributions ({p.kind}) belong under 'random'")
+        n = (math.prod(len(p.grid_values()) for p in self.grid.values()) if self.grid
+             else sum(len(p.grid_values()) for p in self.one_factor.values()) + 1) * (self.samples or 1)
+        if n > MAX_SWEEP_IMAGES:
+            raise ValueError(f"the sweep makes {n:,} images per CT, more than {MAX_SWEEP_IMAGES:,}; use fewer values "
+                             "or samples (or split it into several specs)")
         return self
 
     def parameter_names(self) -> list[str]:

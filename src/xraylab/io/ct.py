@@ -376,10 +376,18 @@ def read_structure_table(path: str | os.PathLike) -> dict[int, str]:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read structure table ({exc})") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: structure table is not UTF-8 text; save it as UTF-8 CSV") from None
     if not rows or "id" not in rows[0] or not ({"structure", "name"} & set(rows[0])):
         raise InputFileError(f"{path}: structure table needs CSV columns 'id' and 'structure'")
     key = "structure" if "structure" in rows[0] else "name"
-    return {int(r["id"]): r[key].strip() for r in rows}
+    table: dict[int, str] = {}
+    for line, r in enumerate(rows, start=2):
+        try:
+            table[int(str(r["id"]).strip())] = str(r[key] or "").strip()
+        except ValueError:
+            raise InputFileError(f"{path}: line {line}: id {r['id']!r} is not an integer label id") from None
+    return table
 
 
 def default_structure_table(lab_path: Path, values: np.ndarray) -> dict[int, str]:

@@ -37,7 +37,7 @@ class CollimationConfig(BaseModel):
     image shows the top or bottom edge of the CT volume; ``open``: the blades as given.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     field: Literal["auto", "open"] = Field(

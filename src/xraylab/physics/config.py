@@ -32,7 +32,7 @@ _NONE_WORDS = {"none", "off", "no", "false", "null", ""}
 class PhysicsConfig(BaseModel):
     """Every physics setting of one simulated acquisition (the geometry is passed separately)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     spectrum: SpectrumConfig = Field(default_factory=SpectrumConfig)
     heel: HeelConfig = Field(default_factory=HeelConfig)

@@ -29,7 +29,7 @@ from xraylab.physics.attenuation import DENSITIES, mass_attenuation
 class DetectorConfig(BaseModel):
     """Flat-panel detector. Defaults: CsI:Tl 600 µm, packing 0.8, 16 bit, saturation 64 µGy (REFERENCES.md §1, §8)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     scintillator: Literal["CsI", "Gd2O2S", "ideal"] = Field(
         "CsI", description="CsI (CsI:Tl), Gd2O2S, or ideal (every photon absorbed)"

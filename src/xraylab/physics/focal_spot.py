@@ -46,7 +46,7 @@ class FocalSpotConfig(BaseModel):
     For ``shape='gaussian'`` the dimensions are FWHMs; for ``'uniform'`` full widths.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     size_mm: float = Field(1.2, ge=0, le=5, description="nominal focal-spot size f (IEC 60336), mm")

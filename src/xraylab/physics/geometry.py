@@ -65,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Geometry(BaseModel):
     """An explicit X-ray acquisition geometry (all lengths in mm, angles in degrees)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     sid_mm: float = Field(1800.0, gt=0, description="source–image (detector) distance, mm")
     sod_mm: float = Field(1650.0, gt=0, description="source–object (isocenter) distance, mm")
@@ -300,6 +300,11 @@ def preset_geometry(name: str, **overrides) -> Geometry:
         raise ConfigError(f"unknown geometry preset {name!r}; choose one of {', '.join(PRESET_GEOMETRIES)}")
     base = dict(PRESET_GEOMETRIES[name])
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    for k in ("rows", "cols"):
+        v = overrides.get(k)
+        whole = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v == int(v)
+        if v is not None and not whole:
+            raise ConfigError(f"geometry.{k} {v!r}: give a whole number of detector pixels, e.g. 256")
     if ("rows" in overrides or "cols" in overrides) and "pitch_mm" not in overrides:
         fov = base["rows"] * base["pitch_mm"]
         merged = {**base, **overrides}

@@ -52,7 +52,7 @@ class GridConfig(BaseModel):
     aluminium interspace, 2 × 0.5 mm carbon-fibre covers (typical of commercial Al-interspaced grids).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     ratio: float = Field(12.0, ge=2.0, le=25.0, description="grid ratio h / w (strip height over interspace width)")

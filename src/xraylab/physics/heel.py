@@ -27,7 +27,7 @@ _ANODE_SIDES = {"top": ("v", 1.0), "bottom": ("v", -1.0), "left": ("u", 1.0), "r
 class HeelConfig(BaseModel):
     """Heel-effect switch and orientation of the anode–cathode axis on the image."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool = True
     anode_side: Literal["top", "bottom", "left", "right"] = Field(

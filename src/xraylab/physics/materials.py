@@ -38,7 +38,7 @@ class MaterialConfig(BaseModel):
     DeepDRR (350 HU) so that iodinated blood and marrow-like soft tissue stay soft tissue.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     density_model: Literal["schneider", "deepdrr"] = "schneider"
     air_max_hu: float = -950.0

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class PostProcessConfig(BaseModel):
     """Display chain. Windows are in the units of the image after ``log`` (line integral μL) or before it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     flat_field: bool = Field(
         True, description="use the flat-field-corrected image; false: offset-corrected raw / flood maximum"

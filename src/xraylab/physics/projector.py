@@ -55,6 +55,9 @@ _VOXEL_SHIFT = 0.5  # voxel centres at integer indices
 MAX_SUPERSAMPLE = 4  # rays per pixel along each axis: at most 16 rays per detector pixel
 
 
+MIN_SAMPLES_PER_RAY, MAX_SAMPLES_PER_RAY = 2, 8192  # one cap for render and generate (n_points)
+
+
 def auto_supersample(ct: CTVolume, geometry: Geometry) -> int:
     """Rays per pixel along each axis so that the ray spacing at the isocenter is no coarser than the CT's
     smallest voxel spacing: ⌈(pitch · SOD / SID) / min(spacing)⌉, clipped to 1…:data:`MAX_SUPERSAMPLE`.
@@ -157,6 +160,11 @@ class Projector:
         self._n_label_channels = vol.n_channels
         if step_mm is not None and step_mm <= 0:
             raise ValueError(f"step_mm must be > 0, not {step_mm}")
+        if n_points is not None and not MIN_SAMPLES_PER_RAY <= n_points <= MAX_SAMPLES_PER_RAY:
+            from xraylab.errors import ConfigError
+
+            raise ConfigError(f"n_points (--n-points) {n_points}: give {MIN_SAMPLES_PER_RAY}–{MAX_SAMPLES_PER_RAY} "
+                              "samples per ray (or leave it out: two per smallest voxel)")
         if step_mm is None and not n_points:
             step_mm = float(min(ct.spacing))
         self.step_mm = float(step_mm) if step_mm is not None else 0.0

@@ -51,7 +51,7 @@ from xraylab.physics.attenuation import linear_attenuation
 class ScatterConfig(BaseModel):
     """Scatter-kernel-superposition parameters (fitted defaults; see :mod:`xraylab.physics.scatter_fit`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
     amplitude_A: float = Field(0.775715, ge=0, description="amplitude A (SPR scale of an infinite slab)")

@@ -69,7 +69,7 @@ def spekpy_material_name(name: str) -> str:
 class FilterLayer(BaseModel):
     """One layer of added filtration."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     material: str = Field(description="element symbol, alias (water, air, pmma) or spekpy material name")
     thickness_mm: float = Field(ge=0, le=100, description="thickness, mm")
@@ -84,7 +84,7 @@ class FilterLayer(BaseModel):
 class SpectrumConfig(BaseModel):
     """Tube settings. Defaults: W anode, 12°, 2.5 mm Al + 0.1 mm Cu (REFERENCES.md §1–2)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kvp: float = Field(120.0, ge=40, le=150, description="tube voltage, kV (peak)")
     anode: Literal["W", "Mo", "Rh"] = Field("W", description="anode (target) material")

@@ -74,7 +74,12 @@ def read_checkpoint(path: str | os.PathLike, which: str = BEST, device: str | to
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:
-        raise InputFileError(f"{path}: cannot load checkpoint ({exc}); the file may be truncated") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(f"{path}: cannot load checkpoint ({first}); it is not a complete .pt file written by "
+                             "`xraylab train` (truncated, or saved by another program)") from exc
+    if not isinstance(ckpt, dict):
+        raise InputFileError(f"{path}: not an xraylab checkpoint (it holds a {type(ckpt).__name__}, not the dict "
+                             "`xraylab train` writes); pass a run directory or its checkpoints/best.pt")
     missing = [k for k in ("model_state", "model", "task", "classes", "image_size", "in_channels") if k not in ckpt]
     if missing:
         raise InputFileError(f"{path}: not an xraylab checkpoint (lacks {', '.join(missing)})")
