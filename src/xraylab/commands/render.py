@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output folder."),
         allow_gaps: bool = typer.Option(False, "--allow-gaps", help="Resample a DICOM series with missing or "
                                         "uneven slices onto a regular grid (default: refuse it)."),
+        allow_odd_ct: bool = typer.Option(False, "--allow-odd-ct", help="Render a volume that fails the body-CT "
+                                          "checks (values above 40 000 HU, voxels outside 0.05-50 mm, < 3 slices)."),
         dicom: bool = typer.Option(False, "--dicom", help="Also write OUT/image.dcm (DICOM DX For Presentation: "
                                    "pixel spacing, kVp, mAs, SID/SOD, view) and image_for_processing.dcm when the "
                                    "render has a for-processing layer."),
@@ -100,9 +102,10 @@ def register(app: typer.Typer) -> None:
                                   view=view, **extra) for v in views]
         paths = list(default_ct_paths()) if is_default_ct_name(ct) else [ct, labels, structure_table]
         volume, volumes = load_or_build(
-            paths, {"downsample": downsample, "segment": bool(names) and labels is None, "allow_gaps": allow_gaps},
+            paths, {"downsample": downsample, "segment": bool(names) and labels is None, "allow_gaps": allow_gaps,
+                    **({"allow_odd": True} if allow_odd_ct else {})},
             lambda: load_ct_arg(ct, labels, structure_table, need_labels=bool(names), downsample=downsample,
-                                structures=names, allow_gaps=allow_gaps),
+                                structures=names, allow_gaps=allow_gaps, allow_odd=allow_odd_ct),
             structures=names)
         projector = Projector(volume, structures=names, renderer=renderer,  # type: ignore[arg-type]
                               n_points=n_points, device=dev or "cpu", volumes=volumes,

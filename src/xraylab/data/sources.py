@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-
 from xraylab.errors import ConfigError, StructureError, XRayLabError
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")  # "~": only in pseudo-subject ids, <source>~p<k>

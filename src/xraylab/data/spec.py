@@ -315,8 +315,12 @@ class SplitSpec(_Strict):
 
     @model_validator(mode="after")
     def _sum(self) -> "SplitSpec":
-        if self.train + self.val + self.test <= 0:
+        total = self.train + self.val + self.test
+        if total <= 0:
             raise ValueError("split fractions sum to 0")
+        if total > 1 + 1e-6:
+            raise ValueError(f"split fractions train {self.train:g} + val {self.val:g} + test {self.test:g} sum to "
+                             f"{total:g}, more than 1 (unset ones default to 0.8 / 0.1 / 0.1); give all three")
         return self
 
 

@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, cast
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, cast
 
 import numpy as np
 import torch
@@ -328,6 +328,28 @@ def _check_hu(arr: np.ndarray, path: Path) -> None:
         )
 
 
+MAX_BODY_HU = 40_000.0  # extended-scale CT stores metal up to ~30 000 HU; above that the values are not HU
+SPACING_RANGE_MM = (0.05, 50.0)  # micro-CT to the coarsest thick-slice scan
+
+
+def check_plausible_ct(arr: np.ndarray, spacing: Sequence[float], path: Path) -> None:
+    """Refuse a volume that reads but cannot be a CT of a body: HU above :data:`MAX_BODY_HU`, a voxel size outside
+    :data:`SPACING_RANGE_MM`, or fewer than 3 voxels along an axis. ``load_ct(allow_odd=True)`` (``render
+    --allow-odd-ct``) skips this check for a user who means it."""
+    hint = "; pass --allow-odd-ct if this volume is really meant"
+    top = float(arr.max()) if arr.size else 0.0
+    if top > MAX_BODY_HU:
+        raise InputFileError(f"{path}: values up to {top:.3g} are not Hounsfield units of a body (at most "
+                             f"{MAX_BODY_HU:,.0f} expected); check the rescale slope/intercept{hint}")
+    lo, hi = SPACING_RANGE_MM
+    if any(not lo <= float(x) <= hi for x in spacing):
+        raise InputFileError(f"{path}: voxel size {' × '.join(f'{float(x):.3g}' for x in spacing)} mm is outside "
+                             f"{lo}–{hi} mm (a header with a wrong or zero pixdim?); fix the spacing{hint}")
+    if min(arr.shape) < 3:
+        raise InputFileError(f"{path}: only {min(arr.shape)} voxel(s) along one axis ({'×'.join(map(str, arr.shape))});"
+                             f" give the whole CT series{hint}")
+
+
 def _grid_matches(a: sitk.Image, b: sitk.Image) -> bool:
     return (
         a.GetSize() == b.GetSize()
@@ -412,6 +434,7 @@ def load_ct(
     segment: str = "auto",
     device_for_segmentation: str = "cpu",
     allow_gaps: bool = False,
+    allow_odd: bool = False,
 ) -> CTVolume:
     """Read a CT (file or DICOM folder) and its optional label map into a :class:`CTVolume`.
 
@@ -425,12 +448,15 @@ def load_ct(
             present locally, ``"never"`` returns a CT without labels.
         allow_gaps: resample a DICOM series with missing or uneven slices onto a regular grid (recorded in
             ``meta["slice_gaps"]``) instead of refusing it.
+        allow_odd: skip :func:`check_plausible_ct` (HU, voxel size and slice count of a body CT).
     """
     path = Path(path)
     img = read_sitk(path, "CT", allow_gaps=allow_gaps)
     _check_volume(img, path)
     arr = _array_ijk(img).astype(np.float32, copy=False)
     _check_hu(arr, path)
+    if not allow_odd:
+        check_plausible_ct(arr, img.GetSpacing(), path)
     meta = {}
     if img.HasMetaDataKey("xraylab_slice_gaps"):
         meta["slice_gaps"] = json.loads(img.GetMetaData("xraylab_slice_gaps"))
@@ -455,7 +481,7 @@ def load_ct(
         else:
             table = read_structure_table(structures)
     elif segment == "auto":
-        return segment_ct(load_ct(path, segment="never", name=name, allow_gaps=allow_gaps),
+        return segment_ct(load_ct(path, segment="never", name=name, allow_gaps=allow_gaps, allow_odd=allow_odd),
                           device=device_for_segmentation)
     if name is None:
         name = path.name.split(".")[0] if path.is_file() else path.name
