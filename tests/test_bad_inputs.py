@@ -350,7 +350,7 @@ def c_evaluate_row_escape(w):
     return ["evaluate", "--model", w / "none.pt", "--data", data, "--out", "ev"], "column image: path '../outside.png'"
 
 
-# --------------------------------------------------------------------------- hardening II: tracebacks, runaways, silence
+# ------------------------------------------------------------------ hardening II: tracebacks, runaways, silence
 def _labelled_ct(w: Path, table_text: bytes) -> list:
     ct = _ct(w / "ct.nii.gz", _body())
     lab = (_body() > 0).astype(np.uint8)
@@ -562,6 +562,7 @@ def test_timm_import_warning_is_hidden_from_users():
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         cli.quiet_library_warnings()
-        warnings.warn("`torch.jit.interface` is deprecated. Please use `torch.compile` instead.", FutureWarning)
-        warnings.warn("something the user should see", FutureWarning)
+        warnings.warn("`torch.jit.interface` is deprecated. Please use `torch.compile` instead.", FutureWarning,
+                      stacklevel=1)
+        warnings.warn("something the user should see", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something the user should see"]
