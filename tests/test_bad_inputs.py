@@ -480,6 +480,23 @@ def c_realism_unknown_lungs(w):
     return ["realism", d, d, "--out", "rep", "--lungs", "banana"], "mask:banana"
 
 
+def c_pipeline_workdir_references_itself(w):
+    (w / "p.yaml").write_text(yaml.safe_dump({"name": "p", "workdir": "${workdir}/x", "steps": [
+        {"name": "g", "generate": {"spec": str(_gen_spec(w))}}]}), encoding="utf-8")
+    return ["run", w / "p.yaml"], "workdir: '${workdir}/x': the work folder cannot reference"
+
+
+def c_ct_four_dimensional(w):
+    img = sitk.JoinSeries([sitk.GetImageFromArray(_body()) for _ in range(2)])
+    sitk.WriteImage(img, str(w / "phases.nii.gz"))
+    return ["render", w / "phases.nii.gz", "-o", "o"], "a 4-D series (e.g. 4D-CT phases): give one 3D phase"
+
+
+def c_import_volumes_voxel_tiny(w):
+    return ["import", "volumes", _ct(w / "ct.nii.gz", _body()), "--out", "v", "--classes", "heart",
+            "--voxel-mm", "0.001"], "--voxel-mm) 0.001 is finer than any CT"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

@@ -225,6 +225,14 @@ class PipelineSpec(_Strict):
     workdir: str = Field(description="folder for step outputs (relative to the spec file)")
     steps: list[Step] = Field(min_length=1)
 
+    @field_validator("workdir")
+    @classmethod
+    def _plain_workdir(cls, v: str) -> str:
+        if "${" in v:
+            raise ValueError(f"{v!r}: the work folder cannot reference ${{...}} (it is what ${{workdir}} stands "
+                             "for); give a plain path")
+        return v
+
     @field_validator("steps")
     @classmethod
     def _unique(cls, v: list[Step]) -> list[Step]:

@@ -40,7 +40,13 @@ def register_volume_import(sub: typer.Typer) -> None:
         """Import CT volumes with label maps into a volume dataset (images/*.nii.gz in [0, 1], labels/*.nii.gz
         uint8, LPS, isotropic voxels; manifest.parquet, dataset.json with kind: volume)."""
         from xraylab.errors import ConfigError
-        from xraylab.volumes.importers import VolumeImport, cases_from_manifest, import_volumes, scan_layout
+        from xraylab.volumes.importers import (
+            VolumeImport,
+            cases_from_manifest,
+            check_voxel_mm,
+            import_volumes,
+            scan_layout,
+        )
 
         if layout not in VOLUME_LAYOUTS:
             raise ConfigError(f"--layout {layout!r}: choose one of {', '.join(VOLUME_LAYOUTS)}")
@@ -49,6 +55,7 @@ def register_volume_import(sub: typer.Typer) -> None:
         except ValueError:
             raise ConfigError(f"--hu-window {hu_window!r}: give LOW,HIGH in HU, e.g. -250,350") from None
         names = [c.strip() for c in classes.split(",") if c.strip()]
+        check_voxel_mm(voxel_mm)
         if source.is_file() and source.suffix in (".yaml", ".yml"):
             cases = cases_from_manifest(source)
         else:

@@ -307,7 +307,9 @@ def _check_volume(img: sitk.Image, path: Path) -> None:
     """Raise unless ``img`` is a 3D scalar volume with at least 2 voxels along every axis."""
     size = img.GetSize()
     if img.GetNumberOfComponentsPerPixel() > 1 or img.GetDimension() != 3 or min(size) < 2:
-        kind = "a colour image" if img.GetNumberOfComponentsPerPixel() > 1 else "a single 2D image or slice"
+        kind = ("a colour image" if img.GetNumberOfComponentsPerPixel() > 1
+                else f"a {img.GetDimension()}-D series (e.g. 4D-CT phases): give one 3D phase" if img.GetDimension() > 3
+                else "a single 2D image or slice")
         raise InputFileError(f"{path}: not a 3D volume (size {'×'.join(map(str, size))}, {kind}, e.g. a "
                              "radiograph); give a CT volume: a NIfTI/NRRD/MHA file or a folder of DICOM slices")
 

@@ -264,6 +264,16 @@ class VolumeImport:
         }
 
 
+MIN_VOXEL_MM = 0.2  # clinical CT voxels are ≥ 0.25 mm; finer resampling of a body needs > 10⁹ voxels
+
+
+def check_voxel_mm(voxel_mm: float) -> None:
+    """Refuse a resampling voxel size below :data:`MIN_VOXEL_MM` (mm) before any CT is read."""
+    if not voxel_mm >= MIN_VOXEL_MM:
+        raise ConfigError(f"volume import: voxel_mm (--voxel-mm) {voxel_mm:g} is finer than any CT "
+                          f"({MIN_VOXEL_MM} mm at least; 1.5 mm is the default): a body would need billions of voxels")
+
+
 def import_volumes(job: VolumeImport, out: str | Path, overwrite: bool = False,
                    log: Callable[[str], None] | None = None) -> Path:
     """Write the volume dataset of ``job`` to ``out`` (resumable); return the manifest path."""
@@ -272,6 +282,7 @@ def import_volumes(job: VolumeImport, out: str | Path, overwrite: bool = False,
 
     if not job.classes:
         raise ConfigError("volume import: give at least one output class (classes: [liver, ...])")
+    check_voxel_mm(job.voxel_mm)
     if not job.voxel_mm > 0 or job.hu_window[1] <= job.hu_window[0]:
         raise ConfigError(f"volume import: voxel_mm {job.voxel_mm} must be > 0 and hu_window {job.hu_window} "
                           "must be (low, high) with low < high")
