@@ -112,21 +112,16 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
 
         row["output"] = "1 channel per label" if labels else "1 channel"
     else:
-        from xraylab.io.ct import default_ct_paths, load_default_ct
         from xraylab.physics.presets import resolve_physics
-        from xraylab.physics.projector import Projector
         from xraylab.physics.simulator import XRaySimulator
-        from xraylab.physics.volume_cache import load_or_build
-        from xraylab.render import detector_geometry
+        from xraylab.render import detector_geometry, load_scene
 
         backend = "torch" if name == "xraylab-torch" else "auto"
         row["after_imports_mb"] = _rss_mb() - base
         # As `xraylab render` does: the volumes from the on-disk cache (built on the first run).
         structures = ["clavicles", "lungs", "heart"]
-        ct, volumes = load_or_build(list(default_ct_paths()), {"downsample": 1, "segment": False,
-                                                               "allow_gaps": False}, load_default_ct, structures)
-        projector = Projector(ct, structures=structures, renderer="trilinear", n_points=N_SAMPLES, device=device,
-                              backend=backend, volumes=volumes)  # type: ignore[arg-type]
+        projector = load_scene("default", structures=structures, renderer="trilinear", n_points=N_SAMPLES,
+                               device=device, backend=backend).projector
         simulator = XRaySimulator(resolve_physics("chest_pa"), device=device)
         holder: dict = {"runs": []}
 

@@ -20,8 +20,7 @@ import numpy as np
 
 from xraylab.io.ct import load_default_ct
 from xraylab.physics.presets import resolve_preset
-from xraylab.physics.projector import Projector
-from xraylab.render import render_view
+from xraylab.render import build_scene
 from xraylab.viz import contact_sheet
 
 PRESETS = ("chest_pa", "bedside_ap", "fok2024", "ideal")
@@ -44,11 +43,11 @@ def main() -> None:
     args = ap.parse_args()
     ct = load_default_ct()
 
-    projector = Projector(ct, renderer="trilinear")
+    scene = build_scene(ct, renderer="trilinear", n_points=500)
 
     def render(preset: str, overrides=()):
         geom, physics = resolve_preset(preset, overrides, geometry={"rows": args.size, "cols": args.size})
-        return render_view(projector, geom, physics), geom
+        return scene.render(geom, physics), geom
 
     def image(preset: str, overrides=()):
         result, geom = render(preset, overrides)

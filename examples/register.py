@@ -29,12 +29,11 @@ def ncc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def register_xraylab(iterations: int, device: str, size: int = 96, verbose: bool = True) -> dict:
-    from xraylab.io.ct import load_default_ct
     from xraylab.physics.geometry import preset_geometry
-    from xraylab.physics.projector import Projector
+    from xraylab.render import load_scene
 
-    ct = load_default_ct(downsample=4)
-    proj = Projector(ct, renderer="trilinear", n_points=160, device=device, backend="torch")
+    proj = load_scene("default", downsample=4, renderer="trilinear", n_points=160, device=device,
+                      backend="torch").projector
     geom = preset_geometry("chest_pa", rows=size, cols=size)
     f32 = dict(dtype=torch.float32, device=device)
     with torch.no_grad():

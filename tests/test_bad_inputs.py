@@ -566,7 +566,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(sandbox, capsys, monkeypatch):
     def interrupted(*_a, **_k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(render_mod, "render_ct", interrupted)
+    monkeypatch.setattr(render_mod, "write_view", interrupted)
     code, _, err = run_cli(["render", "default", "-o", "o", "--downsample", "8", "--rows", "8", "--cols", "8"],
                            capsys, monkeypatch)
     assert code == 130

@@ -61,7 +61,7 @@ def test_folder_import_writes_a_dataset_in_generate_conventions(folder_set, tmp_
     assert info["structure_definitions"]["cardiomediastinum"].startswith("cardiomediastinal silhouette")
     assert info["renamed"] == {"heart": "cardiomediastinum"}
     assert info["counts"]["subjects"] == 4 and info["side_check"]["ok"] == 6
-    assert info["preprocessing"]["function"] == "xraylab.data.preprocess.prepare_image"
+    assert info["preprocessing"]["function"] == "xraylab.io.preprocess.prepare_image"
     assert (out / "contact_sheet.png").is_file()
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from xraylab.data.importers import import_dataset
 from xraylab.data.manifest import read_dataset_json, read_manifest
-from xraylab.data.preprocess import prepare_mask
 from xraylab.errors import InputFileError
 from xraylab.io.images import read_mask
+from xraylab.io.preprocess import prepare_mask
 
 from .import_helpers import phantom, save_mask, save_png8
 

@@ -1,4 +1,4 @@
-"""The one preprocessing (``xraylab.data.preprocess``): real and synthetic images of one array come out the same."""
+"""The one preprocessing (``xraylab.io.preprocess``): real and synthetic images of one array come out the same."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from xraylab.data.importers.readers import read_radiograph
-from xraylab.data.preprocess import (
+from xraylab.io.images import png16_bytes, resize_pad, to_uint16
+from xraylab.io.preprocess import (
     normalize_intensity,
     output_pixel_spacing,
     parse_size,
@@ -18,7 +19,6 @@ from xraylab.data.preprocess import (
     prepare_mask,
     same_aspect,
 )
-from xraylab.io.images import png16_bytes, resize_pad, to_uint16
 
 
 def _quantised(h=30, w=50, seed=0) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from train_shapes import base_spec
 
 from xraylab.data.manifest import read_manifest, write_manifest
-from xraylab.data.mixing import epoch_indices, load_mixed_data
+from xraylab.train.mixing import epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, InputFileError
 from xraylab.train.spec import parse_spec
 

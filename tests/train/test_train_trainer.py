@@ -8,7 +8,7 @@ import torch
 from train_shapes import base_spec
 
 from xraylab.data.datasets import ManifestDataset
-from xraylab.data.mixing import load_mixed_data
+from xraylab.train.mixing import load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.train import trainer as trainer_mod
 from xraylab.train.checkpoint import load_model, read_checkpoint

@@ -76,14 +76,12 @@ def register(app: typer.Typer) -> None:
         Writes OUT/layers.npz (float32 material/<name> in g/cm², path/<structure> in mm, physics/<layer>),
         OUT/image.png (16-bit), OUT/masks/<structure>.png, OUT/preview.png and OUT/metadata.json.
         """
-        from xraylab.commands._common import check_downsample, load_ct_arg, resolve_device
-        from xraylab.io.ct import default_ct_paths, is_default_ct_name
+        from xraylab.commands._common import check_downsample, resolve_device
+        from xraylab.io.ct import is_default_ct_name
         from xraylab.io.ownership import is_owned, write_marker
         from xraylab.io.structures import expand_structure_list
         from xraylab.physics.presets import resolve_geometry
-        from xraylab.physics.projector import Projector
-        from xraylab.physics.volume_cache import load_or_build
-        from xraylab.render import check_render_out, render_ct
+        from xraylab.render import check_render_out, load_scene, write_view
 
         names = expand_structure_list([structures]) if structures else []
         dev = resolve_device(device)
@@ -100,23 +98,15 @@ def register(app: typer.Typer) -> None:
         geoms = [resolve_geometry(preset, rotation_deg=v["rotation"], lao_deg=v["lao"], cranial_deg=v["cranial"],
                                   tilt_deg=tilt, rows=rows, cols=cols, pitch_mm=pitch, sid_mm=sid, sod_mm=sod,
                                   view=view, **extra) for v in views]
-        paths = list(default_ct_paths()) if is_default_ct_name(ct) else [ct, labels, structure_table]
-        volume, volumes = load_or_build(
-            paths, {"downsample": downsample, "segment": bool(names) and labels is None, "allow_gaps": allow_gaps,
-                    **({"allow_odd": True} if allow_odd_ct else {})},
-            lambda: load_ct_arg(ct, labels, structure_table, need_labels=bool(names), downsample=downsample,
-                                structures=names, allow_gaps=allow_gaps, allow_odd=allow_odd_ct),
-            structures=names)
-        projector = Projector(volume, structures=names, renderer=renderer,  # type: ignore[arg-type]
-                              n_points=n_points, device=dev or "cpu", volumes=volumes,
-                              supersample=parse_supersample(supersample))
+        scene = load_scene(ct, labels, structure_table, structures=names, downsample=downsample,
+                           allow_gaps=allow_gaps, allow_odd=allow_odd_ct, renderer=renderer, n_points=n_points,
+                           device=dev or "cpu", supersample=parse_supersample(supersample))
         if len(views) > 1:  # OUT holds one subfolder per view: a folder of xraylab's, or a new one
             write_marker(out, "render", {"views": len(views)})
         for v, geom in zip(views, geoms):
             target = out / view_folder(v, views) if len(views) > 1 else out
-            res = render_ct(volume, geom, target, structures=names, preset=preset, overrides=set_,
-                            renderer=renderer, seed=seed, device=dev or "cpu", overwrite=overwrite, dicom=dicom,
-                            projector=projector, inputs=inputs)
+            res = write_view(scene, geom, target, preset=preset, overrides=set_, seed=seed, overwrite=overwrite,
+                             dicom=dicom, inputs=inputs)
             typer.echo(f"wrote {target} (ray tracing {res.seconds['ray_tracing']:.1f} s, "
                        f"physics {res.seconds['physics']:.2f} s)")
 

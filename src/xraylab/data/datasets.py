@@ -53,7 +53,7 @@ def to_channels(img: np.ndarray, in_channels: int) -> torch.Tensor:
 
 
 class ManifestDataset(Dataset):
-    """Samples of a mixed manifest table (see :mod:`xraylab.data.mixing`)."""
+    """Samples of a mixed manifest table (see :mod:`xraylab.train.mixing`)."""
 
     def __init__(
         self,
@@ -97,7 +97,7 @@ class ManifestDataset(Dataset):
 
 
 class IndexSampler(Sampler[int]):
-    """Yields a precomputed index list (the epoch plan of :func:`xraylab.data.mixing.epoch_indices`)."""
+    """Yields a precomputed index list (the epoch plan of :func:`xraylab.train.mixing.epoch_indices`)."""
 
     def __init__(self, indices: Iterable[int]) -> None:
         self.indices = [int(i) for i in indices]

@@ -38,7 +38,6 @@ from typing import Any, Sequence
 
 from xraylab.data import executors
 from xraylab.data.angles import angle_group
-from xraylab.data.preprocess import output_pixel_spacing
 from xraylab.data.sources import CTRef, check_structures, label_source, resolve_cts
 from xraylab.data.spec import GenerateSpec, load_spec
 from xraylab.data.splits import assign_splits
@@ -46,6 +45,7 @@ from xraylab.data.sweep import Resolver, check_parameter_names, expand_variants,
 from xraylab.data.worker import is_complete
 from xraylab.data.writer import DatasetWriter
 from xraylab.errors import ConfigError
+from xraylab.io.preprocess import output_pixel_spacing
 from xraylab.overrides import Override
 from xraylab.seeding import stable_int
 

@@ -275,12 +275,12 @@ class OutputSpec(_Strict):
     mask_threshold: float = Field(0.5, gt=0, lt=1, description="binarisation threshold of resized masks")
     normalize: Literal["none", "minmax", "percentile"] = Field(
         "none", description="none: the simulator's [0, 1] display image; minmax / percentile: rescale each image "
-        "to [0, 1] as `xraylab import` does for real images (xraylab.data.preprocess)")
+        "to [0, 1] as `xraylab import` does for real images (xraylab.io.preprocess)")
     layers: bool = Field(False, description="also write layers/<id>.npz: float32 physical layers on the output grid")
     contact_sheet: int = Field(25, ge=0, le=400, description="images on contact_sheet.png (0 = none)")
     dicom: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
         False, exclude_if=lambda v: not v,
-        description="also write dicom/<id>.dcm: DICOM DX of each image (xraylab.io.dicom_out)")
+        description="also write dicom/<id>.dcm: DICOM DX of each image (xraylab.render.dicom)")
     framing: FramingSpec | None = Field(
         None, description="crop each view around a structure before resizing (None: the whole detector)")
     crop_to_field: bool = Field(

@@ -42,8 +42,9 @@ def is_complete(writer: DatasetWriter, item: dict[str, Any]) -> bool:
     return writer.is_done(item["image_id"], item_files(item))
 
 
-def _projector(ct_ref: dict, structures: list[str], render: dict, on_missing: str = "error"):
-    """The (ct, projector) of a CT, cached per worker process (one CT at a time, to bound memory).
+def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = "error"):
+    """The :class:`~xraylab.render.scene.Scene` of a CT, cached per worker process (one CT at a time, to bound
+    memory).
 
     A requested structure named in the CT's label table but without a voxel stops the job with one line
     (``on_missing_structure: error``) or is rendered as an empty mask after one warning line (``skip``; the
@@ -53,8 +54,7 @@ def _projector(ct_ref: dict, structures: list[str], render: dict, on_missing: st
     from xraylab.data.sources import CTRef, load_ref
     from xraylab.io.ct import default_ct_paths
     from xraylab.io.structures import check_structures_present
-    from xraylab.physics.projector import Projector
-    from xraylab.physics.volume_cache import load_or_build
+    from xraylab.render.scene import cached_scene
 
     key = json.dumps([ct_ref, structures, render], sort_keys=True)
     if _CT_CACHE.get("key") != key:
@@ -71,11 +71,11 @@ def _projector(ct_ref: dict, structures: list[str], render: dict, on_missing: st
         # failed the structure check above was never stored.
         table = ref.structure_table if isinstance(ref.structure_table, str) else None  # a dict is in ct_ref
         paths = list(default_ct_paths()) if ref.default else [ref.path, ref.labels, table]
-        ct, volumes = load_or_build(paths, {"ct_ref": ct_ref}, load, structures=structures)
-        proj = Projector(ct, structures=structures, renderer=render["renderer"], n_points=render["n_points"],
-                         device=render["device"], supersample=render.get("supersample", 1), volumes=volumes)
-        _CT_CACHE.update(key=key, ct=ct, projector=proj)
-    return _CT_CACHE["ct"], _CT_CACHE["projector"]
+        scene = cached_scene(paths, {"ct_ref": ct_ref}, load, structures, renderer=render["renderer"],
+                             n_points=render["n_points"], device=render["device"],
+                             supersample=render.get("supersample", 1))
+        _CT_CACHE.update(key=key, scene=scene)
+    return _CT_CACHE["scene"]
 
 
 def _simulator(physics: dict, device: str):
@@ -92,19 +92,19 @@ def _simulator(physics: dict, device: str):
 
 def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWriter | None = None) -> dict[str, Any]:
     """Render, write and record one item; returns its record (manifest row with hashes)."""
-    from xraylab.data.preprocess import output_pixel_spacing
     from xraylab.io.images import mask_png_bytes, png16_bytes
+    from xraylab.io.preprocess import output_pixel_spacing
     from xraylab.physics.geometry import Geometry
-    from xraylab.render import DATASET_LAYERS, crop_box, for_processing_png, framing_box, render_view, view_arrays
+    from xraylab.render.view import DATASET_LAYERS, crop_box, for_processing_png, framing_box, view_arrays
 
     out = Path(context["out"])
     render, output = context["render"], context["output"]
     structures = item["structures"]
     drawn = [item.get("drawn_as", {}).get(s, s) for s in structures]  # a lung convention's structure, if any
-    _, projector = _projector(item["ct"], drawn, render, context.get("on_missing_structure", "error"))
+    scene = _scene(item["ct"], drawn, render, context.get("on_missing_structure", "error"))
     sim = _simulator(item["physics"], render["device"])
-    result = render_view(projector, Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
-                         simulator=sim)
+    result = scene.render(Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
+                          simulator=sim)
     result.projection.paths = {s: result.projection.paths[d] for s, d in zip(structures, drawn)}
     row = dict(item["row"])
     crop = None
@@ -136,8 +136,8 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
         blobs[row[f"mask:{s}"]] = mask_png_bytes(arrays.masks[s])
     if row.get("layers"):
         blobs[row["layers"]] = npz_bytes(arrays.layers)
-    if output.get("dicom"):  # DICOM DX of the image (xraylab.io.dicom_out); its columns get SHA-256s like the others
-        from xraylab.io.dicom_out import render_dx_blobs
+    if output.get("dicom"):  # DICOM DX of the image (xraylab.render.dicom); its columns get SHA-256s like the others
+        from xraylab.render.dicom import render_dx_blobs
 
         for suffix, data in render_dx_blobs(result, arrays, sim.config, str(row["subject_id"]), int(item["seed"]),
                                             spacing_mm=row.get("pixel_spacing_mm") if crop else None).items():

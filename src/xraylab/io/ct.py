@@ -392,6 +392,13 @@ def align_labels(ct: sitk.Image, lab: sitk.Image, ct_path: Path, lab_path: Path)
     )
 
 
+def check_downsample(downsample: object, option: str = "--downsample") -> int:
+    """``downsample`` as an int ≥ 1 (the CT coarsening factor), else a one-line :class:`ConfigError`."""
+    if isinstance(downsample, bool) or not isinstance(downsample, int) or downsample < 1:
+        raise ConfigError(f"{option} {downsample!r}: must be an integer ≥ 1 (1 = full resolution, 2 = half, …)")
+    return downsample
+
+
 def read_structure_table(path: str | os.PathLike) -> dict[int, str]:
     """Read an id → name table from CSV with columns ``id`` and ``structure`` (or ``name``)."""
     path = Path(path)

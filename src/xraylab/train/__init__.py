@@ -1,6 +1,6 @@
 """The shared trainer: segmentation and classification on mixed real and synthetic datasets.
 
-Modules: :mod:`~xraylab.train.spec` (YAML spec), :mod:`~xraylab.data.mixing` (datasets, splits,
+Modules: :mod:`~xraylab.train.spec` (YAML spec), :mod:`~xraylab.train.mixing` (datasets, splits,
 ratios), :mod:`~xraylab.data.datasets` (torch Dataset), :mod:`~xraylab.train.models` (model factory),
 :mod:`~xraylab.train.losses`, :mod:`~xraylab.train.metrics`, :mod:`~xraylab.train.augment`,
 :mod:`~xraylab.train.adversarial` (FGSM/PGD), :mod:`~xraylab.train.loop` (epoch),

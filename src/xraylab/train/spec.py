@@ -2,7 +2,7 @@
 
 Loaded with ``yaml.safe_load`` and validated by pydantic v2 models that forbid unknown fields; a bad
 spec raises one :class:`~xraylab.errors.ConfigError` naming the file and the field path, before any
-data is read. Checks that need the data (columns, files) live in :mod:`xraylab.data.mixing`.
+data is read. Checks that need the data (columns, files) live in :mod:`xraylab.train.mixing`.
 
 Example (Fok et al. 2024, U-Net(Real + Syn_all))::
 

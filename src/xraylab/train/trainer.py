@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from xraylab.data.datasets import IndexSampler, ManifestDataset
-from xraylab.data.mixing import MixedData, epoch_indices, load_mixed_data
+from xraylab.train.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.io.atomic import remove_stale_temporaries
 from xraylab.io.lock import FolderLock

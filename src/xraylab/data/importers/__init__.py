@@ -3,7 +3,7 @@
 One module per layout (``folder``, ``jsrt``, ``montgomery``, ``shenzhen``, ``chestx_det``) registers a
 :class:`~xraylab.data.importers.base.Layout` in :data:`LAYOUTS`; :func:`import_dataset` does the shared work
 (metadata, renames, unions, checks, subject-level splits, the one preprocessing
-:func:`xraylab.data.preprocess.prepare_image`, writing through :class:`xraylab.data.writer.DatasetWriter`).
+:func:`xraylab.io.preprocess.prepare_image`, writing through :class:`xraylab.data.writer.DatasetWriter`).
 
     >>> from xraylab.data.importers import import_dataset
     >>> import_dataset("folder", "../shared/data/radiographs/cxr_lungs_heart", "real",

@@ -4,7 +4,7 @@ Dermoscopy photographs are display-referred 8-bit RGB, and the dermoscopy corrup
 reproduction in particular) need the three channels, so a colour layout's reader returns a
 :class:`~xraylab.data.importers.readers.Radiograph` whose ``pixels`` are float32 ``[H, W, 3]`` in [0, 1]
 (``photometric = "RGB"``). The import engine sends such images through :func:`prepare_colour` instead of the grey
-:func:`xraylab.data.preprocess.prepare_image` and stores them as 8-bit RGB PNG: no intensity normalisation (a
+:func:`xraylab.io.preprocess.prepare_image` and stores them as 8-bit RGB PNG: no intensity normalisation (a
 per-image stretch would change the colours), the same aspect-keeping resize with zero padding.
 """
 

@@ -5,7 +5,7 @@ table adds subject ids, licences, views; structures are renamed (``--rename hear
 are added (``lungs`` = left ∪ right lung, ``clavicles`` = left ∪ right clavicle), every image is checked to have
 every mask (or ``allow_missing_masks``); subjects are split at subject level (:mod:`xraylab.data.splits`, seeded;
 default: everything ``test``) or by the dataset's own split; then each image is read, preprocessed by
-:func:`xraylab.data.preprocess.prepare_image` (the one preprocessing of real and synthetic images) and written
+:func:`xraylab.io.preprocess.prepare_image` (the one preprocessing of real and synthetic images) and written
 through :class:`xraylab.data.writer.DatasetWriter` (atomic files, one record per item, resumable), which finally
 writes ``manifest.parquet``, ``dataset.json`` and ``contact_sheet.png``.
 
@@ -257,8 +257,8 @@ def _finite(v: Any) -> float:
 def _process_item(item: SourceItem, row: dict[str, Any], plan: _StructurePlan, size: Any, normalize: str,
                   percentiles: Sequence[float]) -> tuple[dict[str, bytes], dict[str, Any]]:
     """Read, preprocess and encode one item; returns (files, row)."""
-    from xraylab.data.preprocess import output_pixel_spacing, parse_size, prepare_image, prepare_mask, same_aspect
     from xraylab.io.images import mask_png_bytes, png16_bytes
+    from xraylab.io.preprocess import output_pixel_spacing, parse_size, prepare_image, prepare_mask, same_aspect
 
     reader = item.reader or read_radiograph
     rad = reader(item.image)
@@ -390,7 +390,7 @@ def import_dataset(
     """Import the real dataset at ``root`` (in layout ``layout``) into the xraylab dataset folder ``out``.
 
     ``size``: output pixels (int, (h, w), "HxW"; ``None``/0 keeps each image's own grid); ``normalize``: see
-    :func:`xraylab.data.preprocess.prepare_image`; ``split``: ``"test"`` (default), ``"train=0.8,val=0.2"`` or
+    :func:`xraylab.io.preprocess.prepare_image`; ``split``: ``"test"`` (default), ``"train=0.8,val=0.2"`` or
     ``"source"`` (the dataset's own split); ``seed``: split seed; ``rename``: ``["heart=cardiomediastinum"]``;
     ``define``: ``["cardiomediastinum=..."]`` structure definitions for dataset.json; ``structures``: output
     structures to keep (default all); ``allow_missing_masks``: import images that lack a mask (its column is
@@ -399,9 +399,9 @@ def import_dataset(
     masks (for sets named by image side); ``limit``: import only the first N images (by id). Re-running the same
     command resumes.
     """
-    from xraylab.data.preprocess import NORMALIZE_MODES, parse_size
     from xraylab.data.splits import assign_splits
     from xraylab.data.writer import DatasetWriter
+    from xraylab.io.preprocess import NORMALIZE_MODES, parse_size
 
     t0 = time.perf_counter()
     root = Path(root)
@@ -607,7 +607,7 @@ def import_dataset(
         "missing_masks": missing,
         "skipped_unmasked": {"count": len(skipped), "ids": skipped[:100]},
         "preprocessing": {
-            "function": "xraylab.data.preprocess.prepare_image",
+            "function": "xraylab.io.preprocess.prepare_image",
             "size": list(hw) if hw else None,
             "normalize": normalize,
             "percentiles": list(percentiles) if normalize == "percentile" else None,

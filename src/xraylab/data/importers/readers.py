@@ -3,7 +3,7 @@
 Every reader returns a :class:`Radiograph`: the pixel array as stored (after the DICOM modality and VOI LUTs),
 whether it must be inverted to get *air dark, bone bright* (``MONOCHROME1``, JSRT raw), and the source pixel
 spacing in mm (NaN when unknown). Intensity normalisation, inversion and resizing happen afterwards, in the one
-preprocessing function :func:`xraylab.data.preprocess.prepare_image`.
+preprocessing function :func:`xraylab.io.preprocess.prepare_image`.
 
 Every failure is an :class:`~xraylab.errors.InputFileError` whose one-line message names the file.
 """

@@ -285,7 +285,7 @@ def view_dx_blobs(
     (:func:`xraylab.render.for_processing_png`), PixelIntensityRelationship ``LOG``, sign −1. Keys are file-name
     suffixes."""
     from xraylab.io.images import to_uint16
-    from xraylab.render import FOR_PROCESSING_SCALE, for_processing_png
+    from xraylab.render.view import FOR_PROCESSING_SCALE, for_processing_png
 
     common = {"derivation": derivation, "uid_seed": uid_seed, "patient_id": patient_id}
     out = {"": dx_bytes(to_uint16(image), acquisition, **common)}

@@ -1,4 +1,4 @@
-"""DICOM DX out: every tag written by :mod:`xraylab.io.dicom_out` reads back with pydicom and SimpleITK, from a
+"""DICOM DX out: every tag written by :mod:`xraylab.render.dicom` reads back with pydicom and SimpleITK, from a
 direct write, from ``xraylab render --dicom`` and from ``generate`` with ``output.dicom: true``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import SimpleITK as sitk
 import yaml
 
 from xraylab.errors import ConfigError
-from xraylab.io.dicom_out import (
+from xraylab.render.dicom import (
     DX_FOR_PRESENTATION,
     DX_FOR_PROCESSING,
     DXAcquisition,

@@ -1,18 +1,14 @@
-"""Where an X-ray is rendered: the one render path of ``xraylab render``, ``xraylab generate`` and the Python API.
+"""One view: ray tracing + physics (:func:`render_view`) and the arrays that get written (:func:`view_arrays`).
 
 :func:`render_view` — projector + posed geometry + resolved physics config → projection and physics layers.
 :func:`view_arrays` — the one conversion of a rendered view into the arrays that get written (image in [0, 1],
-masks, layers), resized to an output size. :func:`render_ct` wraps both for one CT into a folder (the
-``xraylab render`` output); :mod:`xraylab.data.worker` calls the same two functions for every dataset item.
-Preset names and overrides are resolved only in :mod:`xraylab.physics.presets` (``resolve_preset``, or its two
-halves ``resolve_geometry`` / ``resolve_physics``); the functions here take the resolved objects.
+masks, layers), resized to an output size. :class:`xraylab.render.scene.Scene` calls the first for the CLI, the
+generate workers and the Python API alike. Preset names and overrides are resolved only in
+:mod:`xraylab.physics.presets`; the functions here take the resolved objects.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +18,9 @@ import numpy as np
 import torch
 
 from xraylab.errors import ConfigError
-from xraylab.io.ct import CTVolume
-from xraylab.io.ownership import write_marker
-from xraylab.io.structures import expand_structure_list
-from xraylab.overrides import Override
 from xraylab.physics.config import PhysicsConfig
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.projector import Projection, Projector
-from xraylab.versions import package_versions
 
 # Physics layers kept beside the material/path line integrals in a dataset item's ``layers.npz``.
 DATASET_LAYERS = ("primary", "scatter", "noise_free", "normalized", "for_processing", "valid", "field")
@@ -168,7 +159,7 @@ def view_arrays(
     (:func:`xraylab.physics.fov.field_box` of ``layers["field"]``), so that no unexposed band is written.
 
     ``normalize``: ``none`` (the simulator's display image, clipped to [0, 1]), ``minmax`` or ``percentile``
-    (the cropped image stretched to [0, 1] by :func:`xraylab.data.preprocess.prepare_image`, as imported real
+    (the cropped image stretched to [0, 1] by :func:`xraylab.io.preprocess.prepare_image`, as imported real
     images are); ``mask_resize``: ``nearest`` or ``bilinear`` (then thresholded at
     ``mask_threshold``); ``layers``: physics layer names kept beside ``material/<m>`` and ``path/<s>``
     (``None``: every layer, prefixed ``physics/``; ``()``: none, and no material/path layers either).
@@ -180,7 +171,7 @@ def view_arrays(
     def cut(t: torch.Tensor) -> torch.Tensor:
         return t[0, 0, r0:r1, c0:c1]
 
-    from xraylab.data.preprocess import prepare_image
+    from xraylab.io.preprocess import prepare_image
 
     size = size or (r1 - r0, c1 - c0)
     if normalize not in ("none", "minmax", "percentile"):
@@ -230,123 +221,3 @@ def for_processing_png(arr: np.ndarray) -> np.ndarray:
     """The for-processing image ``−ln(I/I₀)`` ``[H, W]`` scaled to [0, 1] for a 16-bit PNG: value / 8, clipped
     (:data:`FOR_PROCESSING_SCALE`; 1/65535 of the PNG is 1.2·10⁻⁴ of line integral)."""
     return np.clip(np.asarray(arr, dtype=np.float32) / FOR_PROCESSING_SCALE, 0.0, 1.0)
-
-
-def check_render_out(out: Path, overwrite: bool, inputs: Sequence[str | os.PathLike | None] = ()) -> None:
-    """Refuse an ``out`` that is a file, is or lies inside one of ``inputs``, or is a non-empty folder — unless
-    ``overwrite`` and xraylab made it (:func:`xraylab.io.ownership.check_replaceable`)."""
-    from xraylab.io.ownership import check_not_inside_inputs, check_replaceable
-
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out}: --out is a file, not a folder; choose another --out")
-    check_not_inside_inputs(out, inputs)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"{out}: output folder exists and is not empty; choose another --out or pass --overwrite")
-        check_replaceable(out, inputs)
-
-
-def _staging_dir(out: Path) -> Path:
-    return out.parent / f".{out.name}.partial-{os.getpid()}"
-
-
-def render_ct(
-    ct: CTVolume,
-    geometry: Geometry,
-    out: str | os.PathLike | None,
-    structures: Sequence[str] = (),
-    preset: str = "chest_pa",
-    overrides: Sequence[Override] = (),
-    renderer: str = "trilinear",
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    overwrite: bool = False,
-    progress: bool = True,
-    dicom: bool = False,
-    projector: Projector | None = None,
-    inputs: Sequence[str | os.PathLike | None] = (),
-) -> RenderResult:
-    """Project ``ct`` with ``geometry``, simulate preset ``preset`` (+ ``overrides``) and write it to ``out``.
-
-    ``projector``: a :class:`~xraylab.physics.projector.Projector` of ``ct`` for ``structures`` to reuse (several
-    views of one CT; ``renderer`` and ``device`` are then its own), else one is built.
-
-    ``inputs``: the files the render reads (CT, labels, table): ``out`` may not be or lie inside one, and
-    ``overwrite`` replaces only a folder an earlier render made (:func:`check_render_out`).
-
-    ``dicom``: also write ``image.dcm`` (DICOM DX For Presentation, :mod:`xraylab.io.dicom_out`) and, when the
-    render has a ``for_processing`` layer, ``image_for_processing.dcm``.
-
-    Output (when ``out`` is given): ``layers.npz`` (float32 ``material/<m>`` g/cm², ``path/<s>`` mm and
-    ``physics/<layer>``), ``image.png`` (16-bit for-presentation radiograph), ``image_for_processing.png``
-    (16-bit −ln(I/I₀) / 8, see :func:`for_processing_png`), ``masks/<structure>.png``, ``preview.png`` (image
-    with mask outlines) and ``metadata.json`` (resolved geometry, physics, CT, field of view, versions). The
-    folder is assembled
-    under a temporary name beside ``out`` and renamed at the end: a failed render leaves no output folder.
-    """
-    from xraylab.io.images import mask_png_bytes, npz_bytes, png16_bytes
-    from xraylab.physics.presets import resolve_physics
-
-    structures = expand_structure_list(structures)
-    out_path = Path(out) if out is not None else None
-    if out_path is not None:
-        check_render_out(out_path, overwrite, inputs)
-    physics = resolve_physics(preset, overrides)
-    t0 = time.perf_counter()
-    if projector is None:
-        projector = Projector(ct, structures=structures, renderer=renderer, device=device)  # type: ignore[arg-type]
-    renderer = projector.renderer
-    build = time.perf_counter() - t0
-    result = render_view(projector, geometry, physics, seed=seed, progress=progress)
-    result.seconds["ray_tracing"] += build
-    if out_path is None:
-        return result
-    result.out = out_path
-    arrays = view_arrays(result, layers=None)
-
-    stage = _staging_dir(out_path)
-    shutil.rmtree(stage, ignore_errors=True)
-    try:
-        (stage / "masks").mkdir(parents=True)
-        (stage / "layers.npz").write_bytes(npz_bytes(arrays.layers))
-        (stage / "image.png").write_bytes(png16_bytes(arrays.image))
-        if arrays.for_processing is not None:  # −ln(I/I₀) / FOR_PROCESSING_SCALE, 16 bit
-            (stage / "image_for_processing.png").write_bytes(png16_bytes(for_processing_png(arrays.for_processing)))
-        if dicom:  # DICOM DX beside the PNG (xraylab.io.dicom_out)
-            from xraylab.io.dicom_out import render_dx_blobs
-
-            for suffix, data in render_dx_blobs(result, arrays, physics, ct.name, seed, preset=preset,
-                                                renderer=renderer).items():
-                (stage / f"image{suffix}.dcm").write_bytes(data)
-        for s, m in arrays.masks.items():
-            (stage / "masks" / f"{s}.png").write_bytes(mask_png_bytes(m))
-        from xraylab.viz import overlay_png
-
-        overlay_png(stage / "preview.png", arrays.image, list(arrays.masks.values()), legend=list(arrays.masks),
-                    caption=f"{ct.name}  {geometry.view}  α={geometry.rotation_deg:g}°  {preset}")
-        meta = {
-            "ct": {"name": ct.name, "source": ct.source, "shape": list(ct.shape), "spacing_mm": list(ct.spacing),
-                   **({"slice_gaps": ct.meta["slice_gaps"]} if ct.meta.get("slice_gaps") else {})},
-            "geometry": geometry.model_dump(mode="json"),
-            "preset": preset,
-            "overrides": [o if isinstance(o, str) else f"{o[0]}={json.dumps(o[1])}" for o in overrides],
-            "renderer": renderer,
-            "supersample": projector.supersample,
-            "rays_per_pixel_axis": projector.supersample_factor(geometry),
-            "structures": structures,
-            "seed": seed,
-            "field": result.field,
-            "for_processing_png_scale": FOR_PROCESSING_SCALE,
-            "seconds": result.seconds,
-            "versions": package_versions(),
-            "physics": physics.model_dump(mode="json"),
-        }
-        (stage / "metadata.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-        write_marker(stage, "render", {"ct": ct.name, "preset": preset})
-        if out_path.exists():
-            shutil.rmtree(out_path)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(stage, out_path)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-    return result
