@@ -65,8 +65,8 @@ def bare_epoch(data_dir: Path, args) -> float:
     from torch.utils.data import DataLoader
 
     from xraylab.data.datasets import ManifestDataset
-    from xraylab.train.mixing import load_mixed_data
     from xraylab.train.losses import soft_dice_loss
+    from xraylab.train.mixing import load_mixed_data
     from xraylab.train.models import build_model
     from xraylab.train.spec import parse_spec
 

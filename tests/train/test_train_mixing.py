@@ -10,8 +10,8 @@ import pytest
 from train_shapes import base_spec
 
 from xraylab.data.manifest import read_manifest, write_manifest
-from xraylab.train.mixing import epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.train.mixing import epoch_indices, load_mixed_data
 from xraylab.train.spec import parse_spec
 
 

@@ -8,11 +8,11 @@ import torch
 from train_shapes import base_spec
 
 from xraylab.data.datasets import ManifestDataset
-from xraylab.train.mixing import load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.train import trainer as trainer_mod
 from xraylab.train.checkpoint import load_model, read_checkpoint
 from xraylab.train.metrics import DiceMeter
+from xraylab.train.mixing import load_mixed_data
 from xraylab.train.spec import parse_spec
 from xraylab.train.trainer import fit
 

@@ -27,7 +27,6 @@ import torch
 import yaml
 
 from xraylab.data.datasets import IndexSampler, ManifestDataset
-from xraylab.train.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.errors import ConfigError, TrainingError
 from xraylab.io.atomic import remove_stale_temporaries
 from xraylab.io.lock import FolderLock
@@ -36,6 +35,7 @@ from xraylab.train.checkpoint import BEST, CHECKPOINT_DIR, LAST, read_checkpoint
 from xraylab.train.loop import StepContext, train_epoch, validate
 from xraylab.train.losses import build_loss
 from xraylab.train.metrics import monitor_name
+from xraylab.train.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.train.models import MODELS, build_model, load_weights
 from xraylab.train.records import (
     CURVES,
