@@ -28,7 +28,8 @@ HELP = (
     "(robustness suites), run (chain stages from one spec), demo (the quick-start job on the embedded CT)."
 )
 
-COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_", "realism")
+COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_", "realism",
+                   "label")
 
 
 def build_app(command: str | None = None) -> typer.Typer:

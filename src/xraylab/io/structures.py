@@ -92,6 +92,7 @@ STRUCTURE_GROUPS: dict[str, tuple[str, ...]] = {
     "right_clavicle": ("clavicula_right",),
     "left_lung": _LUNG_LEFT,
     "right_lung": _LUNG_RIGHT,
+    "subdiaphragmatic": SUBDIAPHRAGMATIC,
     # The radiographic lung fields (LUNG_CONVENTIONS): the same labels, less the rays of RADIOGRAPHIC_EXCLUSIONS.
     **{conv[k]: (_LUNG_LEFT + _LUNG_RIGHT if k == "lungs" else _LUNG_LEFT if k == "left_lung" else _LUNG_RIGHT)
        for name, conv in LUNG_CONVENTIONS.items() if name != "projected" for k in conv},
@@ -121,6 +122,16 @@ def lung_convention_of(name: str) -> str | None:
         if name in table.values():
             return conv
     return None
+
+
+def structure_members(name: str, available: Mapping[int, str]) -> list[str]:
+    """The label names of ``available`` (an id → name table) that make up structure or group ``name``, in table
+    order; ``[]`` when it has none (no error: for picking what to carry from an atlas)."""
+    try:
+        ids = resolve_structure(name, available)
+    except StructureError:
+        return []
+    return [available[i] for i in sorted(ids)]
 
 
 def describe_structure(name: str, convention: str = "projected") -> str:
