@@ -72,6 +72,7 @@ def register(app: typer.Typer) -> None:
         target = load_ct(ct, segment="never")
         typer.echo(f"registering {len(atlases)} atlas(es) onto {ct} ...", err=True)
         labelled = label_ct(target, atlases, names, lungs=lungs, spacing_mm=spacing_mm, iterations=iterations)
+        assert labelled.labels is not None
         lab = labelled.labels.numpy().transpose(2, 1, 0)  # [I, J, K] → SimpleITK's [K, J, I]
         img = sitk.GetImageFromArray(lab.astype(np.int16))
         img.CopyInformation(target.to_sitk())

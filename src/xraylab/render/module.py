@@ -46,7 +46,7 @@ class RadiographModule(nn.Module):
         projection = self.scene.projector.project(self.geometry, pose=pose)
         gen = torch.Generator(device=self.scene.device).manual_seed(self.seed if seed is None else int(seed))
 
-        def rerender(g: Geometry) -> dict:  # exact focal-spot mode: the posed geometry, shifted source
+        def rerender(g) -> dict:  # exact focal-spot mode: the posed geometry, shifted source (g: Geometry)
             return self.scene.projector.project(
                 self.geometry.model_copy(update={"source_offset_mm": g.source_offset_mm}), pose=pose).materials
 
