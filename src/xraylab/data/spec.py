@@ -74,6 +74,11 @@ class CTEntry(_Strict):
         (0.08, 0.08, 0.05), description="pseudo-subjects: ± scale range of the thorax along x (L-R), y (A-P), "
         "z (S-I), fraction")
     pseudo_elastic_mm: float = Field(2.0, ge=0, le=20, description="pseudo-subjects: elastic displacement SD, mm")
+    atlas: Literal["default"] | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="label a CT that has no label map by atlas propagation from the embedded default CT "
+                    "(xraylab.io.label_propagation: affine + demons registration, lungs from HU thresholds); the "
+                    "labels are built once and kept in the volume cache")
     allow_gaps: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
         False, exclude_if=lambda v: not v,
         description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "
@@ -93,6 +98,8 @@ class CTEntry(_Strict):
             raise ValueError("give exactly one of 'default', 'path' or 'manifest' per CT entry")
         if self.manifest is None and (self.cases is not None or self.root is not None):
             raise ValueError("'cases' and 'root' go with 'manifest'")
+        if self.atlas is not None and (self.labels is not None or self.default):
+            raise ValueError("'atlas' labels a CT that has no label map: drop 'labels' (or 'atlas')")
         if self.default and (self.labels or self.structure_table):
             raise ValueError("the default CT brings its own labels; drop 'labels'/'structure_table'")
         return self

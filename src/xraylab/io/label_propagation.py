@@ -38,6 +38,34 @@ from xraylab.io.ct import CTVolume
 
 HU_RANGE = (-1000.0, 1500.0)
 
+# What a chest radiograph needs from an atlas by default (structures or groups of io.structures): the
+# cardiomediastinum, the clavicles, ribs, spine and shoulders, and the organs below the diaphragm that the
+# radiographic lung field leaves out. Lungs come from the HU labeller.
+DEFAULT_ATLAS_STRUCTURES = ("cardiomediastinum", "clavicles", "ribs", "spine", "sternum", "scapula_left",
+                            "scapula_right", "humerus_left", "humerus_right", "subdiaphragmatic")
+
+
+def atlas_names(atlas_table: dict[int, str], groups: Sequence[str] = DEFAULT_ATLAS_STRUCTURES) -> list[str]:
+    """The label names of ``atlas_table`` that make up ``groups`` (structures or groups), in order, once each."""
+    from xraylab.io.structures import structure_members
+
+    names: list[str] = []
+    for g in groups:
+        names += [n for n in structure_members(g, atlas_table) if n not in names]
+    return names
+
+
+def propagated_table(names: Sequence[str], lungs: str = "threshold") -> dict[int, str]:
+    """The id → name table :func:`label_ct` gives for ``names`` (ids 1…N; threshold lungs after them), without
+    registering anything."""
+    from xraylab.io.lung_labels import LUNG_LABEL_NAMES, LUNG_LEFT, LUNG_RIGHT
+
+    table = {i + 1: n for i, n in enumerate(names) if not (lungs == "threshold" and n in LUNG_LABEL_NAMES)}
+    if lungs == "threshold":
+        nid = max([0, *table]) + 1
+        table[nid], table[nid + 1] = LUNG_LEFT, LUNG_RIGHT
+    return table
+
 
 @dataclass
 class Atlas:
