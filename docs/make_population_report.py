@@ -1,0 +1,62 @@
+"""The README "More anatomies" table: synthetic-only models as real chest CTs are added, scored on real radiographs.
+
+Made from a finished ``xraylab run simulations/sim2real_population_cpu.yaml``:
+
+    python docs/make_population_report.py [--workdir outputs/sim2real_population] [--sim2real outputs/sim2real_field]
+
+``--sim2real``: also list the lung-field sim-to-real run's real-only model (same split, model and budget) as the
+reference row. Prints the markdown table (mean ± SD over the 16 real test images; HD95 in pixels of the 128²
+model input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_sim2real_report import _ms, _per_image, _unit  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = (
+    ("synthetic only: 1 CT (embedded) + 3 pseudo-subjects", "syn_1ct", "eval_syn_1ct"),
+    ("synthetic only: 3 CTs (+ contrast chest CT, POPI) + 3 pseudo-subjects each", "syn_3ct", "eval_syn_3ct"),
+    ("Real + Syn(3 CTs)", "syn_3ct", "eval_real_syn_3ct"),
+)
+
+
+def _anatomies(workdir: Path, step: str) -> tuple[int, int]:
+    df = pd.read_parquet(workdir / step / "manifest.parquet")
+    return int(df["subject_id"].nunique()), len(df)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "sim2real_population")
+    ap.add_argument("--sim2real", type=Path, default=ROOT / "outputs" / "sim2real_field")
+    args = ap.parse_args()
+    unit = _unit(_per_image(args.workdir, ROWS[0][2]))
+    structs = ("lungs", "right_lung", "left_lung", "cardiomediastinum")
+    lines = [f"| training images | anatomies / views | lungs Dice | right lung | left lung | cardiomed. Dice | "
+             f"lungs HD95 ({unit}) |", "|---|---|---|---|---|---|---|"]
+    rows = list(ROWS)
+    if (args.sim2real / "eval_real" / "per_image.csv").is_file():
+        rows.append(("reference: real only (21 images; sim2real_cpu.yaml)", None, None))
+    for label, data_step, eval_step in rows:
+        if eval_step is None:
+            df, who = _per_image(args.sim2real, "eval_real"), "21 real"
+        else:
+            df = _per_image(args.workdir, eval_step)
+            n_sub, n_img = _anatomies(args.workdir, data_step)
+            who = f"{n_sub} / {n_img}" + (" + 21 real" if "real" in eval_step else "")
+        cells = [_ms(df[df["structure"] == s]["dice"]) for s in structs]
+        cells.append(_ms(df[df["structure"] == "lungs"]["hd95"], 1))
+        lines.append(f"| {label} | {who} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
