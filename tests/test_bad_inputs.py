@@ -497,6 +497,34 @@ def c_import_volumes_voxel_tiny(w):
             "--voxel-mm", "0.001"], "--voxel-mm) 0.001 is finer than any CT"
 
 
+def c_import_images_symlink_loop(w):
+    (w / "src" / "masks" / "disc").mkdir(parents=True)
+    (w / "src" / "images").symlink_to(w / "src" / "images")
+    return ["import", "folder", w / "src", "--out", "o", "-q"], "points back at itself"
+
+
+def c_import_mask_folder_is_a_file(w):
+    src = _dataset(w / "src")
+    import shutil
+
+    shutil.rmtree(src / "masks")
+    (src / "masks").mkdir()
+    (src / "masks" / "heart").write_text("not a folder\n", encoding="utf-8")
+    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], "masks/heart: a file where"
+
+
+def c_import_orphan_mask(w):
+    src = _dataset(w / "src")
+    (src / "masks" / "i0.png").rename(src / "masks" / "zz.png")
+    import shutil
+
+    (src / "masks" / "disc").mkdir()
+    for p in sorted((src / "masks").glob("*.png")):
+        shutil.move(str(p), src / "masks" / "disc" / p.name)
+    shutil.copy(src / "masks" / "disc" / "zz.png", src / "masks" / "disc" / "i0.png")
+    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], "zz.png: mask of structure 'disc' has no image"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

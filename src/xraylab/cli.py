@@ -154,6 +154,11 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("xraylab: interrupted", err=True)
         sys.exit(130)
+    except RuntimeError as exc:
+        if not str(exc).startswith("Symlink loop"):
+            raise
+        typer.echo(f"xraylab: error: {exc}: a link that points back at itself; remove or fix it", err=True)
+        sys.exit(2)
     except Exception as exc:  # click usage errors (typer vendors click as typer._click)
         usage, no_args, click_exc = _click_classes()
         err: Any = exc  # one of the click exception classes below (typed per module, so checked at run time)

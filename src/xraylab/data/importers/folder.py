@@ -68,6 +68,12 @@ class FolderLayout(Layout):
         masks_dir = confined(root, self.masks_dir, "--masks-dir")
         structure_dirs: dict[str, Path] = {}
         if masks_dir.is_dir():
+            stray = sorted(p.name for p in masks_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+            if stray:
+                from xraylab.errors import InputFileError
+
+                raise InputFileError(f"{masks_dir}/{stray[0]}: a file where the folder layout expects one folder of "
+                                     f"masks per structure ({masks_dir}/<structure>/<image name>); move it into one")
             for d in sorted(p for p in masks_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
                 s = canonical_structure(d.name)
                 if s in structure_dirs:
@@ -92,6 +98,16 @@ class FolderLayout(Layout):
                 it.subject_id = dicom_header(img).get("PatientID")
             items.append(it)
         unique_ids(items, root)
+        stems = {img.stem for img in (it.image for it in items)}
+        for s, d in structure_dirs.items():  # a mask with no image is a misnamed file: say so rather than drop it
+            for m in list_files(d, MASK_EXTS):
+                stem = m.stem[: -len(self.mask_suffix)] if self.mask_suffix and m.stem.endswith(self.mask_suffix) \
+                    else m.stem
+                if stem not in stems:
+                    from xraylab.errors import InputFileError
+
+                    raise InputFileError(f"{m}: mask of structure {s!r} has no image {images_dir}/{stem}.*; rename "
+                                         "or remove it")
         return items
 
 
