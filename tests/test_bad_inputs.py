@@ -522,7 +522,8 @@ def c_import_orphan_mask(w):
     for p in sorted((src / "masks").glob("*.png")):
         shutil.move(str(p), src / "masks" / "disc" / p.name)
     shutil.copy(src / "masks" / "disc" / "zz.png", src / "masks" / "disc" / "i0.png")
-    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], "zz.png: mask of structure 'disc' has no image"
+    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], \
+        "zz.png: mask of structure 'disc' has no image"
 
 
 def c_generate_split_above_one(w):
