@@ -90,7 +90,7 @@ def run_ray(
     try:
         import ray
     except ImportError as exc:  # pragma: no cover
-        raise ConfigError("--executor ray needs the 'ray' package (pip install 'ray[default]')") from exc
+        raise ConfigError("--executor ray needs the 'ray' extra: pip install 'xraylab[ray]'") from exc
     started = False
     if not ray.is_initialized():
         kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)

@@ -430,8 +430,17 @@ def default_structure_table(lab_path: Path, values: np.ndarray) -> dict[int, str
     stem = lab_path.name.split(".")[0]
     if set(np.unique(values).tolist()) <= {0, 1} and stem not in ("labels", "mask", "seg", "segmentation"):
         return {1: stem}
-    from totalsegmentator.map_to_binary import class_map
+    return totalsegmentator_classes()
 
+
+def totalsegmentator_classes() -> dict[int, str]:
+    """TotalSegmentator v2's "total" id → name map: from the package when installed (the ``segment`` extra), else
+    the copy shipped with xraylab (``io/totalsegmentator_v2_total_classes.csv``, generated from
+    ``totalsegmentator.map_to_binary.class_map["total"]`` of TotalSegmentator 2.18, Apache-2.0)."""
+    try:
+        from totalsegmentator.map_to_binary import class_map
+    except ImportError:
+        return read_structure_table(Path(__file__).with_name("totalsegmentator_v2_total_classes.csv"))
     return dict(class_map["total"])
 
 

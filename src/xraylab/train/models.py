@@ -223,6 +223,9 @@ def build_model(name: str, task: str, in_channels: int, num_classes: int, **kwar
         return MODELS.get(name).build(in_channels, num_classes, kwargs)
     except TypeError as exc:
         raise ConfigError(f"model {name!r}: bad model.kwargs {kwargs} ({exc})") from None
+    except ImportError as exc:
+        raise ConfigError(f"model {name!r} needs {exc.name or 'a training library'}, part of the 'train' extra: "
+                          "pip install 'xraylab[train]'") from None
 
 
 def load_weights(
