@@ -60,3 +60,21 @@ def test_matches_monai_dice(ignore_empty, policy):
     ref = metric(pr.float(), gt.float()).numpy()
     ours = dice(pr, gt, empty=policy)
     np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+def test_stray_components_count_regions_that_touch_no_target():
+    import numpy as np
+
+    from xraylab.evaluate.metrics import stray_components
+
+    target = np.zeros((1, 2, 20, 20), bool)
+    target[0, :, 5:10, 5:10] = True
+    pred = np.zeros_like(target)
+    pred[0, 0, 6:12, 6:12] = True      # overlaps the target: not stray
+    pred[0, 0, 15:17, 15:18] = True    # far away: stray, 6 px
+    pred[0, 0, 0, 19] = True           # a single far pixel: stray
+    pred[0, 1, 11, 11] = True          # diagonal neighbour of nothing in the target: stray (8-connectivity within pred)
+    n, px = stray_components(pred, target)
+    assert n.tolist() == [[2, 1]] and px.tolist() == [[7, 1]]
+    none, _ = stray_components(np.zeros_like(target), target)
+    assert none.tolist() == [[0, 0]]

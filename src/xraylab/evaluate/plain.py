@@ -52,10 +52,11 @@ UNION_PARTS = ("left_lung", "right_lung")
 SUITE = "test"
 PER_IMAGE_COLUMNS = [
     "image_id", "subject_id", "split", "structure", "target", "dice", "hd", "hd95", "unit", "spacing_mm",
-    "pred_pixels", "true_pixels",
+    "pred_pixels", "true_pixels", "stray_components", "stray_pixels",
 ]
 SUMMARY_COLUMNS = [
     "structure", "target", "unit", "n", "dice_mean", "dice_sd", "hd_mean", "hd_sd", "hd95_mean", "hd95_sd",
+    "stray_components_mean", "stray_pixels_mean",
 ]
 
 
@@ -266,7 +267,7 @@ def score(
 
     from xraylab.evaluate.data import batches, load_batch, mask_present
     from xraylab.evaluate.inference import predict_masks
-    from xraylab.evaluate.metrics import dice, hausdorff_many
+    from xraylab.evaluate.metrics import dice, hausdorff_many, stray_components
     from xraylab.viz import short_caption
 
     classes = list(model.classes)
@@ -296,6 +297,7 @@ def score(
         d, hd, hd95 = (np.where(scored, np.asarray(a, dtype=float), np.nan) for a in (d, hd, hd95))
         p_px = pred.flatten(2).sum(-1).numpy()
         t_px = true.flatten(2).sum(-1).numpy()
+        n_stray, stray_px = stray_components(pred, true)
         b, k = d.shape
         frames.append(pd.DataFrame({
             "image_id": np.repeat(meta["image_id"].astype(str).to_numpy(), k),
@@ -310,6 +312,8 @@ def score(
             "spacing_mm": np.repeat(np.where(known, eff.mean(axis=1), np.nan), k),
             "pred_pixels": p_px.reshape(-1).astype(np.int64),
             "true_pixels": t_px.reshape(-1).astype(np.int64),
+            "stray_components": np.where(scored, n_stray, -1).reshape(-1),
+            "stray_pixels": np.where(scored, stray_px, -1).reshape(-1),
             # carried for the long-format results, dropped from per_image
             "_angle": np.repeat(meta["angle"].to_numpy(dtype=float), k),
             "_angle_group": np.repeat(meta["angle_group"].to_numpy(dtype=object), k),
@@ -343,6 +347,8 @@ def summarise(per_image: pd.DataFrame) -> pd.DataFrame:
         dice_mean=("dice", "mean"), dice_sd=("dice", "std"),
         hd_mean=("hd", "mean"), hd_sd=("hd", "std"),
         hd95_mean=("hd95", "mean"), hd95_sd=("hd95", "std"),
+        stray_components_mean=("stray_components", lambda v: v[v >= 0].mean()),
+        stray_pixels_mean=("stray_pixels", lambda v: v[v >= 0].mean()),
     ).reset_index()
     out["_o"] = out["structure"].map({s: i for i, s in enumerate(order)})
     return out.sort_values(["_o", "unit"], kind="stable").drop(columns="_o").reset_index(drop=True)[SUMMARY_COLUMNS]
@@ -386,6 +392,7 @@ def _summary_markdown(summary: pd.DataFrame, spec: PlainSpec, model, rows: pd.Da
         "Dice": [_fmt(a, b, 3) for a, b in zip(summary["dice_mean"], summary["dice_sd"])],
         "HD": [_fmt(a, b, 2) + f" {u}" for a, b, u in zip(summary["hd_mean"], summary["hd_sd"], summary["unit"])],
         "HD95": [_fmt(a, b, 2) + f" {u}" for a, b, u in zip(summary["hd95_mean"], summary["hd95_sd"], summary["unit"])],
+        "stray regions / image": [f"{v:.2f}" for v in summary["stray_components_mean"]],
     })
     split = f"split `{spec.split}`" if spec.split is not None else "all rows"
     lines = [

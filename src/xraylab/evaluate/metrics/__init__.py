@@ -8,7 +8,7 @@ from xraylab.evaluate.metrics.classification import (
     per_class_accuracy,
 )
 from xraylab.evaluate.metrics.distance import boundaries, hausdorff, hausdorff_many, hd95
-from xraylab.evaluate.metrics.overlap import dice, iou
+from xraylab.evaluate.metrics.overlap import dice, iou, stray_components
 
 __all__ = [
     "accuracy",
@@ -22,4 +22,5 @@ __all__ = [
     "hd95",
     "iou",
     "per_class_accuracy",
+    "stray_components",
 ]
