@@ -41,7 +41,7 @@ def main() -> None:
     unit = _unit(_per_image(args.workdir, ROWS[0][2]))
     structs = ("lungs", "right_lung", "left_lung", "cardiomediastinum")
     lines = [f"| training images | anatomies / views | lungs Dice | right lung | left lung | cardiomed. Dice | "
-             f"lungs HD95 ({unit}) |", "|---|---|---|---|---|---|---|"]
+             f"lungs HD95 ({unit}) | stray regions / image (lungs) |", "|---|---|---|---|---|---|---|---|"]
     rows = list(ROWS)
     if (args.sim2real / "eval_real" / "per_image.csv").is_file():
         rows.append(("reference: real only (21 images; sim2real_cpu.yaml)", None, None))
@@ -54,6 +54,8 @@ def main() -> None:
             who = f"{n_sub} / {n_img}" + (" + 21 real" if "real" in eval_step else "")
         cells = [_ms(df[df["structure"] == s]["dice"]) for s in structs]
         cells.append(_ms(df[df["structure"] == "lungs"]["hd95"], 1))
+        stray = df[df["structure"] == "lungs"].get("stray_components")
+        cells.append(f"{stray.mean():.2f}" if stray is not None else "n/a")
         lines.append(f"| {label} | {who} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
 

@@ -67,7 +67,7 @@ def _pct(new: float, ref: float) -> str:
 def ablation_table(workdir: Path) -> str:
     unit = _unit(_per_image(workdir, ABLATION[0][1]))
     lines = [f"| training images | n | lungs Dice | cardiomediastinum Dice | lungs HD95 ({unit}) | "
-             f"cardiomed. HD95 ({unit}) |", "|---|---|---|---|---|---|"]
+             f"cardiomed. HD95 ({unit}) | stray regions / image (lungs, cardiomed.) |", "|---|---|---|---|---|---|---|"]
     for label, step in ABLATION:
         df = _per_image(workdir, step)
         if _unit(df) != unit:
@@ -78,7 +78,10 @@ def ablation_table(workdir: Path) -> str:
                 part = df[df["structure"] == s]
                 cells.append(_ms(part[col], 3 if col == "dice" else 1))
         n = df["image_id"].nunique()
-        lines.append(f"| {label} | {n} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+        stray = "n/a"
+        if "stray_components" in df.columns:  # evaluations made before the column existed have none
+            stray = ", ".join(f"{df.loc[df['structure'] == s, 'stray_components'].mean():.2f}" for s, _ in STRUCTS)
+        lines.append(f"| {label} | {n} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | {stray} |")
     return "\n".join(lines)
 
 
