@@ -526,6 +526,11 @@ def c_import_orphan_mask(w):
         "zz.png: mask of structure 'disc' has no image"
 
 
+def c_train_unknown_model_kwarg(w):
+    return ["train", _train_spec(w, _dataset(w / "d")), "--no-progress", "--set", "model.kwargs.banana=1"], \
+        "unknown option(s) banana; known:"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -114,9 +114,24 @@ def _smp_cnn(name: str, smp_class: str, in_channels: int, num_classes: int, kwar
         kw.setdefault("decoder_channels", _DECODER_CHANNELS[5 - depth :])
     if name == "fpn":
         kw.setdefault("upsampling", 2 ** (depth - 3))
-    model = getattr(smp, smp_class)(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
+    cls = getattr(smp, smp_class)
+    _refuse_unknown_kwargs(cls, kw, extra=("depth",))
+    model = cls(encoder_weights=None, in_channels=in_channels, classes=num_classes, **kw)
     _drop_unused_resnet_stages(model.encoder, depth)
     return model
+
+
+def _refuse_unknown_kwargs(cls: Any, kw: dict[str, Any], extra: Sequence[str] = ()) -> None:
+    """Raise ``TypeError`` naming the keys of ``kw`` that ``cls`` has no named parameter for (smp constructors
+    take ``**kwargs`` and would ignore a misspelt option)."""
+    import inspect
+
+    params = inspect.signature(cls).parameters.values()
+    known = {p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    unknown = sorted(set(kw) - known)
+    if unknown:
+        allowed = sorted((known | set(extra)) - {"self", "in_channels", "classes", "encoder_weights"})
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
 
 
 def _smp_transformer_unet(
