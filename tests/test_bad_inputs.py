@@ -531,6 +531,14 @@ def c_train_unknown_model_kwarg(w):
         "unknown option(s) banana; known:"
 
 
+def c_import_volumes_unknown_class(w):
+    (w / "src" / "c1").mkdir(parents=True)
+    _ct(w / "src" / "c1" / "ct.nii.gz", _body())
+    _ct(w / "src" / "c1" / "labels.nii.gz", (_body() > 0).astype(np.uint8))
+    return ["import", "volumes", w / "src", "--out", "v", "--classes", "liver,banana"], \
+        "unknown class(es) banana (--classes)"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

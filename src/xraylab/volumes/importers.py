@@ -267,6 +267,24 @@ class VolumeImport:
 MIN_VOXEL_MM = 0.2  # clinical CT voxels are ≥ 0.25 mm; finer resampling of a body needs > 10⁹ voxels
 
 
+def check_class_names(job: "VolumeImport") -> None:
+    """Refuse an output class that no source can annotate: neither a class of
+    :data:`~xraylab.volumes.classes.TOTALSEG_CLASSES`, a TotalSegmentator or AbdomenCT-1K structure name, nor a key
+    of a case's own class map (its masks would all be empty)."""
+    from xraylab.io.ct import totalsegmentator_classes
+    from xraylab.volumes.classes import ABDOMENCT1K_TABLE, TOTALSEG_CLASSES
+
+    known = set(TOTALSEG_CLASSES) | set(totalsegmentator_classes().values()) | set(ABDOMENCT1K_TABLE.values())
+    for c in job.cases:
+        known |= set(c.class_map or {}) | set(c.label_files)
+        if isinstance(c.structures, Mapping):
+            known |= {str(v) for v in c.structures.values()}
+    unknown = [k for k in job.classes if k not in known]
+    if unknown:
+        raise ConfigError(f"volume import: unknown class(es) {', '.join(unknown)} (--classes); use e.g. "
+                          f"{', '.join(sorted(TOTALSEG_CLASSES))} or a TotalSegmentator structure name")
+
+
 def check_voxel_mm(voxel_mm: float) -> None:
     """Refuse a resampling voxel size below :data:`MIN_VOXEL_MM` (mm) before any CT is read."""
     if not voxel_mm >= MIN_VOXEL_MM:
@@ -282,6 +300,7 @@ def import_volumes(job: VolumeImport, out: str | Path, overwrite: bool = False,
 
     if not job.classes:
         raise ConfigError("volume import: give at least one output class (classes: [liver, ...])")
+    check_class_names(job)
     check_voxel_mm(job.voxel_mm)
     if not job.voxel_mm > 0 or job.hu_window[1] <= job.hu_window[0]:
         raise ConfigError(f"volume import: voxel_mm {job.voxel_mm} must be > 0 and hu_window {job.hu_window} "
