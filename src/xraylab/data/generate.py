@@ -98,6 +98,7 @@ def _in_range(value: Any, lo: float, hi: float) -> bool:
 
 def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | None = None) -> Plan:
     """Validate everything and list the items; raises ``ConfigError`` before any work on bad input."""
+    from xraylab.data.anatomy import AnatomyParams
     from xraylab.io.structures import convention_structure, expand_structure_list
 
     if device:
@@ -129,6 +130,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
     resolver = Resolver(spec, source)
     swept = spec.sweep.parameter_names()
     plan = Plan(spec, source, refs, structures, missing, splits)
+    with_anatomy = any(r.anatomy is not None for r in refs)
     for ref in refs:
         present = [s for s in structures if s not in missing.get(ref.subject_id, [])]
         labels_from = label_source(ref, present)
@@ -161,6 +163,8 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
             row["seed"] = item_seed(spec.seed, image_id)
             row["ct_source"] = ref.source
             row["label_source"] = labels_from
+            if with_anatomy:  # the anatomy parameters of every subject (identity for unvaried CTs)
+                row.update({f"anatomy:{k}": v for k, v in (ref.anatomy or AnatomyParams().as_dict()).items()})
             row["ct_downsample"] = ref.downsample
             row["preset"] = spec.preset
             row["renderer"] = spec.render.renderer

@@ -44,10 +44,11 @@ class CTRef:
     pseudo_elastic_mm: float = 2.0
     allow_gaps: bool = False  # resample a DICOM series with missing slices (io.ct.load_ct)
     atlas: str | None = None  # labels by atlas propagation from this atlas ("default"; io.label_propagation)
+    anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("allow_gaps", "atlas"):
+        for key in ("allow_gaps", "atlas", "anatomy"):
             if not d[key]:
                 del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
@@ -134,10 +135,10 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     ds = spec.render.downsample
     for e in spec.cts:
         own = _entry_refs(e, spec_dir, source, ds)
-        refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed))]
+        refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed), *_anatomy_refs(e, r, spec.seed))]
     seen: set[str] = set()
     for r in refs:
-        if not _SAFE_ID.match(r.subject_id) or ("~" in r.subject_id and r.pseudo_seed is None):
+        if not _SAFE_ID.match(r.subject_id) or ("~" in r.subject_id and r.pseudo_seed is None and r.anatomy is None):
             raise ConfigError(f"{source}: cts: subject id {r.subject_id!r} ({r.source}) must use letters, digits, "
                               "'.', '_' or '-'; set 'name:' on the entry")
         if r.subject_id in seen:
@@ -173,6 +174,28 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
     return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
                   lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)),
                   atlas=getattr(e, "atlas", None))]
+
+
+def _anatomy_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
+    """The ``entry.anatomy.subjects`` anatomy subjects of ``ref`` (``<id>~a<k>``, k = 1…n), their parameters drawn
+    from (spec seed, subject id, k) within the entry's ranges (:func:`xraylab.data.anatomy.draw_params`)."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from xraylab.data.anatomy import anatomy_subject_name, draw_params
+    from xraylab.seeding import stable_int
+
+    spec = getattr(entry, "anatomy", None)
+    if spec is None:
+        return []
+    out = []
+    for k in range(1, spec.subjects + 1):
+        rng = np.random.default_rng(stable_int(seed, ref.subject_id, "anatomy", k, bits=31))
+        params = draw_params(rng, spec.ranges()).as_dict()
+        out.append(replace(ref, subject_id=anatomy_subject_name(ref.subject_id, k), source_id=ref.subject_id,
+                           anatomy=params))
+    return out
 
 
 def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -373,6 +396,10 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
 
         ct = _rename(deform_ct(ct, ref.pseudo_seed, scale_range=ref.pseudo_scale,
                                elastic_mm=ref.pseudo_elastic_mm), ref.subject_id)
+    if ref.anatomy is not None:
+        from xraylab.data.anatomy import AnatomyParams, vary_anatomy
+
+        ct = vary_anatomy(ct, AnatomyParams(**ref.anatomy), name=ref.subject_id)
     return ct
 
 
@@ -388,8 +415,7 @@ def _atlas_labelled(ref: CTRef):
     from xraylab.io.ct import load_ct, load_default_ct
     from xraylab.io.label_propagation import atlas_names, label_ct
 
-    key = json.dumps([ref.path, ref.allow_gaps, ref.atlas, ref.subject_id if ref.pseudo_seed is None else
-                      ref.source_id])
+    key = json.dumps([ref.path, ref.allow_gaps, ref.atlas, ref.source_id or ref.subject_id])
     if _ATLAS_CACHE.get("key") != key:
         _ATLAS_CACHE.clear()
         ct = load_ct(ref.path, name=ref.source_id or ref.subject_id, segment="never",  # type: ignore[arg-type]

@@ -52,6 +52,30 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------- CT sources
+class AnatomySpec(_Strict):
+    """Anatomy subjects of a CT (:mod:`xraylab.data.anatomy`): ``subjects`` deformed copies ``<id>~a<k>``, each
+    parameter drawn uniformly from its [low, high] range (left out: unchanged)."""
+
+    subjects: int = Field(ge=1, le=200, description="anatomy subjects per CT (count)")
+    diaphragm_mm: tuple[float, float] | None = Field(None, description="diaphragm descent range, mm (+: down)")
+    heart_scale: tuple[float, float] | None = Field(None, description="heart size factor range")
+    heart_drop_mm: tuple[float, float] | None = Field(None, description="extra heart descent range, mm")
+    width_scale: tuple[float, float] | None = Field(None, description="left-right body scale range")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "AnatomySpec":
+        from xraylab.data.anatomy import RANGES
+
+        for k, (lo, hi) in RANGES.items():
+            r = getattr(self, k)
+            if r is not None and not (lo <= r[0] <= r[1] <= hi):
+                raise ValueError(f"{k} {list(r)}: give [low, high] with {lo:g} ≤ low ≤ high ≤ {hi:g}")
+        return self
+
+    def ranges(self) -> dict[str, tuple[float, float]]:
+        return {k: v for k, v in self.model_dump(exclude={"subjects"}).items() if v is not None}
+
+
 class CTEntry(_Strict):
     """One CT source: the embedded default CT, a CT file/folder (+ labels), or a data manifest's cases."""
 
@@ -79,6 +103,10 @@ class CTEntry(_Strict):
         description="label a CT that has no label map by atlas propagation from the embedded default CT "
                     "(xraylab.io.label_propagation: affine + demons registration, lungs from HU thresholds); the "
                     "labels are built once and kept in the volume cache")
+    anatomy: AnatomySpec | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="anatomy subjects: breathing/posture, heart size and position, habitus drawn per subject "
+                    "(xraylab.data.anatomy); they keep their source CT's split")
     allow_gaps: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
         False, exclude_if=lambda v: not v,
         description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "

@@ -68,7 +68,10 @@ class FolderLayout(Layout):
         masks_dir = confined(root, self.masks_dir, "--masks-dir")
         structure_dirs: dict[str, Path] = {}
         if masks_dir.is_dir():
-            stray = sorted(p.name for p in masks_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+            # a file named like a structure (no extension) where its folder should be; mask images directly in
+            # masks/ are not a structure of this layout and are left alone
+            stray = sorted(p.name for p in masks_dir.iterdir()
+                           if p.is_file() and not p.suffix and not p.name.startswith("."))
             if stray:
                 from xraylab.errors import InputFileError
 
