@@ -32,6 +32,9 @@ def test_label_statistics_on_boxes():
     assert st["lungs_over_heart"] == pytest.approx(26 * 30 / (60 * 80))
     assert st["heart_bottom"] == pytest.approx((65 - 10 + 1) / 60)
     assert st["lung_height_width"] == pytest.approx(60 / 80)
+    assert st["cardiothoracic_ratio"] == pytest.approx(30 / 80)
+    assert st["lung_width_image"] == pytest.approx(80 / 100)
+    assert label_statistics(lungs, heart, content_width=90)["lung_width_image"] == pytest.approx(80 / 90)
     # Lungs running 20 rows further down (below the diaphragm) lower the heart's relative bottom.
     longer = label_statistics(*_masks(lung_rows=(10, 90)))
     assert longer["heart_bottom"] < st["heart_bottom"] - 0.2

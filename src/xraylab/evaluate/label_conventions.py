@@ -16,8 +16,16 @@ statistics of the masks alone, per image (:func:`label_statistics`):
 ``lung_height_width``
     lung height / lung width (bounding box of the lung mask), > 0.
 
-Each convention is scored by ``Σ |median_syn − median_real| / (p90_real − p10_real)`` over the statistics (0: the
-medians agree; 1 per statistic: off by the real 10–90 % spread); the smallest score matches best.
+and two of the anatomy alone (the same for every lung convention, so they do not enter the score):
+
+``cardiothoracic_ratio``
+    width of the heart (cardiomediastinum) mask's bounding box / width of the lung mask's bounding box (the
+    radiographic cardiothoracic ratio, with the lungs' outer edges standing for the inner thoracic width);
+``lung_width_image``
+    lung width / width of the image content (zero padding left out): how the thorax is framed.
+
+Each convention is scored by ``Σ |median_syn − median_real| / (p90_real − p10_real)`` over the four convention
+statistics (0: the medians agree; 1 per statistic: off by the real 10–90 % spread); the smallest score matches best.
 """
 
 from __future__ import annotations
@@ -32,12 +40,14 @@ import pandas as pd
 from xraylab.errors import InputFileError
 from xraylab.io.structures import LUNG_CONVENTIONS
 
-LABEL_STATISTICS = ("heart_in_lungs", "lungs_over_heart", "heart_bottom", "lung_height_width")
+CONVENTION_STATISTICS = ("heart_in_lungs", "lungs_over_heart", "heart_bottom", "lung_height_width")
+ANATOMY_STATISTICS = ("cardiothoracic_ratio", "lung_width_image")
+LABEL_STATISTICS = CONVENTION_STATISTICS + ANATOMY_STATISTICS
 
 
-def label_statistics(lungs: np.ndarray, heart: np.ndarray) -> dict[str, float]:
+def label_statistics(lungs: np.ndarray, heart: np.ndarray, content_width: float | None = None) -> dict[str, float]:
     """The statistics of the module docstring for one image's boolean ``[H, W]`` lung and heart masks (NaN where
-    a mask is empty)."""
+    a mask is empty). ``content_width``: width of the image content in pixels (default: the whole width)."""
     lungs, heart = lungs.astype(bool), heart.astype(bool)
     nan = float("nan")
     if not lungs.any() or not heart.any():
@@ -48,8 +58,11 @@ def label_statistics(lungs: np.ndarray, heart: np.ndarray) -> dict[str, float]:
     width = float(cols[-1] - cols[0] + 1)
     heart_last = float(np.nonzero(heart.any(1))[0][-1])
     both = float((lungs & heart).sum())
+    heart_cols = np.nonzero(heart.any(0))[0]
     return {"heart_in_lungs": both / float(heart.sum()), "lungs_over_heart": both / float(lungs.sum()),
-            "heart_bottom": (heart_last - rows[0] + 1) / height, "lung_height_width": height / width}
+            "heart_bottom": (heart_last - rows[0] + 1) / height, "lung_height_width": height / width,
+            "cardiothoracic_ratio": float(heart_cols[-1] - heart_cols[0] + 1) / width,
+            "lung_width_image": width / float(content_width or lungs.shape[1])}
 
 
 def _mask_columns(df: pd.DataFrame, lungs: str) -> list[str] | None:
@@ -70,7 +83,8 @@ def set_label_statistics(folder: str | os.PathLike, lungs: str = "lungs", heart:
     import torch
 
     from xraylab.data.manifest import read_manifest
-    from xraylab.io.images import read_mask, resize_pad
+    from xraylab.evaluate.realism_stats import content_mask
+    from xraylab.io.images import read_image, read_mask, resize_pad
 
     root = Path(folder)
     df = read_manifest(root)
@@ -96,7 +110,12 @@ def set_label_statistics(folder: str | os.PathLike, lungs: str = "lungs", heart:
         lung = np.zeros((size, size), dtype=bool)
         for r in rels[:-1]:
             lung |= read(r)
-        rows.append({"image_id": rec["image_id"], **label_statistics(lung, read(rels[-1]))})
+        im = np.asarray(read_image(root / rec["image"]), dtype=np.float32)
+        im = im.mean(-1) if im.ndim == 3 else im
+        img = resize_pad(torch.from_numpy(np.ascontiguousarray(im)), size).numpy()
+        content = np.nonzero(content_mask(img).any(0))[0]
+        cw = float(content[-1] - content[0] + 1) if content.size else None
+        rows.append({"image_id": rec["image_id"], **label_statistics(lung, read(rels[-1]), cw)})
     return pd.DataFrame(rows, columns=["image_id", *LABEL_STATISTICS])
 
 
@@ -128,7 +147,7 @@ def compare_conventions(real: pd.DataFrame, synthetic: dict[str, pd.DataFrame]) 
     convention's score) and the name of the best-matching convention (smallest score)."""
     rows, score = [], dict.fromkeys(synthetic, 0.0)
     for s in LABEL_STATISTICS:
-        v = real[s].dropna()
+        v = real[s].dropna() if s in real else pd.Series(dtype=float)
         if v.empty:
             continue
         lo, hi, med = (float(np.percentile(v, q)) for q in (10, 90, 50))
@@ -136,7 +155,8 @@ def compare_conventions(real: pd.DataFrame, synthetic: dict[str, pd.DataFrame]) 
         for name, t in synthetic.items():
             m = float(t[s].median())
             row[name] = m
-            score[name] += abs(m - med) / max(hi - lo, 1e-6)
+            if s in CONVENTION_STATISTICS:
+                score[name] += abs(m - med) / max(hi - lo, 1e-6)
         rows.append(row)
     rows.append({"statistic": "score", "real_median": 0.0, "real_p10": np.nan, "real_p90": np.nan, **score})
     best = min(score, key=lambda k: score[k])
@@ -150,7 +170,7 @@ def conventions_markdown(table: pd.DataFrame, best: str, n_real: int, n_syn: int
              + " | ".join(f"{n} (n={n_syn})" for n in names) + " |", "|" + "---|" * (2 + len(names))]
     for r in table.to_dict("records"):
         if r["statistic"] == "score":
-            lines.append("| score (Σ \\|Δ median\\| / real 10–90 % spread; 0 = same) | — | "
+            lines.append("| score (Σ over the first four of \\|Δ median\\| / real 10–90 % spread; 0 = same) | — | "
                          + " | ".join(f"{r[n]:.2f}" for n in names) + " |")
         else:
             lines.append(f"| {r['statistic']} | {r['real_median']:.3f} [{r['real_p10']:.3f} – {r['real_p90']:.3f}] | "
