@@ -414,6 +414,8 @@ def _inline_generate_spec(step: ResolvedStep, raw: dict[str, Any], base: Path, w
                     entry[k] = _abs(base, entry[k])
             if isinstance(entry.get("structure_table"), str):
                 entry["structure_table"] = _abs(base, entry["structure_table"])
+            if isinstance(entry.get("silhouettes"), dict) and isinstance(entry["silhouettes"].get("dataset"), str):
+                entry["silhouettes"] = {**entry["silhouettes"], "dataset": _abs(base, entry["silhouettes"]["dataset"])}
         cts.append(entry)
     if "cts" in data:
         data["cts"] = cts

@@ -28,7 +28,7 @@ the parameters per anatomy subject (``cts: [{..., anatomy: {subjects: N, diaphra
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -144,6 +144,15 @@ def vary_anatomy(ct: CTVolume, params: AnatomyParams, name: str | None = None, s
     lm = landmarks(ct)
     if lm["apex_z"] - lm["dome_z"] + params.diaphragm_mm <= 10.0:
         raise ConfigError(f"anatomy: diaphragm_mm {params.diaphragm_mm:g} would lift the dome above the apices")
+    out = warp_ct(ct, lambda mm: _backward(mm, params, lm), slab)
+    meta = {**ct.meta, "anatomy": params.as_dict(), "anatomy_of": ct.meta.get("pseudo_subject_of") or ct.name}
+    return replace(out, name=name or f"{ct.name}{ANATOMY_SEP}0", source=f"anatomy variant of {ct.source or ct.name}",
+                   meta=meta)
+
+
+def warp_ct(ct: CTVolume, backward: Callable[[torch.Tensor], torch.Tensor], slab: int = 8) -> CTVolume:
+    """``ct`` resampled through ``backward`` (output LPS mm ``[N, 3]`` float64 → source LPS mm), on the same grid:
+    CT numbers trilinear, labels nearest, points outside the source volume air (−1000 HU, label 0)."""
     ni, nj, nk = ct.shape
     aff = torch.from_numpy(ct.affine.numpy()).double()
     inv = torch.linalg.inv(aff)
@@ -154,19 +163,18 @@ def vary_anatomy(ct: CTVolume, params: AnatomyParams, name: str | None = None, s
     norm = torch.tensor([2.0 / max(n - 1, 1) for n in (ni, nj, nk)], dtype=torch.float64)
     ii, jj = torch.meshgrid(torch.arange(ni, dtype=torch.float64), torch.arange(nj, dtype=torch.float64),
                             indexing="ij")
-    for k0 in range(0, nk, max(1, int(slab))):
-        k1 = min(nk, k0 + max(1, int(slab)))
+    step = max(1, int(slab))
+    for k0 in range(0, nk, step):
+        k1 = min(nk, k0 + step)
         kk = torch.arange(k0, k1, dtype=torch.float64)
         idx = torch.stack([ii[..., None].expand(ni, nj, k1 - k0), jj[..., None].expand(ni, nj, k1 - k0),
                            kk.expand(ni, nj, k1 - k0)], dim=-1).reshape(-1, 3)
         mm = idx @ aff[:3, :3].T + aff[:3, 3]
-        src = _backward(mm, params, lm) @ inv[:3, :3].T + inv[:3, 3]  # source voxel indices (i, j, k)
+        src = backward(mm) @ inv[:3, :3].T + inv[:3, 3]  # source voxel indices (i, j, k)
         grid = (src * norm - 1.0).reshape(1, ni, nj, k1 - k0, 3).float()
         hu_out[:, :, k0:k1] = F.grid_sample(hu_src, grid, mode="bilinear", padding_mode="zeros",
                                             align_corners=True)[0, 0] + AIR_HU
         if lab_src is not None and lab_out is not None:
             lv = F.grid_sample(lab_src, grid, mode="nearest", padding_mode="zeros", align_corners=True)[0, 0]
             lab_out[:, :, k0:k1] = torch.round(lv).to(lab_out.dtype)
-    meta = {**ct.meta, "anatomy": params.as_dict(), "anatomy_of": ct.meta.get("pseudo_subject_of") or ct.name}
-    return replace(ct, hu=hu_out.clamp_(min=-1024.0), labels=lab_out, name=name or f"{ct.name}{ANATOMY_SEP}0",
-                   source=f"anatomy variant of {ct.source or ct.name}", meta=meta)
+    return replace(ct, hu=hu_out.clamp_(min=-1024.0), labels=lab_out)

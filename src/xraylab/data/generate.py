@@ -131,6 +131,7 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
     swept = spec.sweep.parameter_names()
     plan = Plan(spec, source, refs, structures, missing, splits)
     with_anatomy = any(r.anatomy is not None for r in refs)
+    with_silhouettes = any(r.silhouette is not None for r in refs)
     for ref in refs:
         present = [s for s in structures if s not in missing.get(ref.subject_id, [])]
         labels_from = label_source(ref, present)
@@ -165,6 +166,8 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
             row["label_source"] = labels_from
             if with_anatomy:  # the anatomy parameters of every subject (identity for unvaried CTs)
                 row.update({f"anatomy:{k}": v for k, v in (ref.anatomy or AnatomyParams().as_dict()).items()})
+            if with_silhouettes:  # the real image whose lung and heart masks a subject was matched to
+                row["silhouette_image"] = ref.silhouette["image_id"] if ref.silhouette else None
             row["ct_downsample"] = ref.downsample
             row["preset"] = spec.preset
             row["renderer"] = spec.render.renderer

@@ -45,10 +45,11 @@ class CTRef:
     allow_gaps: bool = False  # resample a DICOM series with missing slices (io.ct.load_ct)
     atlas: str | None = None  # labels by atlas propagation from this atlas ("default"; io.label_propagation)
     anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
+    silhouette: dict[str, Any] | None = None  # a silhouette-matched subject: dataset, image_id, geometry
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("allow_gaps", "atlas", "anatomy"):
+        for key in ("allow_gaps", "atlas", "anatomy", "silhouette"):
             if not d[key]:
                 del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
@@ -135,10 +136,12 @@ def resolve_cts(spec, spec_dir: Path, source: str) -> list[CTRef]:
     ds = spec.render.downsample
     for e in spec.cts:
         own = _entry_refs(e, spec_dir, source, ds)
-        refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed), *_anatomy_refs(e, r, spec.seed))]
+        refs += [p for r in own for p in (r, *_pseudo_refs(e, r, spec.seed), *_anatomy_refs(e, r, spec.seed),
+                                          *_silhouette_refs(e, r, spec, spec_dir, source))]
     seen: set[str] = set()
     for r in refs:
-        if not _SAFE_ID.match(r.subject_id) or ("~" in r.subject_id and r.pseudo_seed is None and r.anatomy is None):
+        derived = r.pseudo_seed is not None or r.anatomy is not None or r.silhouette is not None
+        if not _SAFE_ID.match(r.subject_id) or ("~" in r.subject_id and not derived):
             raise ConfigError(f"{source}: cts: subject id {r.subject_id!r} ({r.source}) must use letters, digits, "
                               "'.', '_' or '-'; set 'name:' on the entry")
         if r.subject_id in seen:
@@ -196,6 +199,39 @@ def _anatomy_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
         out.append(replace(ref, subject_id=anatomy_subject_name(ref.subject_id, k), source_id=ref.subject_id,
                            anatomy=params))
     return out
+
+
+def _silhouette_refs(entry, ref: CTRef, spec, spec_dir: Path, source: str) -> list[CTRef]:
+    """The silhouette-matched subjects of ``ref`` (``<id>~s<k>``): one per real image of the entry's dataset split
+    (or a seeded choice of ``subjects`` of them), matched in the spec's geometry at rotation 0."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from xraylab.data.manifest import read_manifest
+    from xraylab.data.silhouettes import silhouette_subject_name
+    from xraylab.physics.presets import resolve_geometry
+    from xraylab.seeding import stable_int
+
+    sil = getattr(entry, "silhouettes", None)
+    if sil is None:
+        return []
+    root = _resolve_path(sil.dataset, spec_dir)
+    if not (root / "manifest.parquet").is_file():
+        raise ConfigError(f"{source}: cts: silhouettes.dataset {root} is not a dataset (no manifest.parquet); "
+                          "import the real radiographs first")
+    df = read_manifest(root)
+    ids = sorted(df.loc[df["split"] == sil.split, "image_id"].astype(str))
+    if not ids:
+        raise ConfigError(f"{source}: cts: silhouettes: {root} has no {sil.split!r} images")
+    if sil.subjects is not None and sil.subjects < len(ids):
+        rng = np.random.default_rng(stable_int(spec.seed, ref.subject_id, "silhouettes", bits=31))
+        ids = sorted(rng.choice(ids, size=sil.subjects, replace=False).tolist())
+    geom = resolve_geometry(spec.preset, spec.geometry_preset, **{**spec.geometry, "rotation_deg": 0.0})
+    g = geom.model_dump(mode="json")
+    return [replace(ref, subject_id=silhouette_subject_name(ref.subject_id, k), source_id=ref.subject_id,
+                    silhouette={"dataset": str(root.resolve()), "image_id": iid, "geometry": g})
+            for k, iid in enumerate(ids, start=1)]
 
 
 def _pseudo_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -400,6 +436,13 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
         from xraylab.data.anatomy import AnatomyParams, vary_anatomy
 
         ct = vary_anatomy(ct, AnatomyParams(**ref.anatomy), name=ref.subject_id)
+    if ref.silhouette is not None:
+        from xraylab.data.silhouettes import real_silhouette, silhouette_subject
+        from xraylab.physics.geometry import Geometry
+
+        target = real_silhouette(ref.silhouette["dataset"], ref.silhouette["image_id"])
+        ct = silhouette_subject(ct, target, Geometry.model_validate(ref.silhouette["geometry"]), ref.subject_id)
+        ct.meta["silhouette_image"] = ref.silhouette["image_id"]
     return ct
 
 

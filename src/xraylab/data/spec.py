@@ -76,6 +76,16 @@ class AnatomySpec(_Strict):
         return {k: v for k, v in self.model_dump(exclude={"subjects"}).items() if v is not None}
 
 
+class SilhouetteSpec(_Strict):
+    """Silhouette-matched subjects of a CT (:mod:`xraylab.data.silhouettes`): the CT deformed onto the lung and
+    heart masks of real radiographs of ``dataset`` (an imported dataset; only its ``split`` images are used)."""
+
+    dataset: str = Field(description="imported real dataset with right_lung, left_lung, cardiomediastinum masks")
+    split: Literal["train", "val", "test"] = Field("train", description="whose masks to use: training images only")
+    subjects: int | None = Field(None, ge=1, le=1000, description="how many (default: every image of the split; "
+                                 "fewer: a seeded choice)")
+
+
 class CTEntry(_Strict):
     """One CT source: the embedded default CT, a CT file/folder (+ labels), or a data manifest's cases."""
 
@@ -103,6 +113,10 @@ class CTEntry(_Strict):
         description="label a CT that has no label map by atlas propagation from the embedded default CT "
                     "(xraylab.io.label_propagation: affine + demons registration, lungs from HU thresholds); the "
                     "labels are built once and kept in the volume cache")
+    silhouettes: SilhouetteSpec | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="silhouette-matched subjects <id>~s<k>: the CT deformed so that its PA lungs and heart take "
+                    "the shape of real radiographs' masks (xraylab.data.silhouettes); they keep the CT's split")
     anatomy: AnatomySpec | None = Field(
         None, exclude_if=lambda v: v is None,
         description="anatomy subjects: breathing/posture, heart size and position, habitus drawn per subject "
