@@ -62,7 +62,8 @@ def test_generate_makes_one_subject_per_real_training_image(shared_data, tmp_pat
 
     real = tmp_path / "real"
     import_dataset("folder", shared_data / "radiographs" / "cxr_lungs_heart", real, size=128,
-                   split="train=0.5,test=0.5", seed=11, rename=["heart=cardiomediastinum"], contact_sheet=0, progress=False)
+                   split="train=0.5,test=0.5", seed=11, rename=["heart=cardiomediastinum"], contact_sheet=0,
+                   progress=False)
     spec = {"name": "sil", "seed": 3, "structures": ["lungs", "cardiomediastinum"], "lung_convention": "field",
             "preset": "ideal", "cts": [{"default": True, "silhouettes": {"dataset": str(real), "subjects": 2}}],
             "geometry": {"rows": 48, "cols": 48}, "sweep": {"grid": {"geometry.rotation_deg": [0]}},
