@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 ROWS = (
     ("synthetic only: 1 CT (embedded) + 3 pseudo-subjects", "syn_1ct", "eval_syn_1ct"),
     ("synthetic only: 3 CTs (+ contrast chest CT, POPI) + 3 pseudo-subjects each", "syn_3ct", "eval_syn_3ct"),
+    ("synthetic only: 3 CTs + pseudo-subjects + 3 anatomy subjects each (breathing, heart, habitus)", "syn_3ct_anat",
+     "eval_syn_3ct_anat"),
+    ("synthetic only: 3 CTs matched to 10 real training silhouettes each", "syn_3ct_sil10", "eval_syn_3ct_sil10"),
+    ("synthetic only: 3 CTs matched to all 21 real training silhouettes each", "syn_3ct_sil21", "eval_syn_3ct_sil21"),
     ("Real + Syn(3 CTs)", "syn_3ct", "eval_real_syn_3ct"),
 )
 
@@ -46,6 +50,8 @@ def main() -> None:
     if (args.sim2real / "eval_real" / "per_image.csv").is_file():
         rows.append(("reference: real only (21 images; sim2real_cpu.yaml)", None, None))
     for label, data_step, eval_step in rows:
+        if eval_step is not None and not (args.workdir / eval_step / "per_image.csv").is_file():
+            continue  # a step not run (yet)
         if eval_step is None:
             df, who = _per_image(args.sim2real, "eval_real"), "21 real"
         else:
