@@ -539,6 +539,13 @@ def c_import_volumes_unknown_class(w):
         "unknown class(es) banana (--classes)"
 
 
+def c_degrade_zero_byte_image(w):
+    data = _dataset(w / "d")
+    (data / "images" / "i2.png").write_bytes(b"")
+    return ["degrade", data, "--out", "o", "--corruptions", "gaussian_noise", "--levels", "1"], \
+        "i2.png: cannot read image"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

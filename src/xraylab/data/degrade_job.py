@@ -178,7 +178,8 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
             if writer.is_done(new_id, [rel, *mask_rel.values(), *copied]):
                 continue
             if not loaded:  # the source image, read once per row and only when something is left to write
-                loaded.update(sixteen=_is_16bit(src_img), arr=read_image(src_img))
+                arr = read_image(src_img)  # a file that is no image is bad input (one line, exit 2), checked first
+                loaded.update(sixteen=_is_16bit(src_img), arr=arr)
                 loaded["tensor"] = _to_tensor(loaded["arr"])
             for p in copied:
                 if p not in shared_sha:
