@@ -546,6 +546,24 @@ def c_degrade_zero_byte_image(w):
         "i2.png: cannot read image"
 
 
+def c_import_image_too_large(w):
+    from PIL import Image
+
+    (w / "src" / "images").mkdir(parents=True)
+    Image.new("L", (8200, 8200)).save(w / "src" / "images" / "huge.png")
+    return ["import", "folder", w / "src", "--out", "o", "-q", "--size", "16"], \
+        "huge.png: image is 8200×8200 pixels (67 MP), more than 64 MP"
+
+
+def c_ct_nifti_pixdim_zero(w):
+    import nibabel as nib
+
+    img = nib.Nifti1Image(_body().astype(np.int16), np.eye(4))
+    img.header["pixdim"][1:4] = [0.0, 2.0, 2.0]
+    nib.save(img, str(w / "flat.nii.gz"))
+    return ["render", w / "flat.nii.gz", "-o", "o"], "flat.nii.gz: CT header gives voxel size 0 × 2 × 2 mm"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"

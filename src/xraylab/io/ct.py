@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -263,6 +264,7 @@ def _check_nifti(path: Path, what: str) -> None:
 
     import nibabel as nib
 
+    logging.getLogger("nibabel").setLevel(logging.ERROR)  # its header "fixes" are ours to report, in one line
     try:
         # nib.load is typed as returning the generic FileBasedImage; a .nii/.nii.gz file loads as a
         # Nifti1Image or its subclass Nifti2Image, whose header is a Nifti1Header (or subclass)
@@ -289,10 +291,30 @@ def _check_nifti(path: Path, what: str) -> None:
         raise InputFileError(
             f"{path}: {what} file is truncated ({got} of {need} bytes); copy or download it again"
         )
+    zooms = _raw_pixdim(path)
+    if len(hdr.get_data_shape()) >= 3 and any(not z > 0 for z in zooms):
+        raise InputFileError(f"{path}: {what} header gives voxel size {' × '.join(f'{z:g}' for z in zooms)} mm "
+                             "(pixdim 0: ITK would silently use 1 mm); fix the header's pixdim")
     if np.issubdtype(hdr.get_data_dtype(), np.floating):
         bad = int((~np.isfinite(np.asanyarray(nii.dataobj))).sum())
         if bad:
             raise InputFileError(f"{path}: {bad} voxel(s) are NaN or infinite; repair or crop the volume before use")
+
+
+def _raw_pixdim(path: Path) -> list[float]:
+    """pixdim[1:4] as stored in a NIfTI-1/-2 header (nibabel replaces zeros by 1 when it loads the header)."""
+    import gzip
+
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        head = fh.read(540)
+    for order in ("<", ">"):
+        size = int(np.frombuffer(head[:4], dtype=f"{order}i4")[0])
+        if size == 348:
+            return [float(v) for v in np.frombuffer(head[80:92], dtype=f"{order}f4")]
+        if size == 540:
+            return [float(v) for v in np.frombuffer(head[112:136], dtype=f"{order}f8")]
+    return [1.0, 1.0, 1.0]
 
 
 def _array_ijk(img: sitk.Image) -> np.ndarray:

@@ -68,13 +68,29 @@ def write_mask_png(path: str | os.PathLike, mask: np.ndarray) -> Path:
     return write_bytes(path, mask_png_bytes(mask))
 
 
+MAX_IMAGE_PIXELS = 64_000_000  # 8000 × 8000: above any radiograph detector (43 cm at 0.1 mm is 4300²)
+
+
 def pil_array(path: Path, palette_to_grey: bool = False) -> tuple[str, np.ndarray]:
     """``(PIL mode, pixel array)`` of an image file; ``palette_to_grey`` turns palette ("P") images into "L".
 
     A file PIL cannot decode is an :class:`InputFileError` naming it.
     """
+    import warnings
+
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # sized below, in one line
+            img_ctx = Image.open(path)
+    except Exception as exc:  # PIL raises many types for broken files
+        raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
+    w, h = img_ctx.size
+    if w * h > MAX_IMAGE_PIXELS:
+        img_ctx.close()
+        raise InputFileError(f"{path}: image is {w}×{h} pixels ({w * h / 1e6:.0f} MP), more than "
+                             f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP; downsize it before importing")
+    try:
+        with img_ctx as img:
             img.load()
             if palette_to_grey and img.mode == "P":
                 return "L", np.asarray(img.convert("L"))
