@@ -30,3 +30,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (set XRAYLAB_SHARED_DATA to its location)")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def sandbox(tmp_path, monkeypatch):
+    """A temp working folder W = tmp_path/w (relative outputs land there, the CLI runs in it); yields W."""
+    w = tmp_path / "w"
+    w.mkdir()
+    monkeypatch.chdir(w)
+    return w

@@ -572,15 +572,6 @@ def c_generate_split_above_one(w):
 CASES = {name[2:]: fn for name, fn in dict(globals()).items() if name.startswith("c_") and callable(fn)}
 
 
-@pytest.fixture()
-def sandbox(tmp_path, monkeypatch):
-    """A temp working folder W = tmp_path/w (relative outputs land there); yields W."""
-    w = tmp_path / "w"
-    w.mkdir()
-    monkeypatch.chdir(w)
-    return w
-
-
 def test_there_are_at_least_30_cases():
     assert len(CASES) >= 30
 

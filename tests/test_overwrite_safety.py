@@ -22,14 +22,6 @@ def _snapshot(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture()
-def sandbox(tmp_path, monkeypatch):
-    w = tmp_path / "w"
-    w.mkdir()
-    monkeypatch.chdir(w)
-    return w
-
-
 def _user_folder(w: Path) -> Path:
     d = w / "mine"
     (d / "sub").mkdir(parents=True)

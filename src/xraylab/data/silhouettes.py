@@ -86,22 +86,10 @@ def fit_silhouette(ct_sil: dict[str, np.ndarray], target: dict[str, np.ndarray],
     at pixel + field) and info (lungs / cardiomediastinum Dice before and after)."""
     import SimpleITK as sitk
 
-    fixed = sitk.GetImageFromArray(encode(target))
-    moving = sitk.GetImageFromArray(encode(ct_sil))
-    demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
-    demons.SetNumberOfIterations(int(iterations))
-    demons.SetStandardDeviations(float(smoothing))
-    field = None
-    for shrink in (4, 2, 1):
-        f = sitk.Shrink(fixed, [shrink] * 2) if shrink > 1 else fixed
-        m = sitk.Shrink(moving, [shrink] * 2) if shrink > 1 else moving
-        if field is None:
-            field = sitk.Image(f.GetSize(), sitk.sitkVectorFloat64)
-            field.CopyInformation(f)
-        else:
-            field = sitk.Resample(field, f, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
-        field = demons.Execute(f, m, field)
-    assert field is not None
+    from xraylab.io.label_propagation import multires_demons
+
+    field, _ = multires_demons(sitk.GetImageFromArray(encode(target)), sitk.GetImageFromArray(encode(ct_sil)),
+                               iterations, smoothing)
     disp = sitk.GetArrayFromImage(field)[..., ::-1].copy()  # SimpleITK (x, y) = (col, row) → (row, col)
     warped = warp_masks(ct_sil, disp)
     info = {}

@@ -82,16 +82,12 @@ def set_label_statistics(folder: str | os.PathLike, lungs: str = "lungs", heart:
     """
     import torch
 
-    from xraylab.data.manifest import read_manifest
+    from xraylab.evaluate.realism import clean_rows
     from xraylab.evaluate.realism_stats import content_mask
     from xraylab.io.images import read_image, read_mask, resize_pad
 
     root = Path(folder)
-    df = read_manifest(root)
-    if split is not None:
-        df = df[df["split"] == split]
-    if "corruption" in df.columns:
-        df = df[df["corruption"].fillna("none") == "none"]
+    df = clean_rows(root, split)
     lung_cols = _mask_columns(df, lungs)
     heart_col = next((f"mask:{h}" for h in heart if f"mask:{h}" in df.columns), None)
     if lung_cols is None or heart_col is None:

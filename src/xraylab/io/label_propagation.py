@@ -121,22 +121,33 @@ def register(target: sitk.Image, atlas: sitk.Image, spacing_mm: float = 3.0, ite
         return affine, info
     t1 = time.perf_counter()
     moved = sitk.HistogramMatching(sitk.Resample(mov, fix, affine, sitk.sitkLinear, 0.0), fix, 256, 10, True)
+    field, rms = multires_demons(fix, moved, iterations, smoothing)
+    info.update(demons_rms_change=rms, demons_seconds=time.perf_counter() - t1)
+    disp = sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
+    return sitk.CompositeTransform([affine, disp]), info
+
+
+def multires_demons(fixed: sitk.Image, moving: sitk.Image, iterations: int, smoothing: float,
+                    shrinks: Sequence[int] = (4, 2, 1)) -> tuple[sitk.Image, float]:
+    """Symmetric-forces demons from coarse to fine (``shrinks``; 2D or 3D): the displacement field on ``fixed``'s
+    grid (vector float64; a fixed point x takes the moving image's value at x + field(x)) and the last RMS change.
+    ``iterations`` per level; ``smoothing``: Gaussian field smoothing, voxels."""
     demons = sitk.FastSymmetricForcesDemonsRegistrationFilter()
     demons.SetNumberOfIterations(int(iterations))
     demons.SetStandardDeviations(float(smoothing))
-    field = None
-    for shrink in (4, 2, 1):
-        f = sitk.Shrink(fix, [shrink] * 3) if shrink > 1 else fix
-        m = sitk.Shrink(moved, [shrink] * 3) if shrink > 1 else moved
+    field: sitk.Image | None = None
+    dim = fixed.GetDimension()
+    for shrink in shrinks:
+        f = sitk.Shrink(fixed, [shrink] * dim) if shrink > 1 else fixed
+        m = sitk.Shrink(moving, [shrink] * dim) if shrink > 1 else moving
         if field is None:
             field = sitk.Image(f.GetSize(), sitk.sitkVectorFloat64)
             field.CopyInformation(f)
         else:
             field = sitk.Resample(field, f, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkVectorFloat64)
         field = demons.Execute(f, m, field)
-    info.update(demons_rms_change=float(demons.GetRMSChange()), demons_seconds=time.perf_counter() - t1)
-    disp = sitk.DisplacementFieldTransform(sitk.Cast(field, sitk.sitkVectorFloat64))
-    return sitk.CompositeTransform([affine, disp]), info
+    assert field is not None
+    return field, float(demons.GetRMSChange())
 
 
 def propagate(target: sitk.Image, atlases: Sequence[Atlas], names: Sequence[str] | None = None,
