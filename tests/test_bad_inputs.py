@@ -564,6 +564,31 @@ def c_ct_nifti_pixdim_zero(w):
     return ["render", w / "flat.nii.gz", "-o", "o"], "flat.nii.gz: CT header gives voxel size 0 × 2 × 2 mm"
 
 
+def c_import_metadata_row_without_image(w):
+    src = _dataset(w / "src")
+    (src / "items.json").write_text('[{"image": "i0.png", "patient": "a"}, {"image": "ghost.png", "patient": "b"}]',
+                                    encoding="utf-8")
+    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], "items.json: lists 1 image(s) not in"
+
+
+def c_import_patient_is_a_mapping(w):
+    src = _dataset(w / "src")
+    (src / "items.json").write_text('[{"image": "i0.png", "patient": {"id": 3}}]', encoding="utf-8")
+    return ["import", "folder", src, "--out", "o", "-q", "--size", "16"], "'patient' is a dict, not a subject id"
+
+
+def c_import_split_above_one(w):
+    return ["import", "folder", _dataset(w / "src"), "--out", "o", "-q", "--split", "train=0.8,val=0.5"], \
+        "fractions sum to 1.3, more than 1"
+
+
+def c_dicom_corrupt_slice_is_named(w):
+    series = _dicom_series(w / "series")
+    bad = series / "s003.dcm"
+    bad.write_bytes(bad.read_bytes()[:300])
+    return ["render", series, "-o", "o"], "s003.dcm: DICOM file that cannot be read as a slice"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"
@@ -615,6 +640,21 @@ def test_os_errors_while_writing_are_one_line_naming_the_path(code, advice, sand
     assert rc == cli.OS_ERROR_EXIT and len(lines) == 1 and "Traceback" not in err
     assert lines[0].startswith("xraylab: error: ") and advice in lines[0]
     assert str(sandbox / "o") in lines[0] or "o/" in lines[0]  # names the file being written
+
+
+def test_disk_full_while_rendering_names_the_output_folder(sandbox, capsys, monkeypatch):
+    import pathlib
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # write() errors carry no file name
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", full)
+    rc, _, err = run_cli(["render", "default", "-o", "out_r", "--downsample", "8", "--rows", "8", "--cols", "8"],
+                         capsys, monkeypatch)
+    lines = err.strip().splitlines()
+    assert rc == cli.OS_ERROR_EXIT and len(lines) == 1
+    assert "out_r" in lines[0] and "the disk is full" in lines[0]
+    assert not (sandbox / "out_r").exists() and not list(sandbox.glob(".out_r.partial-*"))
 
 
 # --------------------------------------------------------------------------- interrupts and library warnings

@@ -168,6 +168,13 @@ def test_bad_inputs_are_one_line_errors(folder_set, tmp_path):
     (folder_set / "images" / "case_02.png").unlink()
     for orphan in (folder_set / "masks").glob("*/case_02.png"):  # a mask without its image is refused first
         orphan.unlink()
+    with pytest.raises(InputFileError, match=r"items\.json: lists 1 image\(s\) not in .* \(first: case_02\.png\)"):
+        import_dataset("folder", folder_set, tmp_path / "o3", size=16, progress=False)
+    import json
+
+    rows = json.loads((folder_set / "items.json").read_text(encoding="utf-8"))
+    (folder_set / "items.json").write_text(json.dumps([r for r in rows if "case_02" not in json.dumps(r)]),
+                                           encoding="utf-8")
     with pytest.raises(InputFileError, match=r"heart/case_04\.png: mask is 10×10 pixels but its image"):
         import_dataset("folder", folder_set, tmp_path / "o3", size=16, progress=False)
 

@@ -151,6 +151,7 @@ def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = Fals
                     f"{', ...' if len(series) > 4 else ''}); move each series into its own folder and give that one"
                 )
             files = reader.GetGDCMSeriesFileNames(str(path), series[0])
+            _check_unread_slices(path, files)
             reader.SetFileNames(files)
             reader.MetaDataDictionaryArrayUpdateOn()
             img = reader.Execute()
@@ -167,6 +168,23 @@ def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = Fals
             f"{path}: cannot read {what} ({detail.strip()[:200]}); the file may be truncated or not a "
             "NIfTI/NRRD/MHA image or DICOM series"
         ) from None
+
+def _check_unread_slices(folder: Path, files: Sequence[str]) -> None:
+    """Refuse a series folder holding a DICOM file that GDCM left out of the series (truncated or corrupt): it
+    would otherwise show up only as a gap between its neighbours."""
+    used = {Path(f).resolve() for f in files}
+    for p in sorted(folder.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or p.name.upper() == "DICOMDIR" or p.resolve() in used:
+            continue
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(132)
+        except OSError:
+            continue
+        if p.suffix.lower() == ".dcm" or head[128:132] == b"DICM":
+            raise InputFileError(f"{p}: DICOM file that cannot be read as a slice of the series in {folder} "
+                                 "(truncated or corrupt); replace it with a good copy or remove it")
+
 
 _GAP_TOL = 0.02  # relative deviation of a slice step from the median step that counts as uneven
 

@@ -122,6 +122,10 @@ def write_view(
             shutil.rmtree(out_path)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         os.replace(stage, out_path)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write() (disk full, quota) names no file: name the output folder
+            raise OSError(exc.errno, exc.strerror or str(exc), str(out_path)) from exc
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return result

@@ -118,6 +118,8 @@ def parse_split(text: str | Mapping[str, float] | None) -> tuple[str, dict[str, 
         raise ConfigError(f"--split: unknown split name(s) {', '.join(bad)}; use train, val, test")
     if any(v < 0 or not math.isfinite(v) for v in pairs.values()) or sum(pairs.values()) <= 0:
         raise ConfigError(f"--split {text!r}: fractions must be ≥ 0 and sum to more than 0")
+    if sum(pairs.values()) > 1 + 1e-6:
+        raise ConfigError(f"--split {text!r}: fractions sum to {sum(pairs.values()):g}, more than 1")
     return "fractions", {s: pairs.get(s, 0.0) for s in SPLITS}
 
 

@@ -101,6 +101,13 @@ class FolderLayout(Layout):
                 it.subject_id = dicom_header(img).get("PatientID")
             items.append(it)
         unique_ids(items, root)
+        if md is not None:  # a metadata row for an image that is not there is a stale or misnamed row
+            ghosts = md.unmatched([it.image.name for it in items])
+            if ghosts:
+                from xraylab.errors import InputFileError
+
+                raise InputFileError(f"{md_path}: lists {len(ghosts)} image(s) not in {images_dir} (first: "
+                                     f"{ghosts[0]}); remove those rows or add the images")
         stems = {img.stem for img in (it.image for it in items)}
         for s, d in structure_dirs.items():  # a mask with no image is a misnamed file: say so rather than drop it
             for m in list_files(d, MASK_EXTS):

@@ -100,6 +100,12 @@ class Metadata:
         rows = _load_csv(path) if path.suffix.lower() in (".csv", ".tsv", ".txt") else _load_json(path)
         return cls(rows, str(path))
 
+    def unmatched(self, image_names) -> list[str]:
+        """The listed images that none of ``image_names`` (file names) matches, by name or stem."""
+        names = {Path(n).name for n in image_names}
+        stems = {Path(n).stem for n in image_names}
+        return sorted(n for n in self.by_name if n not in names and Path(n).stem not in stems)
+
     def __len__(self) -> int:
         return len(self.by_name)
 
@@ -119,6 +125,9 @@ class Metadata:
             if v is None or (isinstance(v, str) and not v.strip()):
                 continue
             if lk in SUBJECT_FIELDS and "subject_id" not in out:
+                if isinstance(v, (dict, list)):
+                    raise InputFileError(f"{self.source}: image {image_name!r}: {k!r} is a {type(v).__name__}, not a "
+                                         "subject id; give a text or a number")
                 out["subject_id"] = str(v)
             elif lk in LICENCE_FIELDS:
                 out["licence"] = str(v)
