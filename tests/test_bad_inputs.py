@@ -589,6 +589,14 @@ def c_dicom_corrupt_slice_is_named(w):
     return ["render", series, "-o", "o"], "s003.dcm: DICOM file that cannot be read as a slice"
 
 
+def c_generate_ct_values_not_hu(w):
+    a = _body().astype(np.float32)
+    a[a > 0] = 2e9
+    cts = [{"path": str(_ct(w / "hot.nii.gz", a))}]
+    return ["generate", _gen_spec(w, cts=cts, structures=[], preset="ideal"), "-o", "ds", "-q", "--workers", "1"], \
+        "allow-odd-ct"
+
+
 def c_generate_split_above_one(w):
     return ["generate", _gen_spec(w, split={"train": 0.8, "val": 0.5, "test": 0.2}), "-o", "ds", "-q"], \
         "sum to 1.5, more than 1"
@@ -681,3 +689,17 @@ def test_timm_import_warning_is_hidden_from_users():
                       stacklevel=1)
         warnings.warn("something the user should see", FutureWarning, stacklevel=1)
     assert [str(w.message) for w in seen] == ["something the user should see"]
+
+
+def test_allow_odd_lets_a_two_slice_ct_through_generate(sandbox, capsys, monkeypatch):
+    a = np.full((2, 12, 14), -1000, np.int16)
+    a[:, 3:9, 3:11] = 40
+    ct = _ct(sandbox / "two.nii.gz", a)
+    refused = _gen_spec(sandbox, cts=[{"path": str(ct)}], structures=[], preset="ideal")
+    code, _, err = run_cli(["generate", refused, "-o", "ds", "-q", "--workers", "1"], capsys, monkeypatch)
+    assert code == 2 and "only 2 voxel(s)" in err
+    allowed = _gen_spec(sandbox, cts=[{"path": str(ct), "allow_odd": True}], structures=[], preset="ideal",
+                        render={"downsample": 1, "n_points": 16})
+    code, _, err = run_cli(["generate", allowed, "-o", "ds2", "-q", "--workers", "1"], capsys, monkeypatch)
+    assert code == 0, err
+    assert (sandbox / "ds2" / "manifest.parquet").is_file()

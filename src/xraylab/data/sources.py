@@ -44,12 +44,13 @@ class CTRef:
     pseudo_elastic_mm: float = 2.0
     allow_gaps: bool = False  # resample a DICOM series with missing slices (io.ct.load_ct)
     atlas: str | None = None  # labels by atlas propagation from this atlas ("default"; io.label_propagation)
+    allow_odd: bool = False  # skip the body-CT plausibility checks (io.ct.check_plausible_ct)
     anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
     silhouette: dict[str, Any] | None = None  # a silhouette-matched subject: dataset, image_id, geometry
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("allow_gaps", "atlas", "anatomy", "silhouette"):
+        for key in ("allow_gaps", "atlas", "anatomy", "silhouette", "allow_odd"):
             if not d[key]:
                 del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
@@ -176,7 +177,7 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
             name = path.parent.name
     return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
                   lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)),
-                  atlas=getattr(e, "atlas", None))]
+                  atlas=getattr(e, "atlas", None), allow_odd=bool(getattr(e, "allow_odd", False)))]
 
 
 def _anatomy_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -419,7 +420,7 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
             ct = _atlas_labelled(ref)
         else:
             ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
-                         segment=segment, allow_gaps=ref.allow_gaps)
+                         segment=segment, allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd)
     own = ct.structures if ct.labels is not None else None
     ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
     if threshold_lungs_apply(ref, own, structures):
@@ -462,7 +463,7 @@ def _atlas_labelled(ref: CTRef):
     if _ATLAS_CACHE.get("key") != key:
         _ATLAS_CACHE.clear()
         ct = load_ct(ref.path, name=ref.source_id or ref.subject_id, segment="never",  # type: ignore[arg-type]
-                     allow_gaps=ref.allow_gaps)
+                     allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd)
         atlas = load_default_ct()
         _ATLAS_CACHE.update(key=key, ct=label_ct(ct, [atlas], atlas_names(atlas.structures)))
     return _ATLAS_CACHE["ct"]

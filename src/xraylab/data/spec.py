@@ -121,6 +121,10 @@ class CTEntry(_Strict):
         None, exclude_if=lambda v: v is None,
         description="anatomy subjects: breathing/posture, heart size and position, habitus drawn per subject "
                     "(xraylab.data.anatomy); they keep their source CT's split")
+    allow_odd: bool = Field(
+        False, exclude_if=lambda v: not v,
+        description="use a volume that fails the body-CT checks (values above 40 000 HU, voxels outside 0.05-50 mm, "
+                    "fewer than 3 slices), as `xraylab render --allow-odd-ct` does")
     allow_gaps: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
         False, exclude_if=lambda v: not v,
         description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "

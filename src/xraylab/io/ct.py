@@ -378,7 +378,7 @@ def check_plausible_ct(arr: np.ndarray, spacing: Sequence[float], path: Path) ->
     """Refuse a volume that reads but cannot be a CT of a body: HU above :data:`MAX_BODY_HU`, a voxel size outside
     :data:`SPACING_RANGE_MM`, or fewer than 3 voxels along an axis. ``load_ct(allow_odd=True)`` (``render
     --allow-odd-ct``) skips this check for a user who means it."""
-    hint = "; pass --allow-odd-ct if this volume is really meant"
+    hint = "; if this volume is really meant, pass --allow-odd-ct (render) or set allow_odd: true on its cts entry"
     top = float(arr.max()) if arr.size else 0.0
     if top > MAX_BODY_HU:
         raise InputFileError(f"{path}: values up to {top:.3g} are not Hounsfield units of a body (at most "
