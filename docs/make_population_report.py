@@ -94,6 +94,9 @@ def figure(args, points: list[tuple[str, int, pd.DataFrame]], ref_df: pd.DataFra
             ax.axhline(ref_df[ref_df["structure"] == s]["dice"].mean(), color=colour, ls="--", lw=1,
                        label=f"{s}, real only (21 images)")
     ax.set_xscale("log")
+    ax.minorticks_off()
+    ax.set_xticks(sorted({n for _, n, _ in points}))
+    ax.set_xticklabels([str(n) for n in sorted({n for _, n, _ in points})])
     ax.set_xlabel("anatomies in the synthetic training set (CTs × variants)")
     ax.set_ylabel("Dice on 16 real test radiographs")
     ax.legend(fontsize=7, loc="lower right")
