@@ -185,3 +185,30 @@ def test_augmentation_is_deterministic_and_validates_options(ct_volume):
         make_augmentation("physics", strength=3)
     with pytest.raises(ConfigError, match="unknown corruption"):
         make_augmentation("ramp", pool=["ct_gaussian_noise", "nope"])
+
+
+def test_synthetic_strategy_moves_masks_with_images_and_keeps_sides():
+    import torch
+
+    from xraylab.degrade.pipelines import make_augmentation
+
+    aug = make_augmentation("synthetic", p_clean=0.0, p_affine=1.0, p_elastic=0.0, p_traditional=0.0)
+    img = torch.zeros(6, 1, 64, 64)
+    mask = torch.zeros(6, 2, 64, 64)
+    img[:, :, 20:44, 6:26] = 1.0      # a bright block on the image's left ...
+    mask[:, 0, 20:44, 6:26] = 1.0     # ... is structure 0
+    img[:, :, 20:44, 38:58] = 0.5
+    mask[:, 1, 20:44, 38:58] = 1.0    # structure 1 on the image's right
+    g = torch.Generator().manual_seed(3)
+    out, m, recs = aug(img, mask, g)
+    assert out.shape == img.shape and m.shape == mask.shape
+    assert all(any(r.get("op") == "affine" for r in rec) for rec in recs)
+    cols = torch.arange(64.0)
+    for b in range(6):
+        c0 = (m[b, 0].sum(0) * cols).sum() / m[b, 0].sum()
+        c1 = (m[b, 1].sum(0) * cols).sum() / m[b, 1].sum()
+        assert c0 < 32 < c1  # no flip: left stays left
+        assert not torch.equal(m[b], mask[b])  # the affine moved the masks
+    again, _, _ = make_augmentation("synthetic", p_clean=0.0, p_affine=1.0, p_elastic=0.0, p_traditional=0.0)(
+        img, mask, torch.Generator().manual_seed(3))
+    assert torch.equal(again, out)

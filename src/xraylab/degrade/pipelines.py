@@ -235,6 +235,41 @@ def _ramp_artifact(**options: Any) -> Augmentation:
     return _ramp_strategy(options, spatial=False, intensity=False, pool=ARTIFACT_POOL, k=(1, 2))
 
 
+@AUGMENTATIONS.register("synthetic")
+def _synthetic(**options: Any) -> Augmentation:
+    """Strong standard augmentation for training on synthetic radiographs (as synthetic-to-real work does, e.g.
+    SyntheX): a random affine (rotation ±10°, scale 0.85–1.15, shift ±8 %: crop and zoom; no flip, which would
+    swap left and right lungs) with probability ``p_affine`` (0.8), an elastic deformation with ``p_elastic``
+    (0.3), RAMP's intensity stage (gamma, window, histogram, local contrast, sharpening) and one of Ward & Imran's
+    blur / noise / brightness baselines with ``p_traditional`` (0.5). ``p_clean`` (default 0.1)."""
+    opts = dict(options)
+    p_clean = opts.pop("p_clean", 0.1)
+    p_affine = _check_range("p_affine", opts.pop("p_affine", 0.8))
+    p_elastic = _check_range("p_elastic", opts.pop("p_elastic", 0.3))
+    p_trad = _check_range("p_traditional", opts.pop("p_traditional", 0.5))
+    if opts:
+        raise ConfigError(f"strategy 'synthetic' got unknown option(s) {', '.join(sorted(opts))}")
+    cfg = ramp.RampConfig(spatial=False, p_ramp=0.0)
+    traditional = _single_corruption(TRADITIONAL, True, None)
+
+    def per_sample(x, m, g):
+        recs: list[Any] = []
+        if x.dim() == 4 and rng.bernoulli(g, p_affine):
+            x, m, rec = ramp.random_affine(x, m, g)
+            recs.append(rec)
+        if rng.bernoulli(g, p_elastic):
+            x, m, rec = ramp.elastic(x, m, g, cfg.elastic_alpha, cfg.elastic_sigma, cfg.spacing_mm)
+            recs.append(rec)
+        x, more = ramp.intensity_stage(x, g, cfg)
+        recs += more
+        if rng.bernoulli(g, p_trad):
+            x, m, more = traditional(x, m, g)
+            recs += more
+        return x.clamp(0.0, 1.0), m, recs
+
+    return _Batchwise(per_sample, p_clean)
+
+
 def make_augmentation(strategy: str, **options: Any) -> Augmentation:
     """Build the augmentation callable for ``strategy`` (see the module docstring)."""
     return AUGMENTATIONS.create(strategy, **options)

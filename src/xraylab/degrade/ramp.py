@@ -20,6 +20,7 @@ physical deformation and blur are applied to volumes of any voxel size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, cast
 
@@ -83,6 +84,26 @@ def random_flip(x, mask, g, p: float):
     x = x.flip(axes)
     mask = mask.flip(axes) if mask is not None else None
     return x, mask, {"stage": "spatial", "op": "flip", "params": {"axes": [a - 2 for a in axes]}}
+
+
+def random_affine(x, mask, g, rotation_deg: float = 10.0, scale: tuple[float, float] = (0.85, 1.15),
+                  shift: float = 0.08):
+    """A random 2D affine (rotation ±``rotation_deg``, isotropic ``scale``, shift ±``shift`` of the size: crop and
+    zoom; no flip, so left and right stay left and right). Image bilinear (border values), mask nearest."""
+    if x.dim() != 4:
+        raise ValueError("random_affine is 2D: [1, C, H, W]")
+    a = math.radians(rng.uniform(g, -rotation_deg, rotation_deg))
+    s = rng.uniform(g, *scale)
+    tx, ty = rng.uniform(g, -shift, shift) * 2, rng.uniform(g, -shift, shift) * 2  # normalised units
+    theta = torch.tensor([[math.cos(a) / s, -math.sin(a) / s, tx], [math.sin(a) / s, math.cos(a) / s, ty]],
+                         dtype=torch.float32, device=x.device)[None]
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False).to(x.dtype)
+    out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if mask is not None:
+        mask = F.grid_sample(mask.to(x.dtype), grid, mode="nearest", padding_mode="zeros",
+                             align_corners=False).to(mask.dtype)
+    return out, mask, {"stage": "spatial", "op": "affine",
+                       "params": {"rotation_deg": math.degrees(a), "scale": s, "shift": (tx / 2, ty / 2)}}
 
 
 def elastic(x, mask, g, alpha: float, sigma: float, spacing_mm: Sequence[float] | None = None):
