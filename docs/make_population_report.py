@@ -28,6 +28,8 @@ ROWS = (
      "eval_syn_3ct_anat"),
     ("synthetic only: 3 CTs matched to 10 real training silhouettes each", "syn_3ct_sil10", "eval_syn_3ct_sil10"),
     ("synthetic only: 3 CTs matched to all 21 real training silhouettes each", "syn_3ct_sil21", "eval_syn_3ct_sil21"),
+    ("synthetic only: 10 silhouettes each + the `synthetic` augmentation recipe", "syn_3ct_sil10",
+     "eval_syn_3ct_sil10_aug"),
     ("Real + Syn(3 CTs)", "syn_3ct", "eval_real_syn_3ct"),
 )
 
@@ -62,7 +64,7 @@ def main() -> None:
             df = _per_image(args.workdir, eval_step)
             n_sub, n_img = _anatomies(args.workdir, data_step)
             who = f"{n_sub} / {n_img}" + (" + 21 real" if "real" in eval_step else "")
-            if "real" not in eval_step:
+            if "real" not in eval_step and not eval_step.endswith("_aug"):
                 points.append((data_step.removeprefix("syn_"), n_sub, df))
         cells = [_ms(df[df["structure"] == s]["dice"]) for s in structs]
         cells.append(_ms(df[df["structure"] == "lungs"]["hd95"], 1))
