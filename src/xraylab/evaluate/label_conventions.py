@@ -73,6 +73,19 @@ def _mask_columns(df: pd.DataFrame, lungs: str) -> list[str] | None:
     return halves if all(h in df.columns for h in halves) else None
 
 
+def clean_rows(folder: Path, split: str | None = None) -> pd.DataFrame:
+    """The manifest rows of dataset ``folder`` that realism reports read: the ``split`` (None: all) and, for a
+    degraded dataset, only the uncorrupted images."""
+    from xraylab.data.manifest import read_manifest
+
+    df = read_manifest(folder)
+    if split is not None:
+        df = df[df["split"] == split]
+    if "corruption" in df.columns:
+        df = df[df["corruption"].fillna("none") == "none"]
+    return df
+
+
 def set_label_statistics(folder: str | os.PathLike, lungs: str = "lungs", heart: Sequence[str] = (
         "cardiomediastinum", "heart"), split: str | None = None, size: int = 256) -> pd.DataFrame:
     """Per-image :func:`label_statistics` of dataset ``folder`` for lung structure ``lungs`` (rows: images).
@@ -82,7 +95,6 @@ def set_label_statistics(folder: str | os.PathLike, lungs: str = "lungs", heart:
     """
     import torch
 
-    from xraylab.evaluate.realism import clean_rows
     from xraylab.evaluate.realism_stats import content_mask
     from xraylab.io.images import read_image, read_mask, resize_pad
 

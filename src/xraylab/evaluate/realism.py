@@ -71,19 +71,6 @@ def _pick_structure(df: pd.DataFrame, names: Sequence[str], folder: Path, what: 
                          f"{', '.join('mask:' + n for n in names)}); pass --{what} NAME")
 
 
-def clean_rows(folder: Path, split: str | None = None) -> pd.DataFrame:
-    """The manifest rows of dataset ``folder`` that realism reports read: the ``split`` (None: all) and, for a
-    degraded dataset, only the uncorrupted images."""
-    from xraylab.data.manifest import read_manifest
-
-    df = read_manifest(folder)
-    if split is not None:
-        df = df[df["split"] == split]
-    if "corruption" in df.columns:
-        df = df[df["corruption"].fillna("none") == "none"]
-    return df
-
-
 def load_set(
     folder: str | os.PathLike,
     size: int = 256,
@@ -102,6 +89,7 @@ def load_set(
     """
     import torch
 
+    from xraylab.evaluate.label_conventions import clean_rows
     from xraylab.io.images import read_image, read_mask, resize_pad
 
     root = Path(folder)
