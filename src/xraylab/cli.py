@@ -25,7 +25,8 @@ HELP = (
     "Physics-based X-ray simulation from CT and robustness studies for medical imaging.\n\n"
     "Stages: render (one radiograph + masks from a CT), generate (a synthetic dataset from a YAML spec), "
     "degrade (corrupted copies of a dataset), train (segmentation / classification), evaluate "
-    "(robustness suites), run (chain stages from one spec), demo (the quick-start job on the embedded CT)."
+    "(robustness suites), run (chain stages from one spec), demo (the quick-start job on the embedded CT); "
+    "import (real radiographs or CT volumes in), label (labels for a CT without them), realism (synthetic vs real)."
 )
 
 COMMAND_MODULES = ("render", "generate", "degrade", "train", "evaluate", "run", "demo", "import_", "realism",
