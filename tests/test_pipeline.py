@@ -197,7 +197,8 @@ def test_import_step_brings_a_real_folder_in_and_is_skipped_when_done(tmp_path):
     assert [r.status for r in run_pipeline(pipe, log=lambda m: None)] == ["skipped"]
 
 
-@pytest.mark.parametrize("name", ["sim2real_cpu.yaml", "sim2real_gpu.yaml", "pipeline_readme.yaml"])
+@pytest.mark.parametrize("name", ["sim2real_cpu.yaml", "sim2real_gpu.yaml", "pipeline_readme.yaml",
+                                  "sim2real_population_cpu.yaml"])
 def test_shipped_pipelines_and_their_inline_specs_validate(name, tmp_path):
     """Every step of the shipped sim-to-real pipelines parses, and each inline generate / train spec validates."""
     from xraylab.data.spec import parse_spec as generate_spec
@@ -211,6 +212,8 @@ def test_shipped_pipelines_and_their_inline_specs_validate(name, tmp_path):
             generate_spec(step["generate"]["spec"], step["name"])
         if isinstance(step.get("train", {}).get("spec"), dict):
             train_spec(step["train"]["spec"], step["name"])
-    if name.startswith("sim2real"):
+    if name.startswith("sim2real_population"):
+        assert stages["syn_3ct_sil10"] == "generate" and sum(s == "evaluate" for s in stages.values()) == 7
+    elif name.startswith("sim2real"):
         assert stages["real"] == "import" and stages["train_syn_random"] == "train"
         assert sum(s == "evaluate" for s in stages.values()) == 10
