@@ -88,3 +88,12 @@ def test_generate_lung_convention_field_draws_lungs_as_the_lung_field(tmp_path):
     assert "lung_convention" not in json.loads((a / "dataset.json").read_text())["spec"]  # default: not dumped
     assert available_conventions(a) == {"projected": "lungs", "field": "lung_field"}
     assert available_conventions(b) == {"field": "lungs"}
+
+
+def test_lung_halves_are_found_by_convention():
+    from xraylab.evaluate.label_conventions import _mask_columns
+
+    df = pd.DataFrame(columns=["mask:left_lung", "mask:right_lung", "mask:left_lung_field", "mask:right_lung_field"])
+    assert _mask_columns(df, "lungs") == ["mask:left_lung", "mask:right_lung"]
+    assert _mask_columns(df, "lung_field") == ["mask:left_lung_field", "mask:right_lung_field"]
+    assert _mask_columns(df, "lung_field_scr") is None and _mask_columns(df, "heart") is None

@@ -69,7 +69,10 @@ def _mask_columns(df: pd.DataFrame, lungs: str) -> list[str] | None:
     """The manifest columns holding lung masks named ``lungs`` (or its left + right halves), or None."""
     if f"mask:{lungs}" in df.columns:
         return [f"mask:{lungs}"]
-    halves = [f"mask:{lungs.replace('lung', side + '_lung', 1)}" for side in ("left", "right")]
+    table = next((t for t in LUNG_CONVENTIONS.values() if t["lungs"] == lungs), None)
+    if table is None:
+        return None
+    halves = [f"mask:{table[side]}" for side in ("left_lung", "right_lung")]
     return halves if all(h in df.columns for h in halves) else None
 
 

@@ -48,6 +48,11 @@ def _is_within(inner: Path, outer: Path) -> bool:
     return inner == outer or outer in inner.parents
 
 
+def _given(inputs: Iterable[str | os.PathLike | None]) -> list[str | os.PathLike]:
+    """The inputs that name an existing file or folder (``None``, ``""`` and ``"default"`` — the embedded CT — not)."""
+    return [i for i in inputs if i is not None and str(i) not in ("", "default") and Path(i).exists()]
+
+
 def check_not_inside_inputs(out: str | os.PathLike, inputs: Iterable[str | os.PathLike | None],
                             option: str = "--out") -> None:
     """Refuse an output ``out`` that is one of ``inputs`` or lies inside one of them.
@@ -56,12 +61,8 @@ def check_not_inside_inputs(out: str | os.PathLike, inputs: Iterable[str | os.Pa
     :class:`ConfigError` naming both paths.
     """
     o = _resolved(out)
-    for inp in inputs:
-        if inp is None or str(inp) in ("", "default"):
-            continue
+    for inp in _given(inputs):
         i = _resolved(inp)
-        if not i.exists():
-            continue
         if _is_within(o, i):
             where = "is" if o == i else "lies inside"
             raise ConfigError(f"{out}: {option} {where} the input {inp}; writing there would change what the command "
@@ -83,10 +84,8 @@ def check_replaceable(out: str | os.PathLike, inputs: Iterable[str | os.PathLike
     if o == Path(o.anchor) or _is_within(cwd, o):
         raise ConfigError(f"{out}: --overwrite would delete the working folder or one of its parents; give --out a "
                           "subfolder of its own")
-    for inp in inputs:
-        if inp is None or str(inp) in ("", "default"):
-            continue
-        if Path(inp).exists() and _is_within(_resolved(inp), o):
+    for inp in _given(inputs):
+        if _is_within(_resolved(inp), o):
             raise ConfigError(f"{out}: --overwrite would delete the input {inp}; choose another {option}")
     if p.is_dir() and any(p.iterdir()) and not is_owned(p):
         raise ConfigError(f"{out}: folder was not made by xraylab (no {MARKER}); --overwrite deletes only folders "

@@ -156,6 +156,8 @@ class Projector:
         self.volumes = vol
         self.build_seconds = time.perf_counter() - t0
         self._members = vol.members
+        # rays a radiographic lung field leaves out: excluded structure → label ids, resolved once
+        self._exclusions = {s: exclusion_ids(s, ct.structures) for s in self._members}
         self._channel_of = vol.channel_of
         self._n_label_channels = vol.n_channels
         if step_mm is not None and step_mm <= 0:
@@ -399,7 +401,7 @@ class Projector:
         head → feet on the detector), and set to 0 on every pixel whose ray crosses one of the structures of
         :data:`xraylab.io.structures.RADIOGRAPHIC_EXCLUSIONS` (radiographic lung fields)."""
         total = paths[[self._channel_of[i] for i in ids]].sum(0)
-        excluded = exclusion_ids(name, self.ct.structures)
+        excluded = self._exclusions.get(name)
         if excluded:
             hidden = torch.zeros_like(total, dtype=torch.bool)
             for ex, ex_ids in excluded.items():

@@ -21,7 +21,7 @@ import torch
 
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume
-from xraylab.io.ownership import write_marker
+from xraylab.io.ownership import check_not_inside_inputs, check_replaceable, write_marker
 from xraylab.overrides import Override
 from xraylab.physics.geometry import Geometry
 from xraylab.render.scene import Scene, build_scene
@@ -32,8 +32,6 @@ from xraylab.versions import package_versions
 def check_render_out(out: Path, overwrite: bool, inputs: Sequence[str | os.PathLike | None] = ()) -> None:
     """Refuse an ``out`` that is a file, is or lies inside one of ``inputs``, or is a non-empty folder — unless
     ``overwrite`` and xraylab made it (:func:`xraylab.io.ownership.check_replaceable`)."""
-    from xraylab.io.ownership import check_not_inside_inputs, check_replaceable
-
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: --out is a file, not a folder; choose another --out")
     check_not_inside_inputs(out, inputs)
