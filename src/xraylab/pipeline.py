@@ -476,7 +476,7 @@ def _run_train(step: ResolvedStep, pipe: Pipeline, log: Callable[[str], None]) -
     else:
         where = f"{pipe.source}: steps[{step.index}].train.spec"
         raw = tspec.paths_relative_to(dict(o["spec"]), pipe.base)
-        raw = tspec.apply_overrides(raw, o["data"], where, sets, **overrides)
+        raw = tspec.override_raw(raw, o["data"], where, sets, **overrides)
         spec = tspec.parse_spec(raw, where)
     res = fit(spec, step.out, resume=True, progress=False)
     if res.stopped == "interrupted":

@@ -108,3 +108,22 @@ def _same_entry(old: Any, new: Any) -> bool:
     qual = getattr(new, "__qualname__", "<")
     return "<" not in qual and (getattr(old, "__module__", None), getattr(old, "__qualname__", None)) == (
         getattr(new, "__module__", None), qual)
+
+
+def registered_name(where: str, what: str) -> Any:
+    """A pydantic validator for a field that must name an entry of the registry (or mapping) at ``where``
+    (``"module:ATTRIBUTE"``, imported on first validation so that specs stay cheap to import); the error lists
+    the valid names. Use as ``field: Annotated[str, registered_name("xraylab.train.models:MODELS", "model")]``."""
+    from importlib import import_module
+
+    from pydantic import AfterValidator
+
+    module, attr = where.split(":")
+
+    def check(value: str) -> str:
+        names = list(getattr(import_module(module), attr))
+        if value not in names:
+            raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(names)}")
+        return value
+
+    return AfterValidator(check)

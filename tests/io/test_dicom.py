@@ -3,6 +3,8 @@ direct write, from ``xraylab render --dicom`` and from ``generate`` with ``outpu
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pydicom
 import pytest
@@ -135,6 +137,10 @@ def test_render_dicom_matches_png_and_geometry(tmp_path):
     assert "rotation 4 deg" in ds.DerivationDescription
     _check_sitk(path, acq, png)
     assert acquisition_from(geom, physics, png.shape).imager_spacing_mm == pytest.approx(acq.imager_spacing_mm)
+    dose = json.loads((tmp_path / "r" / "metadata.json").read_text())["dose"]  # the dose module's, in DICOM units
+    assert float(ds.EntranceDoseInmGy) == pytest.approx(dose["entrance_surface_air_kerma_ugy"] / 1000, rel=1e-6)
+    assert float(ds.ImageAndFluoroscopyAreaDoseProduct) == pytest.approx(dose["dose_area_product_gy_cm2"] * 10,
+                                                                         rel=1e-6)
 
 
 @pytest.mark.slow

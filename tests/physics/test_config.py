@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xraylab.errors import ConfigError
-from xraylab.physics.config import PhysicsConfig, apply_overrides, make_physics_config
+from xraylab.physics.config import PhysicsConfig, make_physics_config, with_overrides
 from xraylab.physics.presets import load_physics_config, preset_config, preset_names, resolve_geometry
 
 
@@ -48,13 +48,13 @@ def test_other_presets():
 )
 def test_out_of_range_overrides_name_the_field(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        apply_overrides(preset_config("chest_pa"), [override])
+        with_overrides(preset_config("chest_pa"), [override])
 
 
 def test_overrides_apply_and_parse_values():
-    c = apply_overrides(preset_config("chest_pa"), ["spectrum.kvp=100", "detector.quantum_noise=false", "grid=none"])
+    c = with_overrides(preset_config("chest_pa"), ["spectrum.kvp=100", "detector.quantum_noise=false", "grid=none"])
     assert c.spectrum.kvp == 100 and c.detector.quantum_noise is False and c.grid is None
-    c2 = apply_overrides(c, ["grid.ratio=8"])  # re-enables the grid with defaults
+    c2 = with_overrides(c, ["grid.ratio=8"])  # re-enables the grid with defaults
     assert c2.grid is not None and c2.grid.ratio == 8 and c2.grid.lines_per_cm == 40
     # the original is untouched
     assert preset_config("chest_pa").spectrum.kvp == 120
@@ -63,7 +63,7 @@ def test_overrides_apply_and_parse_values():
 @pytest.mark.parametrize("bad", ["spectrum.kvpp=100", "nonsense=1", "spectrum", "=3"])
 def test_bad_override_keys(bad):
     with pytest.raises(ConfigError):
-        apply_overrides(PhysicsConfig(), [bad])
+        with_overrides(PhysicsConfig(), [bad])
 
 
 def test_extra_fields_forbidden_and_axis_consistency():

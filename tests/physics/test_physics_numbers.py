@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xraylab.physics.config import apply_overrides
+from xraylab.physics.config import with_overrides
 from xraylab.physics.presets import preset_config
 from xraylab.physics.scatter import ScatterConfig, compton_matrix, scatter_estimate
 from xraylab.physics.scatter_fit import (
@@ -30,14 +30,14 @@ CHEST = preset_config("chest_pa")
 @pytest.mark.slow
 def test_default_ct_chest_scatter_fractions_without_grid():
     # Default CT ÷2, 128² detector, chest_pa (field: auto); ROIs of validation.chest_rois. REFERENCES.md §7.
-    out = chest_scatter_fractions(apply_overrides(CHEST, ["grid=none"]))
+    out = chest_scatter_fractions(with_overrides(CHEST, ["grid=none"]))
     assert 0.40 <= out["lungs"]["sf"] <= 0.62, out          # lungs 0.4–0.6 [R]
     assert 0.87 <= out["mediastinum"]["sf"] <= 0.93, out    # ≈ 0.9, SPR ≈ 9 (Niklason 1981) [V]
 
 
 @pytest.mark.slow
 def test_default_ct_chest_scatter_fractions_with_grid_follow_the_grid_model():
-    open_ = chest_scatter_fractions(apply_overrides(CHEST, ["grid=none"]))
+    open_ = chest_scatter_fractions(with_overrides(CHEST, ["grid=none"]))
     grid = chest_scatter_fractions(CHEST)
     assert 0.50 <= grid["mediastinum"]["sf"] <= 0.70, grid  # REFERENCES.md §7 [R]
     # The grid lowers the SPR by Ts/Tp of its model (0.13 for the 12:1 grid): no extra angular selectivity.

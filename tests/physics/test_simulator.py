@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from xraylab.physics.attenuation import mass_attenuation
-from xraylab.physics.config import apply_overrides
+from xraylab.physics.config import with_overrides
 from xraylab.physics.geometry import make_geometry
 from xraylab.physics.presets import preset_config
 from xraylab.physics.simulator import XRaySimulator
@@ -49,7 +49,7 @@ def test_ideal_preset_is_beer_lambert_and_linear_display():
 
 
 def _chest(**overrides):
-    cfg = apply_overrides(preset_config("chest_pa"), [f"{k}={v}" for k, v in overrides.items()])
+    cfg = with_overrides(preset_config("chest_pa"), [f"{k}={v}" for k, v in overrides.items()])
     return XRaySimulator(cfg)
 
 

@@ -36,12 +36,10 @@ def _train_volume(spec: Path, out: Path | None, data: list[str], epochs: int | N
     from xraylab.volumes.spec import load_volume_spec
     from xraylab.volumes.train import fit_volume
 
-    if sets:
-        raise ConfigError("--set is not supported for segmentation_3d specs yet; edit the spec file")
     paths = _parse_data(data)
     if len(paths) > 1:
         raise ConfigError(f"--data: a segmentation_3d spec takes one volume dataset, got {sorted(paths)}")
-    parsed = load_volume_spec(spec, next(iter(paths.values()), None), epochs=epochs, device=device,
+    parsed = load_volume_spec(spec, next(iter(paths.values()), None), sets, epochs=epochs, device=device,
                               steps_per_epoch=steps, cpu_threads=threads)
     run_dir = out or Path("runs") / "train" / parsed.name
     r = fit_volume(parsed, run_dir, log=lambda m: typer.echo(m, err=True))

@@ -169,7 +169,7 @@ def real_silhouettes(dataset: str | Path, split: str = "train") -> list[tuple[st
     out = []
     for rec in df.to_dict("records"):
         if all(isinstance(rec[c], str) and (root / rec[c]).is_file() for c in cols):
-            out.append((str(rec["image_id"]), {p: read_mask(root / rec[f"mask:{p}"]) > 0.5 for p in PARTS}))
+            out.append((str(rec["image_id"]), {p: read_mask(root / rec[f"mask:{p}"]) for p in PARTS}))
     if not out:
         raise InputFileError(f"{root}: no {split!r} row has right_lung, left_lung and cardiomediastinum masks")
     return out
@@ -186,4 +186,4 @@ def real_silhouette(dataset: str | Path, image_id: str) -> dict[str, np.ndarray]
     if rows.empty:
         raise InputFileError(f"{root}: no image {image_id!r} for a silhouette-matched subject")
     rec = rows.iloc[0]
-    return {p: read_mask(root / rec[f"mask:{p}"]) > 0.5 for p in PARTS}
+    return {p: read_mask(root / rec[f"mask:{p}"]) for p in PARTS}

@@ -121,6 +121,10 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
         crop = None if box == (0, geom.rows, 0, geom.cols) else box
         row["framing_box"] = json.dumps(list(crop) if crop is not None else None)
     row["field"] = json.dumps(result.field, sort_keys=True)
+    d = result.dose  # xraylab.physics.dose: the patient dose of this view
+    row["esak_ugy"] = round(d["entrance_surface_air_kerma_ugy"], 3)
+    row["dap_gy_cm2"] = round(d["dose_area_product_gy_cm2"], 6)
+    row["detector_kerma_ugy"] = round(d["detector_air_kerma_ugy"], 4)
     if crop is not None:  # the output pixel now covers less of the detector
         (r0, r1, c0, c1), (h, w) = crop, output["size"]
         row["pixel_spacing_mm"] = output_pixel_spacing(geom.pitch_mm, (r1 - r0, c1 - c0), (h, w))

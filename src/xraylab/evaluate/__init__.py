@@ -10,8 +10,7 @@ The names below are imported lazily, so reading the suite names (``xraylab --hel
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from xraylab.lazy import lazy_exports
 
 _EXPORTS = {
     "EvalModel": "xraylab.evaluate.models",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'xraylab.evaluate' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -30,6 +30,19 @@ def _plt():
     return plt
 
 
+def _finish(fig, ax, path: str | os.PathLike, xlabel: str, ylabel: str, title: str, grid: str | None = "both",
+            legend_title: str | None = None, legend: bool = True) -> Path:
+    """Label the axes, add the grid (``"both"``, ``"y"`` or None) and legend, and save the figure (see ``_save``)."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if grid is not None:
+        ax.grid(axis=grid, alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8, title=legend_title)
+    return _save(fig, path)
+
+
 def _save(fig, path: str | os.PathLike) -> Path:
     plt = _plt()
     fig.tight_layout()
@@ -66,12 +79,7 @@ def grouped_boxplot(
         )
         ax.plot([], [], color=colour, lw=2, label=m)
     ax.set_xticks(np.arange(len(groups)), list(tick_labels or groups))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(title="model", fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel, ylabel, title, grid="y", legend_title="model")
 
 
 def line_plot(
@@ -87,12 +95,7 @@ def line_plot(
         kw = {"marker": "o", "color": MODEL_COLOURS[j % len(MODEL_COLOURS)]}
         kw.update((styles or {}).get(col, {}))
         ax.plot(s.index.to_numpy(dtype=float), s.to_numpy(dtype=float), label=label, **kw)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel, ylabel, title)
 
 
 def heatmap(
@@ -116,10 +119,7 @@ def heatmap(
                 colour = "white" if vals[i, j] < np.nanmean(vals) else "black"
                 ax.text(j, i, f"{vals[i, j]:.3f}", ha="center", va="center", fontsize=7, color=colour)
     fig.colorbar(im, ax=ax, label=cbar_label)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel, ylabel, title, grid=None, legend=False)
 
 
 def scatter_xy(x: pd.Series, y: pd.Series, xlabel: str, ylabel: str, title: str, path: str | os.PathLike) -> Path:
@@ -131,12 +131,7 @@ def scatter_xy(x: pd.Series, y: pd.Series, xlabel: str, ylabel: str, title: str,
     lo = np.nanmin(np.r_[x.to_numpy(dtype=float), y.to_numpy(dtype=float), 0.0])
     hi = np.nanmax(np.r_[x.to_numpy(dtype=float), y.to_numpy(dtype=float), 1.0])
     ax.plot([lo, hi], [lo, hi], ls="--", color="gray", lw=1, label="no degradation (y = x)")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel, ylabel, title)
 
 
 def grouped_bars(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, path: str | os.PathLike) -> Path:
@@ -152,9 +147,4 @@ def grouped_bars(table: pd.DataFrame, xlabel: str, ylabel: str, title: str, path
             label=str(col), color=MODEL_COLOURS[j % len(MODEL_COLOURS)],
         )
     ax.set_xticks(x, [str(i) for i in table.index], rotation=30, ha="right")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, title="model")
-    return _save(fig, path)
+    return _finish(fig, ax, path, xlabel, ylabel, title, grid="y", legend_title="model")

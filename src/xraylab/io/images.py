@@ -99,36 +99,58 @@ def pil_array(path: Path, palette_to_grey: bool = False) -> tuple[str, np.ndarra
         raise InputFileError(f"{path}: cannot read image ({exc}); the file may be truncated or not an image") from exc
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read a PNG/JPEG/TIFF image as float32 in [0, 1].
+def bit_depth_scale(mode: str, arr: np.ndarray) -> float:
+    """The divisor that maps a decoded image to [0, 1]: 65535 for 16-bit (and 32-bit integer images that stay in
+    16-bit range), 255 for 8-bit, 1 for boolean and float (``"F"``) images and for wider integers (kept as stored)."""
+    if mode == "F" or arr.dtype == np.bool_:
+        return 1.0
+    if mode in ("I;16", "I;16B", "I;16L") or arr.dtype == np.uint16:
+        return 65535.0
+    if mode == "I":
+        return 65535.0 if float(arr.max(initial=0)) <= 65535 else 1.0
+    return 255.0
 
-    Returns ``[H, W]`` for grayscale and ``[H, W, 3]`` for colour images. 16-bit
-    files are scaled by 65535, 8-bit files by 255.
+
+def read_image(path: str | os.PathLike, grey: bool = False) -> np.ndarray:
+    """Read a PNG/JPEG/TIFF/BMP/GIF image as float32, scaled by its bit depth (:func:`bit_depth_scale`).
+
+    Returns ``[H, W]`` for grey images and ``[H, W, 3]`` for colour ones (alpha dropped); with ``grey=True``
+    palette images are mapped to grey and colour channels averaged, so the result is always ``[H, W]``.
+    Integer images come out in [0, 1]; float and wide-integer images keep their stored values.
+    The one image reader of xraylab: datasets, evaluation, degradation and the importers all call it.
     """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"{path}: image file not found; check the path in the manifest or command line")
-    mode, arr = pil_array(path)
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        scale = 65535.0
-    elif arr.dtype == np.uint16:
-        scale = 65535.0
-    elif arr.dtype == np.bool_:
-        scale = 1.0
-    else:
-        scale = 255.0
-    out = arr.astype(np.float32) / scale
-    if out.ndim == 3 and out.shape[2] == 4:
-        out = out[..., :3]
-    return np.clip(out, 0.0, 1.0)
+    mode, arr = pil_array(path, palette_to_grey=grey)
+    scale = bit_depth_scale(mode, arr)
+    out = arr.astype(np.float32) / np.float32(scale)
+    if out.ndim == 3:
+        out = out[..., :3] if out.shape[2] >= 3 else out[..., :1]
+        if grey or out.shape[2] == 1:
+            out = out.mean(axis=2)
+    if out.ndim not in (2, 3) or out.size == 0:
+        raise InputFileError(f"{path}: not a 2D grey or colour image (shape {arr.shape})")
+    return np.clip(out, 0.0, 1.0) if scale != 1.0 or arr.dtype == np.bool_ else out
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask PNG as a boolean ``[H, W]`` array (any non-zero pixel is foreground)."""
-    arr = read_image(path)
-    if arr.ndim == 3:
-        arr = arr.max(axis=2)
-    return arr > 0
+    """Read a mask image as a boolean ``[H, W]`` array: foreground above half the file's maximum.
+
+    So {0, 1}, {0, 255}, 16-bit, palette and slightly lossy JPEG masks all work; colour masks count a pixel by its
+    brightest channel. The one mask reader of xraylab (imported masks and the masks xraylab writes alike).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"{path}: mask file not found")
+    mode, arr = pil_array(path, palette_to_grey=True)
+    vals = np.asarray(arr, dtype=np.float64)
+    if vals.ndim == 3:
+        vals = vals[..., :3].max(axis=2) if vals.shape[2] >= 3 else vals[..., 0]
+    if vals.ndim != 2:
+        raise InputFileError(f"{path}: a mask must be a 2D image (shape {arr.shape})")
+    top = float(vals.max(initial=0))
+    return vals > top / 2.0 if top > 0 else np.zeros(vals.shape, dtype=bool)
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -3,7 +3,7 @@
 ``PhysicsConfig`` nests one pydantic model per stage (all ``extra='forbid'``). Build it with
 :func:`make_physics_config` (or from a preset with :func:`xraylab.physics.presets.resolve_preset`) so that
 validation errors become a :class:`xraylab.errors.ConfigError` whose message names the field path
-(``spectrum.kvp: ...``), and change it with :func:`apply_overrides` (the CLI's ``--set key.sub=value``).
+(``spectrum.kvp: ...``), and change it with :func:`with_overrides` (the CLI's ``--set key.sub=value``).
 ``grid: none`` / ``scatter: none`` remove the grid / the scatter model.
 """
 
@@ -18,6 +18,7 @@ from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
 from xraylab.physics.collimation import CollimationConfig
 from xraylab.physics.detector import DetectorConfig
+from xraylab.physics.dose import DoseConfig
 from xraylab.physics.focal_spot import FocalSpotConfig
 from xraylab.physics.grid import GridConfig
 from xraylab.physics.heel import HeelConfig
@@ -42,6 +43,7 @@ class PhysicsConfig(BaseModel):
     grid: GridConfig | None = Field(default_factory=GridConfig, description="None: no anti-scatter grid")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
+    dose: DoseConfig = Field(default_factory=DoseConfig, description="dose reporting (xraylab.physics.dose)")
 
     @field_validator("grid", "scatter", mode="before")
     @classmethod
@@ -71,7 +73,7 @@ def make_physics_config(data: dict | None = None, source: str | None = None, **f
         raise ConfigError(f"invalid physics config{where}: {describe_validation_error(exc)}") from None
 
 
-def apply_overrides(config: PhysicsConfig, overrides: Iterable[Override]) -> PhysicsConfig:
+def with_overrides(config: PhysicsConfig, overrides: Iterable[Override]) -> PhysicsConfig:
     """``config`` with ``key.sub=value`` overrides applied (the grammar of :mod:`xraylab.overrides`).
 
     Setting a field of a section that is off (``grid.ratio=10`` with ``grid: none``) switches the section on

@@ -97,9 +97,9 @@ def preset_config(name: str) -> PhysicsConfig:
 
 def resolve_physics(preset: str, overrides: Iterable[Override] = ()) -> PhysicsConfig:
     """The physics config of ``preset`` with ``key.sub=value`` overrides (strings or typed pairs) applied."""
-    from xraylab.physics.config import apply_overrides
+    from xraylab.physics.config import with_overrides
 
-    return apply_overrides(preset_config(preset), overrides)
+    return with_overrides(preset_config(preset), overrides)
 
 
 def resolve_geometry(preset: str, geometry_preset: str | None = None, **fields: Any) -> Geometry:

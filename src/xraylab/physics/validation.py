@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from xraylab.physics.config import PhysicsConfig, apply_overrides
+from xraylab.physics.config import PhysicsConfig, with_overrides
 from xraylab.physics.geometry import Geometry
 
 
@@ -115,7 +115,7 @@ def _slab_config(cfg: PhysicsConfig, grid: bool) -> PhysicsConfig:
                            "focal_spot": cfg.focal_spot.model_copy(update={"enabled": False})}
     if grid and cfg.grid is not None:
         upd["grid"] = cfg.grid.model_copy(update={"moving": True})
-    return cfg.model_copy(update=upd) if grid else apply_overrides(cfg.model_copy(update=upd), ["grid=none"])
+    return cfg.model_copy(update=upd) if grid else with_overrides(cfg.model_copy(update=upd), ["grid=none"])
 
 
 def _weighted_ts_tp(cfg: PhysicsConfig, geometry: Geometry, materials: dict) -> dict[str, float]:

@@ -20,6 +20,8 @@ KVP                             (0018,0060)  tube voltage, kV
 Exposure / ExposureInuAs        (0018,1152)  tube load in mAs (integer) / (0018,1153) in µAs (integer)
 DistanceSourceToDetector        (0018,1110)  SID, mm
 DistanceSourceToPatient         (0018,1111)  source to isocenter (SOD), mm
+EntranceDoseInmGy               (0040,0302)  entrance surface air kerma with backscatter, mGy
+ImageAndFluoroscopyAreaDoseProduct (0018,115E) dose–area product, dGy·cm²
 ViewPosition                    (0018,5101)  ``PA`` / ``AP``
 PatientOrientation              (0020,0020)  ``L\\F``: columns run to the patient's left, rows to the feet (xraylab
                                              shows PA and AP alike as the viewer facing the patient)
@@ -62,6 +64,8 @@ class DXAcquisition:
     sid_mm: float | None = None
     sod_mm: float | None = None
     view: str = "PA"
+    entrance_dose_mgy: float | None = None
+    area_dose_product_dgy_cm2: float | None = None
     patient_orientation: tuple[str, str] = ("L", "F")
     body_part: str = "CHEST"
 
@@ -74,12 +78,13 @@ class DXAcquisition:
 
 
 def acquisition_from(geometry: Any, physics: Any, shape: Sequence[int],
-                     spacing_mm: float | None = None) -> DXAcquisition:
+                     spacing_mm: float | None = None, dose: dict | None = None) -> DXAcquisition:
     """A :class:`DXAcquisition` from a resolved :class:`~xraylab.physics.geometry.Geometry` and
     :class:`~xraylab.physics.config.PhysicsConfig`, for an image of ``shape`` (rows, cols). Without
     ``spacing_mm`` (detector-plane spacing of the stored pixels) the image covers the whole detector: the detector
     extent divided by the image's pixel counts (a resized image; xraylab keeps the aspect ratio, so a padded image
-    gets the larger of the two)."""
+    gets the larger of the two). ``dose``: the render's :func:`xraylab.physics.dose.dose_report`, written as
+    EntranceDoseInmGy and ImageAndFluoroscopyAreaDoseProduct."""
     rows, cols = int(shape[0]), int(shape[1])
     if spacing_mm is not None and np.isfinite(spacing_mm) and spacing_mm > 0:
         spacing = (float(spacing_mm), float(spacing_mm))
@@ -95,6 +100,8 @@ def acquisition_from(geometry: Any, physics: Any, shape: Sequence[int],
         sid_mm=geometry.sid_mm,
         sod_mm=geometry.sod_mm,
         view=str(geometry.view),
+        entrance_dose_mgy=dose["entrance_surface_air_kerma_ugy"] / 1000.0 if dose else None,
+        area_dose_product_dgy_cm2=dose["dose_area_product_gy_cm2"] * 10.0 if dose else None,
     )
 
 
@@ -221,6 +228,10 @@ def dx_dataset(
         ds.DistanceSourceToDetector = _ds(a.sid_mm)
     if a.sod_mm is not None:
         ds.DistanceSourceToPatient = _ds(a.sod_mm)
+    if a.entrance_dose_mgy is not None:  # (0040,0302) ESAK incl. backscatter, mGy; (0018,115E) DAP, dGy·cm²
+        ds.EntranceDoseInmGy = _ds(a.entrance_dose_mgy)
+    if a.area_dose_product_dgy_cm2 is not None:
+        ds.ImageAndFluoroscopyAreaDoseProduct = _ds(a.area_dose_product_dgy_cm2)
     # image pixel (PS3.3 C.7.6.3)
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
@@ -316,7 +327,7 @@ def render_dx_blobs(
     image covers the whole detector). Keys are file-name suffixes (``""``, ``"_for_processing"``).
     """
     geometry = result.projection.geometries[0]
-    acq = acquisition_from(geometry, physics, arrays.image.shape, spacing_mm)
+    acq = acquisition_from(geometry, physics, arrays.image.shape, spacing_mm, getattr(result, "dose", None))
     return view_dx_blobs(arrays.image, arrays.for_processing, acq,
                          derivation=derivation_text(ct_name, geometry, preset, renderer),
                          uid_seed=f"{ct_name}|{geometry.model_dump_json()}|{seed}", patient_id=ct_name)

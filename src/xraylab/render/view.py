@@ -38,14 +38,17 @@ class RenderResult:
     *for-processing* image: no enhancement, no LUT; ≥ 0, attenuation bright) and ``valid`` (1 where the ray
     crosses the CT's whole superior–inferior extent, :func:`xraylab.physics.fov.valid_rays`);
     ``seconds``: stage → wall seconds; ``out``: the folder written by :func:`render_ct`, if any;
-    ``field``: how the field of view was restricted (:func:`xraylab.physics.fov.auto_collimation`'s info).
+    ``field``: how the field of view was restricted (:func:`xraylab.physics.fov.auto_collimation`'s info);
+    ``dose``: entrance surface air kerma, dose–area product, detector air kerma
+    (:func:`xraylab.physics.dose.dose_report`).
     """
 
     projection: Projection
     layers: dict[str, torch.Tensor]
     seconds: dict[str, float] = field(default_factory=dict)
     out: Path | None = None
-    field: dict = field(default_factory=dict)
+    dose: dict = field(default_factory=dict)
+    field: dict = field(default_factory=dict)  # (declared last: it shadows dataclasses.field in this body)
 
 
 @dataclass
@@ -86,6 +89,7 @@ def render_view(
     (every preset) the blades close along the body axis to the rows whose rays cross the CT's whole S–I extent
     (:mod:`xraylab.physics.fov`); ``result.field`` records it and ``layers["valid"]`` marks those rays.
     """
+    from xraylab.physics.dose import dose_report
     from xraylab.physics.fov import auto_collimation, valid_rays
     from xraylab.physics.simulator import XRaySimulator
 
@@ -112,7 +116,8 @@ def render_view(
     layers["for_processing"] = -torch.log(layers["normalized"].clamp_min(1e-6))
     layers["valid"] = valid.to(device=projector.device, dtype=torch.float32).view(1, 1, *valid.shape)
     times["physics"] = time.perf_counter() - t0
-    return RenderResult(projection, layers, times, field=field_info)
+    dose = dose_report(projector.ct, det_geom, physics, layers, simulator.info)
+    return RenderResult(projection, layers, times, field=field_info, dose=dose)
 
 
 def framing_box(

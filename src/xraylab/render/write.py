@@ -109,6 +109,7 @@ def write_view(
             "structures": structures,
             "seed": seed,
             "field": result.field,
+            "dose": result.dose,
             "for_processing_png_scale": FOR_PROCESSING_SCALE,
             "seconds": result.seconds,
             "versions": package_versions(),

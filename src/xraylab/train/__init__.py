@@ -12,8 +12,7 @@ The names below are imported lazily so that ``import xraylab.train`` stays cheap
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from xraylab.lazy import lazy_exports
 
 _EXPORTS = {
     "fit": "xraylab.train.trainer",
@@ -30,7 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'xraylab.train' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

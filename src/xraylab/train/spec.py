@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xraylab.errors import ConfigError
 from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
+from xraylab.registry import registered_name
 from xraylab.specs import read_yaml_mapping, validate_spec
 
 TASKS = ("segmentation", "classification", "severity", "type")
@@ -63,21 +64,12 @@ class DatasetSpec(_Strict):
 class ModelSpec(_Strict):
     """A model by factory name (see :func:`xraylab.train.models.build_model`)."""
 
-    name: str
+    name: Annotated[str, registered_name("xraylab.train.models:MODELS", "model")]
     kwargs: dict[str, Any] = Field(
         default_factory=dict, description="factory options, e.g. {depth: 4, encoder_name: resnet18}"
     )
     weights: str | None = Field(None, description="local state-dict file to start from (nothing is downloaded)")
     weights_prefix: str = Field("", description="prefix added to the file's keys, e.g. 'encoder.' for a bare ResNet")
-
-    @field_validator("name")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from xraylab.train.models import MODELS
-
-        if v not in MODELS:
-            raise ValueError(f"unknown model {v!r}; choose one of {', '.join(MODELS.names())}")
-        return v
 
 
 class LossSpec(_Strict):
@@ -94,17 +86,24 @@ WEIGHT_DECAY_MAX = 1.0
 
 
 class OptimizerSpec(_Strict):
-    name: Literal["adam", "adamw"] = "adam"
+    """The optimiser of every training run, 2D and 3D (:func:`xraylab.train.optim.build_optimizer`)."""
+
+    name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = Field(0.01, gt=LR_RANGE[0], le=LR_RANGE[1],
-                      description="learning rate, 0 < lr ≤ 1 (Fok et al.: Adam, 0.01)")
+                      description="learning rate, 0 < lr ≤ 1 (Fok et al.: Adam, 0.01; nnU-Net: SGD, 0.01)")
     weight_decay: float = Field(0.0, ge=0, le=WEIGHT_DECAY_MAX, description="decoupled (adamw) or L2 (adam), 0 … 1")
+    momentum: float = Field(0.99, ge=0, lt=1, description="sgd only: momentum, Nesterov when > 0 (nnU-Net: 0.99)")
 
 
 class SchedulerSpec(_Strict):
-    name: Literal["none", "cosine", "step"] = "none"
+    """The learning-rate schedule, stepped once per epoch (:func:`xraylab.train.optim.build_scheduler`)."""
+
+    name: Literal["none", "cosine", "step", "poly"] = "none"
     step_size: int = Field(10, ge=1, description="epochs between decays (step)")
     gamma: float = Field(0.1, gt=0, le=1, description="decay factor per step_size epochs, 0 < gamma ≤ 1 (step)")
     min_lr: float = Field(0.0, ge=0, le=LR_RANGE[1], description="final learning rate (cosine), ≤ optimizer.lr")
+    exponent: float = Field(0.9, ge=0, le=10,
+                            description="poly: lr = lr0 (1 - epoch / epochs)^exponent (nnU-Net: 0.9)")
 
 
 class EarlyStoppingSpec(_Strict):
@@ -114,20 +113,12 @@ class EarlyStoppingSpec(_Strict):
 
 
 class AugmentationSpec(_Strict):
-    strategy: str = Field("none", description="a registered augmentation strategy (xraylab.degrade.pipelines)")
+    strategy: Annotated[str, registered_name("xraylab.degrade.pipelines:AUGMENTATIONS", "augmentation strategy")] = \
+        Field("none", description="a registered augmentation strategy (xraylab.degrade.pipelines)")
     p_clean: float | None = Field(
         None, ge=0, le=1, description="probability that a training image stays clean (null = the strategy's default)"
     )
     options: dict[str, Any] = Field(default_factory=dict, description="extra options for make_augmentation")
-
-    @field_validator("strategy")
-    @classmethod
-    def _known_strategy(cls, v: str) -> str:
-        from xraylab.degrade.pipelines import AUGMENTATIONS
-
-        if v not in AUGMENTATIONS:
-            raise ValueError(f"unknown augmentation strategy {v!r}; choose one of {', '.join(AUGMENTATIONS.names())}")
-        return v
 
 
 class AdversarialSpec(_Strict):
@@ -227,7 +218,7 @@ def load_spec(path: str | os.PathLike, data_paths: dict[str, str] | None = None,
     path = Path(path)
     raw = read_yaml_mapping(path, "training")
     raw = paths_relative_to(raw, path.parent)
-    raw = apply_overrides(raw, data_paths, str(path), sets, **overrides)
+    raw = override_raw(raw, data_paths, str(path), sets, **overrides)
     return parse_spec(raw, str(path))
 
 
@@ -247,7 +238,7 @@ def paths_relative_to(raw: Any, folder: Path) -> Any:
     return raw
 
 
-def apply_overrides(raw: Any, data_paths: dict[str, str] | None, source: str, sets: Iterable[Override] = (),
+def override_raw(raw: Any, data_paths: dict[str, str] | None, source: str, sets: Iterable[Override] = (),
                     **overrides: Any) -> Any:
     """A copy of the raw spec with dataset paths, ``key.path=value`` overrides and top-level fields replaced."""
     if not isinstance(raw, dict):

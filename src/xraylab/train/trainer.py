@@ -37,6 +37,7 @@ from xraylab.train.losses import build_loss
 from xraylab.train.metrics import monitor_name
 from xraylab.train.mixing import MixedData, epoch_indices, load_mixed_data
 from xraylab.train.models import MODELS, build_model, load_weights
+from xraylab.train.optim import build_optimizer, build_scheduler
 from xraylab.train.records import (
     CURVES,
     METRICS,
@@ -102,21 +103,6 @@ def _loaders(spec: TrainSpec, data: MixedData, epoch: int, device: torch.device)
                        num_workers=spec.num_workers, pin_memory=pin)
     val = DataLoader(val_ds, batch_size=spec.batch_size, shuffle=False, num_workers=spec.num_workers, pin_memory=pin)
     return train, val
-
-
-def _optimizer(spec: TrainSpec, model: torch.nn.Module) -> torch.optim.Optimizer:
-    o = spec.optimizer
-    cls = torch.optim.Adam if o.name == "adam" else torch.optim.AdamW
-    return cls(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-
-
-def _scheduler(spec: TrainSpec, optimizer: torch.optim.Optimizer):
-    s = spec.scheduler
-    if s.name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=spec.epochs, eta_min=s.min_lr)
-    if s.name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=s.step_size, gamma=s.gamma)
-    return None
 
 
 def _data_info(spec: TrainSpec, data: MixedData) -> dict[str, Any]:
@@ -260,8 +246,8 @@ class _Run:
         if spec.model.weights:
             load_weights(model, spec.model.weights, prefix=spec.model.weights_prefix)
         self.model = model.to(device)
-        self.optimizer = _optimizer(spec, model)
-        self.scheduler = _scheduler(spec, self.optimizer)
+        self.optimizer = build_optimizer(spec.optimizer, model.parameters())
+        self.scheduler = build_scheduler(spec.scheduler, self.optimizer, spec.epochs)
         use_amp = spec.amp and device.type == "cuda"
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
         self.aug_gen = torch.Generator().manual_seed(_seed_of(spec.seed, 2))

@@ -210,7 +210,7 @@ def _sizes(vols: Path, deg: Path, spec: ExperimentSpec) -> dict[str, Any]:
             "shapes": dict(zip(m["image_id"], m["shape"])), "degraded_volumes": len(dm),
             "model": tr.get("model"), "patch": tr.get("patch"), "batch_size": tr.get("batch_size"),
             "epochs": tr.get("epochs"), "steps_per_epoch": tr.get("steps_per_epoch"),
-            "optimizer": tr.get("optimizer")}
+            "optimizer": tr.get("optimizer"), "scheduler": tr.get("scheduler")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xraylab.overrides import Override, apply_overrides
+from xraylab.registry import registered_name
 from xraylab.specs import read_yaml_mapping, validate_spec
+from xraylab.train.spec import OptimizerSpec, SchedulerSpec
 
 TASK: Literal["segmentation_3d"] = "segmentation_3d"
 
@@ -46,26 +49,10 @@ class VolumeModelSpec(_Strict):
         return v
 
 
-class VolumeOptimizerSpec(_Strict):
-    name: Literal["sgd", "adam", "adamw"] = Field("sgd", description="nnU-Net: SGD, Nesterov momentum 0.99")
-    lr: float = Field(0.01, gt=0, description="initial learning rate (nnU-Net: 0.01)")
-    momentum: float = Field(0.99, ge=0, lt=1)
-    weight_decay: float = Field(3e-5, ge=0, description="nnU-Net: 3e-5")
-    poly_exponent: float = Field(0.9, ge=0, description="lr = lr0 (1 - epoch / epochs)^exp (nnU-Net poly; 0 = fixed)")
-
-
 class VolumeAugSpec(_Strict):
-    strategy: str = Field("none", description="none, single, all_corruption, intensity, geometric, artifact, ramp")
+    strategy: Annotated[str, registered_name("xraylab.volumes.augment:STRATEGIES", "strategy")] = Field(
+        "none", description="none, single, all_corruption, intensity, geometric, artifact, ramp")
     options: dict[str, Any] = Field(default_factory=dict, description="RampConfig fields, e.g. {exclude: [ct_stripe]}")
-
-    @field_validator("strategy")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        from xraylab.volumes.augment import STRATEGIES
-
-        if v not in STRATEGIES:
-            raise ValueError(f"unknown strategy {v!r}; choose one of {', '.join(STRATEGIES)}")
-        return v
 
 
 class VolumeTrainSpec(_Strict):
@@ -77,7 +64,11 @@ class VolumeTrainSpec(_Strict):
     data: str | None = Field(None, description="volume dataset folder (relative to the spec file); or --data ct=DIR")
     classes: list[str] | None = Field(None, description="output classes (null = the dataset's classes)")
     model: VolumeModelSpec = Field(default_factory=VolumeModelSpec)
-    optimizer: VolumeOptimizerSpec = Field(default_factory=VolumeOptimizerSpec)
+    optimizer: OptimizerSpec = Field(
+        default_factory=lambda: OptimizerSpec(name="sgd", lr=0.01, momentum=0.99, weight_decay=3e-5),
+        description="the 2D trainer's optimizer block (nnU-Net default: SGD, Nesterov 0.99, lr 0.01, wd 3e-5)")
+    scheduler: SchedulerSpec = Field(default_factory=lambda: SchedulerSpec(name="poly", exponent=0.9),
+                                     description="the 2D trainer's scheduler block (nnU-Net default: poly 0.9)")
     augmentation: VolumeAugSpec = Field(default_factory=VolumeAugSpec)
     patch: list[int] = Field([128, 128, 128], min_length=3, max_length=3, description="training patch, voxels")
     batch_size: int = Field(2, ge=1, description="patches per step (nnU-Net: 2)")
@@ -95,21 +86,39 @@ class VolumeTrainSpec(_Strict):
     amp: bool = Field(True, description="mixed precision on CUDA")
     cpu_threads: int | None = Field(None, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _poly_in_optimizer(cls, raw: Any) -> Any:
+        return legacy_poly(raw)
+
+
+def legacy_poly(raw: Any) -> Any:
+    """Specs written before the 2D and 3D blocks were shared gave ``optimizer.poly_exponent``: read it as the
+    ``scheduler: {name: poly, exponent: ...}`` block."""
+    if isinstance(raw, dict) and isinstance(raw.get("optimizer"), dict) and "poly_exponent" in raw["optimizer"]:
+        opt = dict(raw["optimizer"])
+        raw = dict(raw, optimizer=opt, scheduler={"name": "poly", "exponent": opt.pop("poly_exponent")})
+    return raw
+
 
 def parse_volume_spec(raw: dict[str, Any], source: str = "<spec>") -> VolumeTrainSpec:
     """Validate a spec mapping; one-line ``ConfigError`` naming ``source`` and the field otherwise."""
     return validate_spec(VolumeTrainSpec, raw, source, "3D training")
 
 
-def load_volume_spec(path: str | os.PathLike, data: str | None = None, **overrides: Any) -> VolumeTrainSpec:
-    """Read a spec file; relative ``data`` resolves against its folder; ``data``/``overrides`` replace fields."""
+def load_volume_spec(path: str | os.PathLike, data: str | None = None, sets: Sequence[Override] = (),
+                     **overrides: Any) -> VolumeTrainSpec:
+    """Read a spec file; relative ``data`` resolves against its folder; ``data``, ``--set key.path=value``
+    overrides (the grammar of :mod:`xraylab.overrides`, as for 2D specs) and ``overrides`` replace fields."""
     path = Path(path)
     raw = dict(read_yaml_mapping(path, "3D training"))
     if isinstance(raw.get("data"), str) and not Path(raw["data"]).is_absolute():
         raw["data"] = str(path.parent / raw["data"])
     if data is not None:
         raw["data"] = str(data)
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+    items = list(sets) + [(k, v) for k, v in overrides.items() if v is not None]
+    raw = apply_overrides(legacy_poly(raw), items, model=VolumeTrainSpec,
+                          label=f"{path}: --set")
     return parse_volume_spec(raw, str(path))
 
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import yaml
 
 from xraylab.errors import ConfigError
+from xraylab.train.optim import build_optimizer, build_scheduler
 from xraylab.volumes.dataset import Volume, load_volume, read_rows, require_volume_dataset
 from xraylab.volumes.spec import VolumeModelSpec, VolumeTrainSpec
 
@@ -192,15 +193,8 @@ def fit_volume(spec: VolumeTrainSpec, run_dir: str | Path, log: Callable[[str], 
     n_out = len(classes) + 1
     model = build_model(spec.model, n_out).to(device)
     loss_fn = DiceCELoss(to_onehot_y=True, softmax=True)
-    o = spec.optimizer
-    opt: torch.optim.Optimizer
-    if o.name == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, nesterov=o.momentum > 0,
-                              weight_decay=o.weight_decay)
-    elif o.name == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
-    else:
-        opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    opt = build_optimizer(spec.optimizer, model.parameters())
+    sched = build_scheduler(spec.scheduler, opt, spec.epochs)
     use_amp = spec.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -213,9 +207,7 @@ def fit_volume(spec: VolumeTrainSpec, run_dir: str | Path, log: Callable[[str], 
     lines = ["epoch,loss,val_dice,lr,seconds"]
     best, best_epoch, t0 = -1.0, 0, time.time()
     for epoch in range(1, spec.epochs + 1):
-        lr = o.lr * (1 - (epoch - 1) / spec.epochs) ** o.poly_exponent
-        for pg in opt.param_groups:
-            pg["lr"] = lr
+        lr = float(opt.param_groups[0]["lr"])
         model.train()
         losses = []
         for _ in range(spec.steps_per_epoch):
@@ -246,6 +238,8 @@ def fit_volume(spec: VolumeTrainSpec, run_dir: str | Path, log: Callable[[str], 
                 best, best_epoch = vd, epoch
                 torch.save({"state_dict": model.state_dict(), "config": config, "epoch": epoch, "val_dice": vd},
                            run_dir / "checkpoints" / "best.pt")
+        if sched is not None:
+            sched.step()
         lines.append(f"{epoch},{np.mean(losses):.5f},{vd:.5f},{lr:.6g},{time.time() - t0:.1f}")
         (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
         if log:

@@ -21,10 +21,11 @@ from xraylab.data.importers.base import (
     SourceItem,
 )
 from xraylab.data.importers.engine import ImportResult, import_dataset, parse_split
-from xraylab.data.importers.readers import Radiograph, read_binary_mask, read_dicom, read_radiograph
+from xraylab.data.importers.readers import Radiograph, read_dicom, read_radiograph
+from xraylab.io.images import read_mask
 
 __all__ = [
     "LAYOUTS", "Layout", "LayoutOption", "SourceItem", "MaskFile", "PolygonMask", "EmptyMask", "MissingMask",
     "import_dataset", "ImportResult", "parse_split", "Radiograph", "read_radiograph", "read_dicom",
-    "read_binary_mask",
+    "read_mask",
 ]

@@ -48,7 +48,7 @@ def canonical_structure(name: str) -> str:
 # --------------------------------------------------------------------------- mask references
 @dataclass(frozen=True)
 class MaskFile:
-    """A mask stored as an image file (any non-zero-ish pixel is foreground, see ``read_binary_mask``)."""
+    """A mask stored as an image file (foreground as :func:`xraylab.io.images.read_mask` reads it)."""
 
     path: Path
 
@@ -76,6 +76,11 @@ class MissingMask:
 MaskRef = MaskFile | PolygonMask | EmptyMask | MissingMask
 
 
+def mask_ref(found: Path | None, looked_for: str) -> MaskRef:
+    """``MaskFile(found)`` when a mask file was found, else ``MissingMask(looked_for)`` (the error names it)."""
+    return MaskFile(found) if found is not None else MissingMask(looked_for)
+
+
 # --------------------------------------------------------------------------- source items
 @dataclass
 class SourceItem:
@@ -98,6 +103,9 @@ class SourceItem:
     reader: Callable[[Path], Any] | None = None
     spacing_mm: float | None = None
 
+    def __post_init__(self) -> None:
+        self.item_id = sanitize_id(self.item_id)  # ids come from file names: made file-name safe here, once
+
 
 @dataclass(frozen=True)
 class LayoutOption:
@@ -111,7 +119,11 @@ class LayoutOption:
 
 
 class Layout:
-    """Base class of the import layouts. Subclasses set the class attributes and implement :meth:`scan`."""
+    """Base class of the import layouts: owns registration, option handling and the id check.
+
+    A subclass sets the class attributes (a non-empty ``name`` registers it in :data:`LAYOUTS`) and implements
+    :meth:`find_items`; :meth:`scan` calls it and checks that the ids are unique.
+    """
 
     name: ClassVar[str] = ""
     #: one line for the command list
@@ -129,6 +141,11 @@ class Layout:
     default_licence: ClassVar[str | None] = None
     #: what the dataset's own split means (shown in --help and dataset.json), or None if it has none
     source_split_note: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):
+            LAYOUTS.register(cls.name, cls)
 
     def __init__(self, **options: Any) -> None:
         known = {o.name: o for o in self.options}
@@ -151,7 +168,13 @@ class Layout:
             out[o.name] = v
         return out
 
-    def scan(self, root: Path) -> list[SourceItem]:  # pragma: no cover - abstract
+    def scan(self, root: Path) -> list[SourceItem]:
+        """The source items under ``root`` (no pixels read); an InputFileError when two share an id."""
+        items = self.find_items(root)
+        unique_ids(items, root)
+        return items
+
+    def find_items(self, root: Path) -> list[SourceItem]:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -161,6 +184,18 @@ def require_dir(path: Path, what: str, hint: str = "") -> Path:
     if not path.is_dir():
         raise InputFileError(f"{path}: {what} folder not found{'; ' + hint if hint else ''}")
     return path
+
+
+def find_folder(root: Path, holds: Callable[[Path], bool], expected: str, hint: str = "", depth: int = 2) -> Path:
+    """``root`` or the first sub-folder at most ``depth`` levels below it (sorted, breadth first) for which
+    ``holds(folder)`` is true; otherwise an InputFileError saying what was ``expected`` there (and ``hint``)."""
+    for level in range(depth + 1):
+        pattern = "/".join(["*"] * level)
+        for cand in ([root] if level == 0 else sorted(root.glob(pattern))):
+            if cand.is_dir() and holds(cand):
+                return cand
+    raise InputFileError(f"{root}: no {expected} found at ROOT or up to {depth} levels below"
+                         + (f"; {hint}" if hint else ""))
 
 
 def list_files(folder: Path, exts: Iterable[str], recursive: bool = False) -> list[Path]:

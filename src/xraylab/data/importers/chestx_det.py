@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from xraylab.data.importers.base import (
-    LAYOUTS,
     EmptyMask,
     Layout,
     LayoutOption,
@@ -29,8 +28,6 @@ from xraylab.data.importers.base import (
     SourceItem,
     canonical_structure,
     list_files,
-    sanitize_id,
-    unique_ids,
 )
 from xraylab.data.importers.readers import DICOM_EXTS, RASTER_EXTS
 from xraylab.errors import InputFileError
@@ -62,7 +59,6 @@ def _box_polygon(box: Any) -> tuple[tuple[float, float], ...]:
     return ((x1, y1), (x2, y1), (x2, y2), (x1, y2))
 
 
-@LAYOUTS.register("chestx_det")
 class ChestXDetLayout(Layout):
     name = "chestx_det"
     summary = "ChestX-Det: JSON with polygons + category names per image (13 findings), images anywhere under ROOT"
@@ -82,7 +78,7 @@ class ChestXDetLayout(Layout):
     default_licence = "images: NIH ChestX-ray14 (unrestricted use, citation requested); annotations: ChestX-Det terms"
     source_split_note = "the annotation file an image is listed in (ChestX_Det_train.json → train, _test → test)"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         if self.annotations:
             files = [Path(a) for a in self.annotations]
             for f in files:
@@ -146,9 +142,8 @@ class ChestXDetLayout(Layout):
                 masks[s] = PolygonMask(tuple(per_cat[cat]), source=f.name) if cat in per_cat else EmptyMask()
             meta = {"findings": ";".join(sorted(set(syms))) or "none", "n_findings": len(syms),
                     "masks_from_boxes": from_box}
-            items.append(SourceItem(item_id=sanitize_id(Path(name).stem), image=paths[0], masks=masks,
+            items.append(SourceItem(item_id=Path(name).stem, image=paths[0], masks=masks,
                                     source_split=_split_of(f), meta=meta))
-        unique_ids(items, root)
         self.categories = categories
         return items
 

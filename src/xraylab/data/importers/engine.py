@@ -45,9 +45,10 @@ from xraylab.data.importers.base import (
     mapping_option,
 )
 from xraylab.data.importers.metadata import Metadata
-from xraylab.data.importers.readers import rasterize_polygons, read_binary_mask, read_radiograph
+from xraylab.data.importers.readers import rasterize_polygons, read_radiograph
 from xraylab.data.splits import SPLITS
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.io.images import read_image, read_mask
 from xraylab.io.ownership import check_not_inside_inputs
 
 KIND = "import"
@@ -207,7 +208,7 @@ def structure_definitions(plan: _StructurePlan, layout: Layout, define: Mapping[
 def load_mask(ref: Any, image_hw: tuple[int, int]) -> np.ndarray:
     """A mask reference → bool array (files at their own resolution; polygons/empties on the image grid)."""
     if isinstance(ref, MaskFile):
-        return read_binary_mask(ref.path)
+        return read_mask(ref.path)
     if isinstance(ref, PolygonMask):
         return rasterize_polygons(ref.polygons, image_hw)
     if isinstance(ref, EmptyMask):
@@ -343,7 +344,6 @@ def _contact_sheet_hook(structures: list[str], n_max: int, title: str):
     def hook(out: Path, rows: list[dict]) -> Path | None:
         if n_max <= 0 or not rows:
             return None
-        from xraylab.io.images import read_image, read_mask
         from xraylab.viz import contact_sheet
 
         sel = rows

@@ -16,25 +16,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from xraylab.data.importers.base import (
-    LAYOUTS,
     Layout,
     LayoutOption,
-    MaskFile,
     MaskRef,
-    MissingMask,
     SourceItem,
     canonical_structure,
     find_mask,
     list_files,
+    mask_ref,
     require_dir,
-    sanitize_id,
-    unique_ids,
 )
 from xraylab.data.importers.metadata import Metadata, find_metadata_file
 from xraylab.data.importers.readers import IMAGE_EXTS, MASK_EXTS, dicom_header, is_dicom
 
 
-@LAYOUTS.register("folder")
 class FolderLayout(Layout):
     name = "folder"
     summary = "generic images/<name> + masks/<structure>/<name>, optional items.json or CSV per image"
@@ -60,7 +55,7 @@ class FolderLayout(Layout):
     )
     structure_definitions = {}
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         from xraylab.io.paths import confined
 
         images_dir = require_dir(confined(root, self.images_dir, "--images-dir"), "images",
@@ -90,8 +85,8 @@ class FolderLayout(Layout):
             masks: dict[str, MaskRef] = {}
             for s, d in structure_dirs.items():
                 found = find_mask(d, img.name, MASK_EXTS, suffixes)
-                masks[s] = MaskFile(found) if found else MissingMask(f"{d}/{img.stem}{self.mask_suffix}.*")
-            it = SourceItem(item_id=sanitize_id(img.stem), image=img, masks=masks)
+                masks[s] = mask_ref(found, f"{d}/{img.stem}{self.mask_suffix}.*")
+            it = SourceItem(item_id=img.stem, image=img, masks=masks)
             if md is not None:
                 fields = md.lookup(img.name)
                 it.subject_id = fields.pop("subject_id", None)
@@ -100,7 +95,6 @@ class FolderLayout(Layout):
             if it.subject_id is None and is_dicom(img):  # DICOM carries its patient: keep splits subject-level
                 it.subject_id = dicom_header(img).get("PatientID")
             items.append(it)
-        unique_ids(items, root)
         if md is not None:  # a metadata row for an image that is not there is a stale or misnamed row
             ghosts = md.unmatched([it.image.name for it in items])
             if ghosts:

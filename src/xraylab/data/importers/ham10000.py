@@ -20,18 +20,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from xraylab.data.importers.base import (
-    LAYOUTS,
-    Layout,
-    LayoutOption,
-    MaskFile,
-    MaskRef,
-    MissingMask,
-    SourceItem,
-    list_files,
-    sanitize_id,
-    unique_ids,
-)
+from xraylab.data.importers.base import Layout, LayoutOption, MaskRef, SourceItem, list_files, mask_ref
 from xraylab.data.importers.colour import read_colour
 from xraylab.errors import InputFileError
 
@@ -77,7 +66,6 @@ def _find_metadata(root: Path, given: str) -> Path | None:
     return None
 
 
-@LAYOUTS.register("ham10000")
 class HAM10000Layout(Layout):
     name = "ham10000"
     summary = "HAM10000 dermoscopy: HAM10000_images_part_*/ISIC_*.jpg, *_segmentation.png masks, HAM10000_metadata.csv"
@@ -97,7 +85,7 @@ class HAM10000Layout(Layout):
                                      "by a dermatologist)"}
     default_licence = "CC BY-NC-SA 4.0 (HAM10000, Tschandl et al. 2018)"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         images = [p for p in list_files(root, (".jpg", ".jpeg", ".png"), recursive=True)
                   if p.stem.upper().startswith("ISIC_") and not p.stem.lower().endswith("_segmentation")
                   and "masks" not in p.relative_to(root).parts]
@@ -116,7 +104,7 @@ class HAM10000Layout(Layout):
             if found is None and (lesion_dir / f"{img.stem}.png").is_file():
                 found = lesion_dir / f"{img.stem}.png"
             masks: dict[str, MaskRef] = {
-                LESION: MaskFile(found) if found else MissingMask(f"{img.stem}_segmentation.png under {root}")}
+                LESION: mask_ref(found, f"{img.stem}_segmentation.png under {root}")}
             rec = md.get(img.stem, {})
             meta: dict[str, object] = {"view": "dermoscopy"}
             if rec.get("dx"):
@@ -125,7 +113,6 @@ class HAM10000Layout(Layout):
             meta.update({k: rec[k] for k in _META_COLUMNS[1:] if rec.get(k)})
             if rec.get("lesion_id"):
                 meta["lesion_id"] = rec["lesion_id"]
-            items.append(SourceItem(item_id=sanitize_id(img.stem), image=img, masks=masks,
+            items.append(SourceItem(item_id=img.stem, image=img, masks=masks,
                                     subject_id=rec.get("lesion_id") or None, meta=meta, reader=read_colour))
-        unique_ids(items, root)
         return items

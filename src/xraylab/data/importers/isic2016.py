@@ -20,18 +20,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from xraylab.data.importers.base import (
-    LAYOUTS,
-    Layout,
-    MaskFile,
-    MaskRef,
-    MissingMask,
-    SourceItem,
-    find_mask,
-    list_files,
-    sanitize_id,
-    unique_ids,
-)
+from xraylab.data.importers.base import Layout, MaskRef, SourceItem, find_folder, find_mask, list_files, mask_ref
 from xraylab.data.importers.colour import read_colour
 from xraylab.data.importers.readers import MASK_EXTS, RASTER_EXTS
 from xraylab.errors import InputFileError
@@ -76,15 +65,11 @@ def _first_dir(base: Path, names: list[str]) -> Path | None:
 
 def locate_root(root: Path) -> Path:
     """``root`` or the sub-folder (depth ≤ 2) holding the ``ISBI2016_ISIC_Part*_Data`` folders."""
-    for cand in [root, *sorted(p for p in root.glob("*") if p.is_dir()),
-                 *sorted(p for p in root.glob("*/*") if p.is_dir())]:
-        if any(cand.glob("ISBI2016_ISIC_Part*_Data")):
-            return cand
-    raise InputFileError(f"{root}: no ISBI2016_ISIC_Part1_Training_Data/ (or Part3 / Test) folder found at ROOT or "
-                         "up to two levels below; unpack the ISIC 2016 zips into one folder")
+    return find_folder(root, lambda d: any(d.glob("ISBI2016_ISIC_Part*_Data")),
+                       "ISBI2016_ISIC_Part1_Training_Data/ (or Part3 / Test) folder",
+                       "unpack the ISIC 2016 zips into one folder")
 
 
-@LAYOUTS.register("isic2016")
 class ISIC2016Layout(Layout):
     name = "isic2016"
     summary = "ISIC 2016 (ISBI) dermoscopy: Part1 images + _Segmentation.png lesion masks, Part3 benign/malignant CSV"
@@ -100,7 +85,7 @@ class ISIC2016Layout(Layout):
     default_licence = "ISIC Archive per-image licence (CC-0, CC-BY or CC-BY-NC); cite Gutman et al. 2016"
     source_split_note = "ISIC 2016 challenge: Training → train, Test → test"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         base = locate_root(root)
         items: list[SourceItem] = []
         for split, part in PARTS.items():
@@ -114,13 +99,12 @@ class ISIC2016Layout(Layout):
                     continue
                 found = find_mask(truth, img.name, MASK_EXTS, ("_Segmentation", "_segmentation"))
                 masks: dict[str, MaskRef] = {
-                    LESION: MaskFile(found) if found else MissingMask(f"{truth}/{img.stem}_Segmentation.png")}
+                    LESION: mask_ref(found, f"{truth}/{img.stem}_Segmentation.png")}
                 meta: dict[str, object] = {"view": "dermoscopy"}
                 if img.stem in labels:
                     meta["label"] = labels[img.stem]
-                items.append(SourceItem(item_id=sanitize_id(img.stem), image=img, masks=masks,
+                items.append(SourceItem(item_id=img.stem, image=img, masks=masks,
                                         subject_id=img.stem, source_split=split, meta=meta, reader=read_colour))
         if not items:
             raise InputFileError(f"{base}: the ISBI2016_ISIC_Part*_Data folders hold no images")
-        unique_ids(items, root)
         return items

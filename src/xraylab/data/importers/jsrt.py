@@ -18,19 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xraylab.data.importers.base import (
-    LAYOUTS,
-    Layout,
-    LayoutOption,
-    MaskFile,
-    MaskRef,
-    MissingMask,
-    SourceItem,
-    find_mask,
-    list_files,
-    sanitize_id,
-    unique_ids,
-)
+from xraylab.data.importers.base import Layout, LayoutOption, MaskRef, SourceItem, find_mask, list_files, mask_ref
 from xraylab.data.importers.readers import (
     DICOM_EXTS,
     JSRT_SHAPE,
@@ -86,7 +74,6 @@ def find_scr_folds(base: Path, max_depth: int = 4) -> dict[str, Path]:
     return found
 
 
-@LAYOUTS.register("jsrt")
 class JSRTLayout(Layout):
     name = "jsrt"
     summary = "JSRT raw .IMG (2048², 12-bit big-endian, inverted) + SCR masks (lungs, heart, clavicles)"
@@ -117,7 +104,7 @@ class JSRTLayout(Layout):
     default_licence = "JSRT/SCR terms: research and education only, no redistribution"
     source_split_note = "SCR folds: fold1 → train, fold2 → test"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         images = [p for p in list_files(root, (".img",) + RASTER_EXTS + DICOM_EXTS, recursive=True)
                   if p.stem.upper().startswith(("JPCLN", "JPCNN")) and "masks" not in p.parts]
         # one file per case: the raw .IMG wins over conversions
@@ -143,10 +130,10 @@ class JSRTLayout(Layout):
                     break
             for scr_name, s in SCR_STRUCTURES.items():
                 found = find_mask(folds[fold] / scr_name, img.name, MASK_EXTS) if fold else None
-                masks[s] = MaskFile(found) if found else MissingMask(
+                masks[s] = mask_ref(found,
                     f"fold1|fold2/masks/{scr_name}/{img.stem}.gif under {scr_base}")
             items.append(SourceItem(
-                item_id=sanitize_id(img.stem),
+                item_id=img.stem,
                 image=img,
                 masks=masks,
                 subject_id=img.stem.upper(),
@@ -154,5 +141,4 @@ class JSRTLayout(Layout):
                 meta={"label": "nodule" if case.startswith("JPCLN") else "non-nodule", "fold": fold},
                 reader=read_jsrt_image,
             ))
-        unique_ids(items, root)
         return items

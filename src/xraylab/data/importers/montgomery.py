@@ -19,20 +19,16 @@ import re
 from pathlib import Path
 
 from xraylab.data.importers.base import (
-    LAYOUTS,
     Layout,
     LayoutOption,
-    MaskFile,
     MaskRef,
-    MissingMask,
     SourceItem,
+    find_folder,
     find_mask,
     list_files,
-    sanitize_id,
-    unique_ids,
+    mask_ref,
 )
 from xraylab.data.importers.readers import DICOM_EXTS, MASK_EXTS, RASTER_EXTS, Radiograph, read_radiograph
-from xraylab.errors import InputFileError
 
 MONTGOMERY_SPACING_MM = 0.0875
 MONTGOMERY_SHORT_SIDE = 4020
@@ -81,19 +77,23 @@ def parse_clinical_reading(path: Path) -> dict[str, str]:
     return out
 
 
+def nlm_meta(img: Path, readings: Path) -> tuple[dict[str, object], str]:
+    """Manifest columns and subject id of an NLM TB-set image (Montgomery, Shenzhen): view PA, label from the
+    name's last digit (``_0`` normal, ``_1`` tuberculosis), sex/age/reading from ``readings/<stem>.txt``."""
+    stem = img.stem
+    meta: dict[str, object] = {"view": "PA"}
+    head, _, tail = stem.rpartition("_")
+    if tail in _LABELS:
+        meta["label"] = _LABELS[tail]
+    meta.update(parse_clinical_reading(readings / f"{stem}.txt"))
+    return meta, head if tail in _LABELS and head else stem
+
+
 def locate(root: Path, folder: str, marker: str) -> Path:
     """``root`` itself or a sub-folder (depth ≤ 2) that holds ``marker`` (e.g. CXR_png)."""
-    if (root / marker).is_dir():
-        return root
-    for depth in (1, 2):
-        for cand in sorted(root.glob("/".join(["*"] * depth))):
-            if cand.is_dir() and (cand / marker).is_dir():
-                return cand
-    raise InputFileError(f"{root}: no {marker}/ folder found (expected {folder}/{marker}/ at ROOT or up to two "
-                         "levels below)")
+    return find_folder(root, lambda d: (d / marker).is_dir(), f"{marker}/ folder", f"expected {folder}/{marker}/")
 
 
-@LAYOUTS.register("montgomery")
 class MontgomeryLayout(Layout):
     name = "montgomery"
     summary = "Montgomery County CXR set: CXR_png/ + ManualMask/leftMask, rightMask (+ ClinicalReadings/)"
@@ -114,7 +114,7 @@ class MontgomeryLayout(Layout):
     }
     default_licence = "NLM Montgomery County set: public, citation requested (Jaeger et al. 2014)"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         base = locate(root, "MontgomerySet", self.images_dir)
         mask_root = base / "ManualMask"
         readings = base / "ClinicalReadings"
@@ -123,15 +123,8 @@ class MontgomeryLayout(Layout):
             masks: dict[str, MaskRef] = {}
             for sub, s in (("leftMask", "left_lung"), ("rightMask", "right_lung")):
                 found = find_mask(mask_root / sub, img.name, MASK_EXTS, ("", "_mask"))
-                masks[s] = MaskFile(found) if found else MissingMask(f"{mask_root / sub}/{img.stem}.png")
-            stem = img.stem
-            meta: dict[str, object] = {"view": "PA"}
-            tail = stem.rsplit("_", 1)[-1]
-            if tail in _LABELS:
-                meta["label"] = _LABELS[tail]
-            meta.update(parse_clinical_reading(readings / f"{stem}.txt"))
-            subject = stem.rsplit("_", 1)[0] if tail in _LABELS else stem
-            items.append(SourceItem(item_id=sanitize_id(stem), image=img, masks=masks, subject_id=subject, meta=meta,
+                masks[s] = mask_ref(found, f"{mask_root / sub}/{img.stem}.png")
+            meta, subject = nlm_meta(img, readings)
+            items.append(SourceItem(item_id=img.stem, image=img, masks=masks, subject_id=subject, meta=meta,
                                     reader=read_montgomery_image))
-        unique_ids(items, root)
         return items

@@ -17,17 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from xraylab.data.importers.base import (
-    LAYOUTS,
-    Layout,
-    MaskFile,
-    MaskRef,
-    MissingMask,
-    SourceItem,
-    list_files,
-    sanitize_id,
-    unique_ids,
-)
+from xraylab.data.importers.base import Layout, MaskRef, SourceItem, find_folder, list_files, mask_ref
 from xraylab.data.importers.colour import read_colour
 from xraylab.data.importers.readers import MASK_EXTS, RASTER_EXTS
 from xraylab.errors import InputFileError
@@ -85,13 +75,9 @@ def read_diagnoses(path: Path) -> dict[str, str]:
 
 def locate_images(root: Path) -> Path:
     """The ``PH2 Dataset images`` folder: ``root`` itself, or below it (depth ≤ 2)."""
-    if any(root.glob("IMD*/IMD*_Dermoscopic_Image")):
-        return root
-    for cand in [*sorted(root.glob("*")), *sorted(root.glob("*/*"))]:
-        if cand.is_dir() and any(cand.glob("IMD*/IMD*_Dermoscopic_Image")):
-            return cand
-    raise InputFileError(f"{root}: no IMD###/IMD###_Dermoscopic_Image/ folders found (expected PH2Dataset/"
-                         "'PH2 Dataset images'/IMD###/… at ROOT or up to two levels below)")
+    return find_folder(root, lambda d: any(d.glob("IMD*/IMD*_Dermoscopic_Image")),
+                       "IMD###/IMD###_Dermoscopic_Image/ folders",
+                       "expected PH2Dataset/'PH2 Dataset images'/IMD###/…")
 
 
 def find_table(root: Path, images: Path) -> Path | None:
@@ -103,7 +89,6 @@ def find_table(root: Path, images: Path) -> Path | None:
     return None
 
 
-@LAYOUTS.register("ph2")
 class PH2Layout(Layout):
     name = "ph2"
     summary = "PH² dermoscopy: IMD###/IMD###_Dermoscopic_Image/*.bmp + IMD###_lesion masks, PH2_dataset.txt diagnoses"
@@ -117,7 +102,7 @@ class PH2Layout(Layout):
     structure_definitions = {LESION: "PH² lesion mask, manually segmented by expert dermatologists"}
     default_licence = "PH² database terms: free for research and education, cite Mendonça et al. 2013"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         images = locate_images(root)
         table = find_table(root, images)
         labels = read_diagnoses(table) if table is not None else {}
@@ -129,11 +114,10 @@ class PH2Layout(Layout):
                 continue
             lesion = list_files(case_dir / f"{case}_lesion", MASK_EXTS)
             masks: dict[str, MaskRef] = {
-                LESION: MaskFile(lesion[0]) if lesion else MissingMask(f"{case_dir}/{case}_lesion/{case}_lesion.bmp")}
+                LESION: mask_ref(lesion[0] if lesion else None, f"{case_dir}/{case}_lesion/{case}_lesion.bmp")}
             meta: dict[str, object] = {"view": "dermoscopy"}
             if case.upper() in labels:
                 meta["label"] = labels[case.upper()]
-            items.append(SourceItem(item_id=sanitize_id(case), image=pics[0], masks=masks, subject_id=case,
+            items.append(SourceItem(item_id=case, image=pics[0], masks=masks, subject_id=case,
                                     meta=meta, reader=read_colour))
-        unique_ids(items, root)
         return items

@@ -57,29 +57,12 @@ def is_dicom(path: Path) -> bool:
 
 
 def read_raster(path: Path) -> Radiograph:
-    """PNG/JPEG/TIFF/BMP/GIF → grey ``[H, W]`` float32 in [0, 1] (colour averaged; 16-bit kept at 16 bits)."""
-    from xraylab.io.images import pil_array
+    """PNG/JPEG/TIFF/BMP/GIF → grey ``[H, W]`` float32 (:func:`xraylab.io.images.read_image`, colour averaged)."""
+    from xraylab.io.images import read_image
 
-    if not path.is_file():
-        raise InputFileError(f"{path}: image file not found")
-    mode, arr = pil_array(path, palette_to_grey=True)
-    if mode == "F":
-        out = arr.astype(np.float32)
-    elif arr.dtype == np.bool_:
-        out = arr.astype(np.float32)
-    elif mode in ("I;16", "I;16B", "I;16L") or arr.dtype == np.uint16:
-        out = arr.astype(np.float32) / 65535.0
-    elif mode == "I":
-        out = arr.astype(np.float32)
-        out = out / 65535.0 if out.max(initial=0) <= 65535 else out
-    else:
-        out = arr.astype(np.float32) / 255.0
-    if out.ndim == 3:
-        out = out[..., :3].mean(axis=2) if out.shape[2] >= 3 else out[..., 0]
-    if out.ndim != 2 or out.size == 0:
-        raise InputFileError(f"{path}: not a 2D grey or colour image (shape {arr.shape})")
+    pixels = read_image(path, grey=True)
     fmt = path.suffix.lower().lstrip(".") or "raster"
-    return Radiograph(out, photometric="MONOCHROME2", meta={"source_format": fmt})
+    return Radiograph(pixels, photometric="MONOCHROME2", meta={"source_format": fmt})
 
 
 def _voi_functions():
@@ -223,29 +206,6 @@ def read_radiograph(path: str | os.PathLike) -> Radiograph:
     return read_raster(path)
 
 
-def read_binary_mask(path: str | os.PathLike) -> np.ndarray:
-    """A mask image → bool ``[H, W]``: foreground above half the file's maximum (so {0, 1}, {0, 255}, 16-bit and
-    slightly lossy JPEG masks all work; palette images are mapped to grey first)."""
-    from PIL import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"{path}: mask file not found")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = np.asarray(img)
-            else:
-                arr = np.asarray(img.convert("L") if img.mode != "L" else img)
-    except Exception as exc:
-        raise InputFileError(f"{path}: cannot read mask ({exc}); the file may be truncated or not an image") from exc
-    if arr.ndim != 2:
-        raise InputFileError(f"{path}: a mask must be a single-channel image (shape {arr.shape})")
-    top = float(arr.max(initial=0))
-    return arr > top / 2.0 if top > 0 else np.zeros(arr.shape, dtype=bool)
-
-
 def rasterize_polygons(polygons: Sequence[Sequence[Sequence[float]]], hw: tuple[int, int]) -> np.ndarray:
     """Fill polygons (each a list of ``[x, y]`` pixel coordinates, x = column) on an ``hw`` grid → bool mask."""
     from PIL import Image, ImageDraw
@@ -264,6 +224,6 @@ def rasterize_polygons(polygons: Sequence[Sequence[Sequence[float]]], hw: tuple[
 
 __all__ = [
     "Radiograph", "IMAGE_EXTS", "MASK_EXTS", "RASTER_EXTS", "DICOM_EXTS", "JSRT_SHAPE", "JSRT_SPACING_MM",
-    "is_dicom", "read_raster", "read_dicom", "read_jsrt_raw", "read_radiograph", "read_binary_mask",
+    "is_dicom", "read_raster", "read_dicom", "read_jsrt_raw", "read_radiograph",
     "rasterize_polygons", "dicom_spacing",
 ]

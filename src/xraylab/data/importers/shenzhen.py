@@ -15,23 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from xraylab.data.importers.base import (
-    LAYOUTS,
-    Layout,
-    LayoutOption,
-    MaskFile,
-    MissingMask,
-    SourceItem,
-    find_mask,
-    list_files,
-    sanitize_id,
-    unique_ids,
-)
-from xraylab.data.importers.montgomery import locate, parse_clinical_reading
+from xraylab.data.importers.base import Layout, LayoutOption, SourceItem, find_mask, list_files, mask_ref
+from xraylab.data.importers.montgomery import locate, nlm_meta
 from xraylab.data.importers.readers import DICOM_EXTS, MASK_EXTS, RASTER_EXTS
 from xraylab.errors import InputFileError
-
-_LABELS = {"0": "normal", "1": "tuberculosis"}
 
 
 def find_mask_dir(root: Path, base: Path) -> Path | None:
@@ -49,7 +36,6 @@ def find_mask_dir(root: Path, base: Path) -> Path | None:
     return None
 
 
-@LAYOUTS.register("shenzhen")
 class ShenzhenLayout(Layout):
     name = "shenzhen"
     summary = "Shenzhen CXR set: CXR_png/ + mask/<stem>_mask.png (both lungs in one mask)"
@@ -72,7 +58,7 @@ class ShenzhenLayout(Layout):
     }
     default_licence = "images: NLM Shenzhen set, public, citation requested; masks: CC BY-NC-SA 4.0"
 
-    def scan(self, root: Path) -> list[SourceItem]:
+    def find_items(self, root: Path) -> list[SourceItem]:
         base = locate(root, "ChinaSet_AllFiles", self.images_dir)
         mask_dir: Path | None
         if self.masks:
@@ -90,16 +76,10 @@ class ShenzhenLayout(Layout):
         for img in list_files(base / self.images_dir, RASTER_EXTS + DICOM_EXTS):
             found = find_mask(mask_dir, f"{img.stem}_mask{img.suffix}", MASK_EXTS, ("",)) or \
                 find_mask(mask_dir, img.name, MASK_EXTS, ("_mask", ""))
-            stem = img.stem
-            meta: dict[str, object] = {"view": "PA"}
-            tail = stem.rsplit("_", 1)[-1]
-            if tail in _LABELS:
-                meta["label"] = _LABELS[tail]
-            meta.update(parse_clinical_reading(readings / f"{stem}.txt"))
+            meta, subject = nlm_meta(img, readings)
             items.append(SourceItem(
-                item_id=sanitize_id(stem), image=img,
-                masks={"lungs": MaskFile(found) if found else MissingMask(f"{mask_dir}/{stem}_mask.png")},
-                subject_id=stem.rsplit("_", 1)[0] if tail in _LABELS else stem, meta=meta,
+                item_id=img.stem, image=img,
+                masks={"lungs": mask_ref(found, f"{mask_dir}/{img.stem}_mask.png")},
+                subject_id=subject, meta=meta,
             ))
-        unique_ids(items, root)
         return items
