@@ -1,7 +1,7 @@
 """The import graph of ``src/xraylab``: import cycles between modules and imports from a lower layer to a higher one.
 
 Every ``import xraylab.…`` / ``from xraylab… import`` counts, at module level or inside a function. Layers (low to
-high) follow docs/DEVELOPING.md: core modules, ``io``, ``physics``, ``render``, ``degrade``, ``data``, ``train``,
+high) follow docs/DEVELOPING.md: core modules, ``io``, ``physics``, ``devices``, ``render``, ``degrade``, ``data``, ``train``,
 ``evaluate``, ``volumes``, ``pipeline``, ``commands``/``cli``. An import may go down or stay in its layer.
 
 Run:  .venv/bin/python scripts/import_graph.py        (prints the violations and cycles; exit 1 if any)
@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "xraylab"
-LAYERS = ["core", "io", "physics", "render", "degrade", "data", "train", "evaluate", "volumes", "pipeline",
+LAYERS = ["core", "io", "physics", "devices", "render", "degrade", "data", "train", "evaluate", "volumes", "pipeline",
           "commands"]
-TOP = {"io", "physics", "render", "degrade", "data", "train", "evaluate", "volumes", "commands"}
+TOP = {"io", "physics", "devices", "render", "degrade", "data", "train", "evaluate", "volumes", "commands"}
 
 
 def module_name(path: Path) -> str:

@@ -67,6 +67,11 @@ def register(app: typer.Typer) -> None:
                                         "uneven slices onto a regular grid (default: refuse it)."),
         allow_odd_ct: bool = typer.Option(False, "--allow-odd-ct", help="Render a volume that fails the body-CT "
                                           "checks (values above 40 000 HU, voxels outside 0.05-50 mm, < 3 slices)."),
+        devices: str = typer.Option("", "--devices", help="Medical devices to place by the CT's anatomy (needs its "
+                                    "label map): comma-separated ett, ngt, cvc, ecg, pacemaker, sternal_wires, or "
+                                    "all; drawn from --seed. Each adds masks/<kind>.png and path/<kind>."),
+        misplaced: bool = typer.Option(False, "--misplaced", help="Place the --devices wrongly (tube too high or "
+                                       "in a bronchus, line in the atrium, lead dislodged, ...)."),
         dicom: bool = typer.Option(False, "--dicom", help="Also write OUT/image.dcm (DICOM DX For Presentation: "
                                    "pixel spacing, kVp, mAs, SID/SOD, view) and image_for_processing.dcm when the "
                                    "render has a for-processing layer."),
@@ -101,12 +106,21 @@ def register(app: typer.Typer) -> None:
         scene = load_scene(ct, labels, structure_table, structures=names, downsample=downsample,
                            allow_gaps=allow_gaps, allow_odd=allow_odd_ct, renderer=renderer, n_points=n_points,
                            device=dev or "cpu", supersample=parse_supersample(supersample))
+        placed = []
+        if devices:
+            from xraylab.devices import KINDS, place
+
+            kinds = list(KINDS) if devices.strip() == "all" else [k.strip() for k in devices.split(",") if k.strip()]
+            placed = place(scene.anatomy, kinds, seed=seed, misplaced=misplaced)
+            for d in placed:
+                typer.echo(f"{d.kind}: {d.params['status']}, tip at {d.params['tip_mm']} mm"
+                           + (f" ({d.params['tip_structure']})" if d.params.get("tip_structure") else ""))
         if len(views) > 1:  # OUT holds one subfolder per view: a folder of xraylab's, or a new one
             write_marker(out, "render", {"views": len(views)})
         for v, geom in zip(views, geoms):
             target = out / view_folder(v, views) if len(views) > 1 else out
             res = write_view(scene, geom, target, preset=preset, overrides=set_, seed=seed, overwrite=overwrite,
-                             dicom=dicom, inputs=inputs)
+                             dicom=dicom, inputs=inputs, devices=placed)
             typer.echo(f"wrote {target} (ray tracing {res.seconds['ray_tracing']:.1f} s, "
                        f"physics {res.seconds['physics']:.2f} s)")
 

@@ -151,6 +151,8 @@ def plan_dataset(spec: GenerateSpec, spec_dir: Path, source: str, device: str | 
             }
             for s in structures:
                 row[f"mask:{s}"] = f"masks/{s}/{image_id}.png" if s in present else None
+            for kind in spec.devices.kinds if spec.devices else ():  # a device's mask: empty where it is absent
+                row[f"mask:{kind}"] = f"masks/{kind}/{image_id}.png"
             if spec.output.layers:
                 row["layers"] = f"layers/{image_id}.npz"
             row["angle_deg"] = float(geom.rotation_deg)
@@ -365,6 +367,7 @@ def generate(
         "render": plan.spec.render.model_dump(mode="json"),
         "output": {**plan.spec.output.model_dump(mode="json"), "size": list(plan.spec.output.hw)},
         "on_missing_structure": plan.spec.on_missing_structure,
+        "devices": plan.spec.devices.model_dump(mode="json") if plan.spec.devices else None,
         # Cores per worker for the compiled ray march (Ray tasks get one CPU each).
         "march_threads": 1 if executor == "ray" else max(1, executors.available_cpus() // n_workers),
     }

@@ -42,6 +42,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xraylab.devices.spec import DevicesSpec
 from xraylab.io.ct import is_default_ct_name
 from xraylab.overrides import Override, apply_overrides, mapping_to_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
@@ -400,6 +401,9 @@ class GenerateSpec(_Strict):
     render: RenderSpec = Field(default_factory=RenderSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
+    devices: DevicesSpec | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="medical devices drawn per view (xraylab.devices): {probability: {ett: 0.5, ...}, misplaced: 0.2}")
     subsets: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict, description="name → {manifest column: [low, high]}: boolean column subset:<name>")
 

@@ -26,6 +26,8 @@ _SIM_CACHE: dict[str, Any] = {}
 
 # Second entropy word of an item's framing draw (the first is the item seed, which also seeds the noise).
 FRAMING_STREAM = 1
+# ... and of its device draw (xraylab.devices.draw_devices).
+DEVICES_STREAM = 2
 
 
 def item_files(item: dict[str, Any]) -> list[str]:
@@ -78,6 +80,18 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
     return _CT_CACHE["scene"]
 
 
+def _devices(scene, spec: dict | None, seed: int) -> tuple[list, list[str]]:
+    """The devices drawn for one item (``spec``: a generate spec's ``devices`` block as a dict, or None) and the
+    kinds the spec can draw (each has a mask column)."""
+    if not spec:
+        return [], []
+    from xraylab.devices import DevicesSpec, draw_devices
+
+    ds = DevicesSpec.model_validate(spec)
+    rng = np.random.default_rng([seed, DEVICES_STREAM])
+    return draw_devices(scene.anatomy, ds, rng), ds.kinds
+
+
 def _simulator(physics: dict, device: str):
     from xraylab.physics.config import PhysicsConfig
     from xraylab.physics.simulator import XRaySimulator
@@ -103,10 +117,19 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
     drawn = [item.get("drawn_as", {}).get(s, s) for s in structures]  # a lung convention's structure, if any
     scene = _scene(item["ct"], drawn, render, context.get("on_missing_structure", "error"))
     sim = _simulator(item["physics"], render["device"])
+    devices, kinds = _devices(scene, context.get("devices"), int(item["seed"]))
     result = scene.render(Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),
-                          simulator=sim)
-    result.projection.paths = {s: result.projection.paths[d] for s, d in zip(structures, drawn)}
+                          simulator=sim, devices=devices,
+                          device_supersample=int((context.get("devices") or {}).get("supersample", 4)))
+    paths = result.projection.paths
+    result.projection.paths = {**{s: paths[d] for s, d in zip(structures, drawn)},
+                               **{k: paths[k] for k in kinds if k in paths}}
     row = dict(item["row"])
+    if context.get("devices"):  # what was drawn and where its tip lies (xraylab.devices.library)
+        placed = {d.kind: d.params for d in devices}
+        row["devices"] = json.dumps([{"kind": d.kind, **d.params} for d in devices], sort_keys=True)
+        for k in kinds:
+            row[f"device:{k}"] = placed[k]["status"] if k in placed else None
     crop = None
     framing = output.get("framing")
     if framing:
@@ -138,6 +161,9 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
         blobs[rel_fp] = png16_bytes(for_processing_png(arrays.for_processing))
     for s in structures:
         blobs[row[f"mask:{s}"]] = mask_png_bytes(arrays.masks[s])
+    for k in kinds:  # every kind the spec draws has a mask; empty where the view has no such device
+        blobs[row[f"mask:{k}"]] = mask_png_bytes(arrays.masks[k] if k in arrays.masks
+                                                 else np.zeros(arrays.image.shape[:2], dtype=bool))
     if row.get("layers"):
         blobs[row["layers"]] = npz_bytes(arrays.layers)
     if output.get("dicom"):  # DICOM DX of the image (xraylab.render.dicom); its columns get SHA-256s like the others

@@ -30,6 +30,18 @@ MASS_FRACTIONS: dict[str, dict[str, float]] = {
              "Ca": 0.225},
     # Liquid water
     "water": {"H": 0.111894, "O": 0.888106},
+    # --- medical-device materials (xraylab.devices); alloys by their standard nominal compositions
+    # Stainless steel AISI 316L (ASTM A240: Cr 16-18, Ni 10-14, Mo 2-3, Mn <= 2, Si <= 0.75, Fe balance), ρ 8.0
+    "stainless_steel": {"Fe": 0.655, "Cr": 0.17, "Ni": 0.12, "Mo": 0.025, "Mn": 0.02, "Si": 0.01},
+    # MP35N pacing-lead conductor (ASTM F562: Co 35, Ni 35, Cr 20, Mo 10), ρ 8.43
+    "mp35n": {"Co": 0.35, "Ni": 0.35, "Cr": 0.20, "Mo": 0.10},
+    # Platinum-iridium 90/10 electrode tips, ρ 21.5
+    "pt_ir": {"Pt": 0.90, "Ir": 0.10},
+    # Radio-opaque stripe: PVC (C2H3Cl: C .3844, H .0484, Cl .5673) loaded with 50 % BaSO4 by mass
+    # (Ba .5884, S .1374, O .2742), ρ ≈ 2.1
+    "pvc_baso4": {"C": 0.1922, "H": 0.0242, "Cl": 0.2836, "Ba": 0.2942, "S": 0.0687, "O": 0.1371},
+    # Catheter silicone (PDMS, C2H6OSi: C .3240, H .0816, O .2157, Si .3787) with 20 % BaSO4 by mass, ρ ≈ 1.35
+    "silicone_baso4": {"C": 0.2592, "H": 0.0653, "O": 0.2274, "Si": 0.3030, "Ba": 0.1177, "S": 0.0275},
 }
 
 # Stoichiometric compounds / elements: xraydb formula and density g/cm³.
@@ -45,10 +57,17 @@ FORMULAS: dict[str, tuple[str, float]] = {
     "C": ("C", 2.0),  # carbon fibre
     "pmma": ("C5H8O2", 1.19),
     "paper": ("C6H10O5", 0.75),  # cellulose, grid interspace
+    # medical-device materials (xraylab.devices)
+    "titanium": ("Ti", 4.506),
+    "pvc": ("C2H3Cl", 1.38),
+    "silicone": ("C2H6OSi", 0.97),  # PDMS
+    "baso4": ("BaSO4", 4.5),
+    "lii": ("LiI", 4.06),  # lithium-iodine pacemaker battery cathode/electrolyte
 }
 
 DENSITIES: dict[str, float] = {
     "air": 0.001205, "lung": 1.05, "adipose": 0.95, "soft_tissue": 1.06, "bone": 1.92, "water": 1.0,
+    "stainless_steel": 8.0, "mp35n": 8.43, "pt_ir": 21.5, "pvc_baso4": 2.11, "silicone_baso4": 1.35,
     **{k: v[1] for k, v in FORMULAS.items()},
 }
 

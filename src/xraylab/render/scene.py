@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import torch
 
@@ -30,10 +30,13 @@ class Scene:
         ct: the CT (header only — grid, labels table, name — when it came through the volume cache; the voxels
             then live in ``projector.volumes``).
         projector: the :class:`~xraylab.physics.projector.Projector` of ``ct`` for ``structures``.
+        reload: loads the full CT (voxels and labels) when ``ct`` is a cache header and something needs the voxels
+            (placing devices by anatomy); None when ``ct`` is complete.
     """
 
     ct: CTVolume
     projector: Projector
+    reload: Callable[[], CTVolume] | None = None
 
     @property
     def structures(self) -> list[str]:
@@ -45,11 +48,24 @@ class Scene:
         return self.projector.device
 
     def render(self, geometry: Geometry, physics: PhysicsConfig, seed: int = 0, simulator=None,
-               progress: bool = False) -> RenderResult:
+               progress: bool = False, devices: Sequence[Any] = (), device_supersample: int = 4) -> RenderResult:
         """Ray trace ``geometry`` (posed) and run ``physics`` on it (:func:`~xraylab.render.view.render_view`):
         layers ``[1, 1, H, W]`` (``image`` for-presentation in [0, 1], ``for_processing`` −ln(I/I₀), …), line
-        integrals in g/cm², structure path lengths in mm. Same inputs + ``seed`` → the same layers, bit for bit."""
-        return render_view(self.projector, geometry, physics, seed=seed, simulator=simulator, progress=progress)
+        integrals in g/cm², structure path lengths in mm. Same inputs + ``seed`` → the same layers, bit for bit.
+        ``devices``: placed :class:`~xraylab.devices.Device` objects, e.g.
+        ``xraylab.devices.place(scene.anatomy, ["ett"])``."""
+        return render_view(self.projector, geometry, physics, seed=seed, simulator=simulator, progress=progress,
+                           devices=devices, device_supersample=device_supersample)
+
+    @property
+    def anatomy(self) -> Any:
+        """Landmarks of this scene's labelled CT for placing devices (:class:`xraylab.devices.Anatomy`, cached)."""
+        if getattr(self, "_anatomy", None) is None:
+            from xraylab.devices import Anatomy
+
+            full = self.ct if self.ct.labels is not None or self.reload is None else self.reload()
+            self._anatomy = Anatomy(full)
+        return self._anatomy
 
     def view(self, preset: str = "chest_pa", *, rotation_deg: float = 0.0, overrides: Sequence[Override] = (),
              seed: int = 0, **geometry) -> RenderResult:
@@ -98,7 +114,9 @@ def cached_scene(
     from xraylab.physics.volume_cache import load_or_build
 
     ct, volumes = load_or_build(paths, settings, load, structures=structures)
-    return build_scene(ct, structures, volumes=volumes, **options)
+    scene = build_scene(ct, structures, volumes=volumes, **options)
+    scene.reload = load
+    return scene
 
 
 def load_ct_named(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from xraylab.errors import ConfigError
 from xraylab.physics.config import PhysicsConfig
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.projector import Projection, Projector
+
+if TYPE_CHECKING:
+    from xraylab.devices import Device
 
 # Physics layers kept beside the material/path line integrals in a dataset item's ``layers.npz``.
 DATASET_LAYERS = ("primary", "scatter", "noise_free", "normalized", "for_processing", "valid", "field")
@@ -80,6 +83,8 @@ def render_view(
     seed: int = 0,
     simulator=None,
     progress: bool = False,
+    devices: Sequence[Device] = (),
+    device_supersample: int = 4,
 ) -> RenderResult:
     """Ray trace ``projector`` at the posed ``geometry`` and run the physics chain ``physics`` on it.
 
@@ -88,7 +93,11 @@ def render_view(
     cached layers), else one is made. Tensors live on ``projector.device``. With ``collimation.field: auto``
     (every preset) the blades close along the body axis to the rows whose rays cross the CT's whole S–I extent
     (:mod:`xraylab.physics.fov`); ``result.field`` records it and ``layers["valid"]`` marks those rays.
+    ``devices`` (:mod:`xraylab.devices`, placed in this CT's coordinates) are traced exactly, with
+    ``device_supersample²`` sub-rays per pixel, and added to the projection: their materials as extra channels,
+    their path lengths as ``paths[<kind>]`` (so masks and ``layers.npz`` get ``path/<kind>``).
     """
+    from xraylab.devices.trace import add_devices
     from xraylab.physics.dose import dose_report
     from xraylab.physics.fov import auto_collimation, valid_rays
     from xraylab.physics.simulator import XRaySimulator
@@ -100,11 +109,16 @@ def render_view(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     projection = projector.project(geometry, progress=progress)
+    iso = torch.tensor(geometry.isocenter_mm, dtype=torch.float64) if geometry.isocenter_mm else projector.ct.center_mm
+    add_devices(projection, devices, geometry, iso, device_supersample)
     times["ray_tracing"] = time.perf_counter() - t0
 
     def rerender(g: Geometry) -> dict:
         # Exact focal-spot mode: the posed geometry, with the source point the simulator asks for.
-        return projector.project(geometry.model_copy(update={"source_offset_mm": g.source_offset_mm})).materials
+        shifted = geometry.model_copy(update={"source_offset_mm": g.source_offset_mm})
+        p = projector.project(shifted)
+        add_devices(p, devices, shifted, iso, device_supersample)
+        return p.materials
 
     t0 = time.perf_counter()
     valid = valid_rays(projector.ct, geometry)

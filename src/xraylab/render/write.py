@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 
@@ -56,11 +56,13 @@ def write_view(
     progress: bool = True,
     dicom: bool = False,
     inputs: Sequence[str | os.PathLike | None] = (),
+    devices: Sequence[Any] = (),
 ) -> RenderResult:
     """Render ``scene`` at ``geometry`` with preset ``preset`` (+ physics ``overrides``) and write it to ``out``
     (None: only render). ``inputs``: the files the render read (CT, labels, table): ``out`` may not be or lie
     inside one, and ``overwrite`` replaces only a folder an earlier render made (:func:`check_render_out`).
-    ``dicom``: also write the DICOM DX files. A failed render leaves no output folder.
+    ``dicom``: also write the DICOM DX files; ``devices``: placed :mod:`xraylab.devices` (masks ``<kind>.png``,
+    their parameters in ``metadata.json``). A failed render leaves no output folder.
     """
     from xraylab.io.images import mask_png_bytes, npz_bytes, png16_bytes
     from xraylab.physics.presets import resolve_physics
@@ -71,7 +73,7 @@ def write_view(
     if out_path is not None:
         check_render_out(out_path, overwrite, inputs)
     physics = resolve_physics(preset, overrides)
-    result = scene.render(geometry, physics, seed=seed, progress=progress)
+    result = scene.render(geometry, physics, seed=seed, progress=progress, devices=devices)
     if out_path is None:
         return result
     result.out = out_path
@@ -110,6 +112,7 @@ def write_view(
             "seed": seed,
             "field": result.field,
             "dose": result.dose,
+            **({"devices": [{"kind": d.kind, **d.params} for d in devices]} if devices else {}),
             "for_processing_png_scale": FOR_PROCESSING_SCALE,
             "seconds": result.seconds,
             "versions": package_versions(),
