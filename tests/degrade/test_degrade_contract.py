@@ -27,6 +27,7 @@ EXPECTED = {
     "ct": {"ct_gaussian_noise", "ct_isotropic_blur", "ct_rician_noise", "ct_motion_blur", "ct_salt_pepper",
            "ct_speckle", "ct_bias_field", "ct_ghosting", "ct_intensity_shift", "ct_contrast_reduction",
            "ct_resolution", "ct_stripe", "ct_compound"},
+    "annotations": {"burnt_in"},
 }
 
 
@@ -62,7 +63,7 @@ def test_registry_lists_every_corruption_of_the_issue():
     for group, expected in EXPECTED.items():
         assert expected <= names, f"{group}: missing {expected - names}"
     assert set(registry.names("ct")) == EXPECTED["ct"]
-    assert set(registry.names("xray")) == EXPECTED["xray"] | EXPECTED["traditional"]
+    assert set(registry.names("xray")) == EXPECTED["xray"] | EXPECTED["traditional"] | EXPECTED["annotations"]
     assert set(registry.names("dermoscopy")) == EXPECTED["dermoscopy"] | EXPECTED["traditional"]
     assert all(len(registry.get(n).levels) == 4 for n in names - EXPECTED["ct"])
     assert all(registry.get(n).levels == [1, 2, 3, 4, 5] for n in EXPECTED["ct"])

@@ -40,7 +40,9 @@ def register(app: typer.Typer) -> None:
         ),
         out: Optional[Path] = typer.Option(None, "--out", help="Output dataset folder (created; re-runs resume)."),
         corruptions: Optional[str] = typer.Option(
-            None, "--corruptions", help="Comma-separated corruption names (see --list; default: all of --modality)."
+            None, "--corruptions",
+            help="Comma-separated corruption names (see --list; default: all of --modality but the opt-in ones "
+                 "such as burnt_in, which adds a mask:burnt_in column when named).",
         ),
         levels: Optional[str] = typer.Option(
             None, "--levels", help="Comma-separated integer severity levels (default: every level of each corruption)."

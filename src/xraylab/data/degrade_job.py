@@ -11,6 +11,10 @@ manifest.
 
 Masks are copied unchanged (same relative path, written once, shared by the rows that use them) for intensity
 corruptions and re-sampled (nearest neighbour, ``masks/<new image_id>/<structure>.png``) for spatial ones.
+When the plan holds a corruption that draws content into the image (``adds``, e.g. ``burnt_in``), every row
+gets a ``mask:<adds>`` column (``masks/<new image_id>/<adds>.png``, with its ``sha256:`` column): the pixels that
+corruption drew into, empty for the clean copy and for the other corruptions. The default plan (no
+``corruptions``) leaves out the ``opt_in`` corruptions, ``burnt_in`` among them, so it is what it was before them.
 
 Resume protocol — the one of :class:`xraylab.data.writer.DatasetWriter` (``kind="degrade"``): the folder holds
 ``.xraylab/job.json`` with the job's fingerprint (source folder and manifest hash, seed, mode, include_clean,
@@ -67,6 +71,16 @@ class DegradeJob:
     overwrite: bool = False
 
 
+def added_columns(names: list[str], df: pd.DataFrame) -> list[str]:
+    """The ``mask:<adds>`` columns of the planned corruptions that draw content; refused if the source has one."""
+    cols = sorted({MASK_PREFIX + registry.get(n).adds for n in names if registry.get(n).adds})
+    clash = [c for c in cols if c in df.columns]
+    if clash:
+        raise ConfigError(f"the source manifest already has {', '.join(clash)}, the mask column(s) of what "
+                          "the planned corruptions draw; degrade a dataset without them")
+    return cols
+
+
 def _is_16bit(path: Path) -> bool:
     from PIL import Image
 
@@ -91,7 +105,7 @@ def resolve_plan(job: DegradeJob, first_image: np.ndarray) -> tuple[list[str], d
     names = job.corruptions
     if not names:
         modality = job.modality or ("dermoscopy" if first_image.ndim == 3 else "xray")
-        names = registry.names(modality)
+        names = registry.defaults(modality)
     plan: dict[str, list[int]] = {}
     for n in names:
         op = registry.get(n)
@@ -160,6 +174,7 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
     writer = DatasetWriter(out, kind=KIND, fingerprint=fingerprint(description), overwrite=job.overwrite,
                            job=description, inputs=[src])
     mcols = mask_columns(df)
+    added_cols = added_columns(names, df)
     order: list[str] = []
     shared_sha: dict[str, str] = {}  # relative path of a copied (unchanged) mask → its SHA-256
     total = len(df)
@@ -174,8 +189,9 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
             op = registry.get(name) if name != CLEAN else None
             spatial = op is not None and op.spatial
             mask_rel = {c: f"masks/{new_id}/{c[len(MASK_PREFIX):]}.png" for c in present if spatial}
+            added_rel = {c: f"masks/{new_id}/{c[len(MASK_PREFIX):]}.png" for c in added_cols}
             copied = [row[c] for c in present if c not in mask_rel]
-            if writer.is_done(new_id, [rel, *mask_rel.values(), *copied]):
+            if writer.is_done(new_id, [rel, *mask_rel.values(), *added_rel.values(), *copied]):
                 continue
             if not loaded:  # the source image, read once per row and only when something is left to write
                 arr = read_image(src_img)  # a file that is no image is bad input (one line, exit 2), checked first
@@ -188,6 +204,7 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
                     if not (out / p).is_file():
                         writer.write_file(p, data)
             files: dict[str, bytes] = {}
+            drawn = None
             if op is None:
                 files[rel] = src_img.read_bytes()
             else:
@@ -196,11 +213,20 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
                     masks = torch.stack([torch.from_numpy(read_mask(src / row[c])) for c in mask_rel], 0)[None]
                     masks = masks.to(torch.uint8)
                 g = make_generator(derive_seed(job.seed, row["image_id"], name, level))
-                img, masks = op.apply_with_mask(loaded["tensor"], masks, float(level), g)
+                if op.adds:  # draws content and says where
+                    img, added = op.apply_with_added(loaded["tensor"], float(level), g)
+                    drawn = added[0, 0].cpu().numpy()
+                    if masks is not None:
+                        masks = op.transform_mask(masks, op.params(float(level)))
+                else:
+                    img, masks = op.apply_with_mask(loaded["tensor"], masks, float(level), g)
                 files[rel] = _image_bytes(_to_array(img), loaded["sixteen"])
                 for j, c in enumerate(mask_rel):
                     assert masks is not None  # a spatial corruption returns the re-sampled masks it was given
                     files[mask_rel[c]] = mask_png_bytes(masks[0, j].numpy())
+            for c, added_path in added_rel.items():  # what this row's corruption drew, else nothing
+                mine = drawn if op is not None and MASK_PREFIX + op.adds == c else None
+                files[added_path] = mask_png_bytes(np.zeros(loaded["arr"].shape[:2], bool) if mine is None else mine)
             new = dict(row)
             new.update(image_id=new_id, source_image_id=row["image_id"], image=rel, corruption=name,
                        severity=int(level))
@@ -209,6 +235,8 @@ def run_degrade(job: DegradeJob, progress: Callable[[int, int], None] | None = N
                 if c in mask_rel:
                     new[c] = mask_rel[c]
                 new[SHA_PREFIX + c] = shared_sha[row[c]] if c in present and c not in mask_rel else None
+            for c in added_cols:
+                new[c], new[SHA_PREFIX + c] = added_rel[c], None  # the hash is set by write_item
             new["delta_e2000"] = math.nan
             if loaded["arr"].ndim == 3 and name != CLEAN:
                 new["delta_e2000"] = mean_delta_e2000(loaded["tensor"], _to_tensor(_decode8(files[rel])))[0]

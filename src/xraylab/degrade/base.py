@@ -16,6 +16,11 @@ Contract (checked by ``tests/degrade/test_degrade_contract.py`` for every regist
 * the same generator seed gives the same output;
 * masks are untouched unless the corruption is ``spatial``, in which case
   :meth:`Corruption.apply_with_mask` moves them with nearest-neighbour sampling.
+
+A corruption that draws new content into the image (``adds`` set, e.g. burnt-in annotations) also reports
+which pixels it drew into: :meth:`Corruption.apply_with_added`. Those marked ``opt_in`` are used only where they
+are named, never in the default corruption sets (augmentation pools, ``xraylab degrade`` without
+``--corruptions``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ class Corruption:
     spatial: ClassVar[bool] = False
     #: required channel count (e.g. 3 for colour operators); ``None`` = any
     channels: ClassVar[int | None] = None
+    #: structure name of the content this corruption draws into the image ("" = it draws none);
+    #: :meth:`apply_with_added` returns the pixels it drew into
+    adds: ClassVar[str] = ""
+    #: only used where named: left out of :func:`xraylab.degrade.registry.defaults` (the default pools)
+    opt_in: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ table
     @property
@@ -109,6 +119,17 @@ class Corruption:
         if mask is None or not self.spatial or float(severity) == 0.0:
             return out, mask
         return out, self.transform_mask(mask, self.params(severity))
+
+    def apply_with_added(
+        self, image: torch.Tensor, severity: float, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`apply` plus the pixels the call drew new content into: bool ``[B, 1, *spatial]``.
+
+        The image is the one :meth:`apply` gives for the same generator state. Corruptions that only alter
+        what is there (``adds == ""``) draw nothing: the mask is all ``False``.
+        """
+        out = self.apply(image, severity, generator)
+        return out, torch.zeros((image.shape[0], 1, *image.shape[2:]), dtype=torch.bool, device=image.device)
 
     def transform_mask(self, mask: torch.Tensor, p: dict[str, float]) -> torch.Tensor:
         """Move ``mask`` like the image (spatial corruptions override this)."""

@@ -22,6 +22,11 @@ probability that a sample is returned untouched):
 ``dermoscopy``     one dermoscopy corruption of random type and level
 ``medmnistc``      MedMNIST-C style: one random corruption of ``modality`` [``modality``,
                    ``pool``]
+``synthetic``      for training on synthetic radiographs: random affine, elastic, RAMP's
+                   intensity stage, a blur / noise / brightness baseline [``p_affine``,
+                   ``p_elastic``, ``p_traditional``, ``burnt_in``: probability (default 0)
+                   of burnt-in annotations at a severity ~ U[1, 4], after the spatial
+                   operations, so markers and text stay upright at the image edges]
 ``ramp``           RAMP, Table 1 (spatial + intensity + multi-corruption sampler)
                    [any :class:`~xraylab.degrade.ramp.RampConfig` field: ``p_ramp``,
                    ``k``, ``pool``, ``exclude`` (names or families), stage probabilities]
@@ -31,6 +36,9 @@ probability that a sample is returned untouched):
                    from ghosting, stripe, bias field, motion blur (our reading of
                    "selected artifact-like perturbations")
 =================  ==================================================================
+
+Default pools hold :func:`xraylab.degrade.registry.defaults`: the ``opt_in`` corruptions (``burnt_in``)
+enter a pool only when named in ``pool``, so adding one changes no existing strategy's draws.
 
 Single-corruption strategies draw an integer level from the corruption's levels
 (``discrete=True``, the paper's datasets) or a continuous severity in
@@ -171,8 +179,8 @@ def _ramp_strategy(options: dict[str, Any], **fixed: Any) -> Augmentation:
 
 
 def _without_baselines(modality: str) -> tuple[str, ...]:
-    """The corruptions tagged ``modality`` except the traditional baselines."""
-    return tuple(n for n in registry.names(modality) if n not in TRADITIONAL)
+    """The default corruptions tagged ``modality`` except the traditional baselines."""
+    return tuple(n for n in registry.defaults(modality) if n not in TRADITIONAL)
 
 
 @AUGMENTATIONS.register("none")
@@ -205,10 +213,10 @@ def _dermoscopy(**options: Any) -> Augmentation:
 
 @AUGMENTATIONS.register("medmnistc")
 def _medmnistc(**options: Any) -> Augmentation:
-    """MedMNIST-C style: one random corruption of ``modality`` (default ``xray``), baselines included."""
+    """MedMNIST-C style: one random default corruption of ``modality`` (default ``xray``), baselines included."""
     opts = dict(options)
     modality = opts.pop("modality", "xray")
-    return _single_corruption_strategy("medmnistc", opts, tuple(registry.names(modality)))
+    return _single_corruption_strategy("medmnistc", opts, tuple(registry.defaults(modality)))
 
 
 @AUGMENTATIONS.register("ramp")
@@ -241,16 +249,23 @@ def _synthetic(**options: Any) -> Augmentation:
     SyntheX): a random affine (rotation ±10°, scale 0.85–1.15, shift ±8 %: crop and zoom; no flip, which would
     swap left and right lungs) with probability ``p_affine`` (0.8), an elastic deformation with ``p_elastic``
     (0.3), RAMP's intensity stage (gamma, window, histogram, local contrast, sharpening) and one of Ward & Imran's
-    blur / noise / brightness baselines with ``p_traditional`` (0.5). ``p_clean`` (default 0.1)."""
+    blur / noise / brightness baselines with ``p_traditional`` (0.5). ``p_clean`` (default 0.1).
+
+    ``burnt_in`` (default 0): probability of burnt-in annotations (lead markers, text, rulers, arrows;
+    :mod:`xraylab.degrade.annotations`) at a severity drawn from U[1, 4], applied after the spatial operations so
+    they stay upright at the image edges, before the intensity stage; masks are left as they are. At 0 nothing
+    is drawn from the generator for it, so results equal those without the option."""
     opts = dict(options)
     p_clean = opts.pop("p_clean", 0.1)
     p_affine = _check_range("p_affine", opts.pop("p_affine", 0.8))
     p_elastic = _check_range("p_elastic", opts.pop("p_elastic", 0.3))
     p_trad = _check_range("p_traditional", opts.pop("p_traditional", 0.5))
+    p_burnt = _check_range("burnt_in", opts.pop("burnt_in", 0.0))
     if opts:
         raise ConfigError(f"strategy 'synthetic' got unknown option(s) {', '.join(sorted(opts))}")
     cfg = ramp.RampConfig(spatial=False, p_ramp=0.0)
     traditional = _single_corruption(TRADITIONAL, True, None)
+    burnt = _single_corruption(("burnt_in",), False, (1.0, float(registry.get("burnt_in").n_levels)))
 
     def per_sample(x, m, g):
         recs: list[Any] = []
@@ -260,6 +275,9 @@ def _synthetic(**options: Any) -> Augmentation:
         if rng.bernoulli(g, p_elastic):
             x, m, rec = ramp.elastic(x, m, g, cfg.elastic_alpha, cfg.elastic_sigma, cfg.spacing_mm)
             recs.append(rec)
+        if p_burnt > 0 and x.dim() == 4 and rng.bernoulli(g, p_burnt):  # no draw at all when off
+            x, m, more = burnt(x, m, g)
+            recs += more
         x, more = ramp.intensity_stage(x, g, cfg)
         recs += more
         if rng.bernoulli(g, p_trad):

@@ -3,8 +3,9 @@
 
 An entry is one ready-to-use corruption object, registered under its ``name`` by the class
 decorator :func:`register` when its module is imported. The built-in modules (X-ray physics,
-traditional baselines, dermoscopy, CT) are imported on the first look-up, so :func:`names` always
-lists all of them. :func:`get` and :func:`names` are the calls the rest of the package uses.
+traditional baselines, dermoscopy, CT, burnt-in annotations) are imported on the first look-up, so
+:func:`names` always lists all of them. :func:`get` and :func:`names` are the calls the rest of the package uses;
+:func:`defaults` is :func:`names` without the ``opt_in`` corruptions, for default pools and sets.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from xraylab.errors import ConfigError
 from xraylab.registry import Registry
 
 CORRUPTIONS: Registry[Corruption] = Registry(
-    "corruption", builtin_modules=tuple(f"xraylab.degrade.{m}" for m in ("xray", "traditional", "dermoscopy", "ct"))
+    "corruption",
+    builtin_modules=tuple(
+        f"xraylab.degrade.{m}" for m in ("xray", "traditional", "dermoscopy", "ct", "annotations")
+    ),
 )
 
 
@@ -39,3 +43,9 @@ def names(modality: str | None = None) -> list[str]:
     if modality is not None and modality not in MODALITIES:
         raise ConfigError(f"unknown modality '{modality}'; choose from: {', '.join(MODALITIES)}")
     return [n for n, c in CORRUPTIONS.items() if modality is None or modality in c.modalities]
+
+
+def defaults(modality: str | None = None) -> list[str]:
+    """:func:`names` without the ``opt_in`` corruptions: the default pools and sets (augmentation strategies,
+    ``xraylab degrade`` without ``--corruptions``), which stay as they were when an opt-in corruption is added."""
+    return [n for n in names(modality) if not CORRUPTIONS.get(n).opt_in]
