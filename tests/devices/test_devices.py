@@ -166,3 +166,14 @@ def test_generate_writes_device_masks_and_columns(tmp_path):
         kinds = [d["kind"] for d in json.loads(row["devices"])]
         assert kinds == ["ett", "pacemaker"]
         assert row["esak_ugy"] > 0 and row["dap_gy_cm2"] > 0
+
+
+def test_a_kind_whose_anchor_is_missing_is_left_out(anatomy):
+    import dataclasses
+
+    ct = anatomy.ct
+    tid = next(i for i, n in ct.structures.items() if n == "trachea")
+    no_trachea = dataclasses.replace(ct, labels=torch.where(ct.labels == tid, torch.zeros_like(ct.labels), ct.labels))
+    spec = DevicesSpec(probability={"ett": 1.0, "sternal_wires": 1.0}, misplaced=0.0)
+    kinds = [d.kind for d in draw_devices(Anatomy(no_trachea), spec, np.random.default_rng(0))]
+    assert kinds == ["sternal_wires"]

@@ -21,13 +21,14 @@ from xraylab.devices.trace import trace_devices
 
 def draw_devices(anatomy: Anatomy, spec: DevicesSpec, rng: np.random.Generator) -> list[Device]:
     """The devices of one view: each kind of ``spec.probability`` present with its probability, misplaced with
-    ``spec.misplaced``. Draws happen for every kind in a fixed order (so one seed fixes the whole list)."""
+    ``spec.misplaced``. Draws happen for every kind in a fixed order (so one seed fixes the whole list). A kind
+    whose anchoring structures (:data:`REQUIRED_STRUCTURES`) the CT's label map lacks is left out."""
     out = []
     for kind in KINDS:
         p = float(spec.probability.get(kind, 0.0))
         present, mis = rng.random() < p, rng.random() < spec.misplaced
         sub = np.random.default_rng(rng.integers(2**63))
-        if present:
+        if present and all(anatomy.has(s) for s in REQUIRED_STRUCTURES[kind]):
             out.append(DEVICE_KINDS[kind](anatomy, sub, mis))
     return out
 

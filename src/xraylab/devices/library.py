@@ -141,9 +141,9 @@ def ngt(anat: Anatomy, rng: np.random.Generator, misplaced: bool) -> Device:
     status = "correct" if not misplaced else str(rng.choice(["esophagus", "bronchial"]))
     if status == "bronchial":
         tr = anat.centreline("trachea")
-        tip = _nearest(anat, "lung_lower_lobe_right", tr[-1] + np.array([-30.0, 20.0, -60.0]))
-        path, where = np.vstack([top[None], tr, (tr[-1] + np.array([-15.0, 8.0, -20.0]))[None], tip[None]]), \
-            "lung_lower_lobe_right"
+        lobe = "lung_lower_lobe_right" if anat.has("lung_lower_lobe_right") else "lung_right"  # HU-derived lungs
+        tip = _nearest(anat, lobe, tr[-1] + np.array([-30.0, 20.0, -60.0]))
+        path, where = np.vstack([top[None], tr, (tr[-1] + np.array([-15.0, 8.0, -20.0]))[None], tip[None]]), lobe
     elif status == "esophagus":
         frac = float(rng.uniform(0.3, 0.7))
         n = max(2, int(len(eso) * frac))
@@ -264,9 +264,10 @@ def sternal_wires(anat: Anatomy, rng: np.random.Generator, misplaced: bool) -> D
 DEVICE_KINDS: dict[str, Builder] = {
     "ett": ett, "ngt": ngt, "cvc": cvc, "ecg": ecg, "pacemaker": pacemaker, "sternal_wires": sternal_wires,
 }
+#: the structures a kind is anchored to (its misplacements may need more: see each builder)
 REQUIRED_STRUCTURES: dict[str, tuple[str, ...]] = {
     "ett": ("trachea",),
-    "ngt": ("esophagus", "stomach", "trachea", "lung_lower_lobe_right"),
+    "ngt": ("esophagus", "stomach", "trachea"),
     "cvc": ("brachiocephalic_vein_right", "brachiocephalic_vein_left", "superior_vena_cava"),
     "ecg": ("clavicula_left", "clavicula_right", "heart"),
     "pacemaker": ("clavicula_left", "brachiocephalic_vein_left", "superior_vena_cava", "heart"),
