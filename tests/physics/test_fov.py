@@ -85,3 +85,39 @@ def test_render_view_layers_and_record(default_ct):
     arrays = view_arrays(r, (64, 64), crop_to_field=True)
     assert arrays.for_processing is not None and arrays.for_processing.shape == (64, 64)
     assert {"for_processing", "valid", "field"} <= set(arrays.layers)
+
+
+def test_extend_fills_beyond_the_ct_with_soft_tissue_of_the_edge_thickness():
+    from xraylab.physics.fov import extend_beyond_ct
+
+    h, w = 20, 12
+    valid = torch.zeros(h, w, dtype=torch.bool)
+    valid[5:15] = True
+    mats = {"air": torch.full((1, 1, h, w), 0.01), "soft_tissue": torch.full((1, 1, h, w), 3.0),
+            "bone": torch.full((1, 1, h, w), 1.5), "lung": torch.full((1, 1, h, w), 0.5)}
+    info = extend_beyond_ct(mats, valid)
+    assert info == {"extended_pixels": 10 * w}
+    out = ~valid
+    assert torch.allclose(mats["soft_tissue"][0, 0][out], torch.tensor(5.0))  # 3 + 1.5 + 0.5 g/cm²
+    assert float(mats["bone"][0, 0][out].abs().max()) == 0 and float(mats["lung"][0, 0][out].abs().max()) == 0
+    assert torch.all(mats["air"][0, 0] == 0.01) and torch.all(mats["bone"][0, 0][valid] == 1.5)  # inside untouched
+
+
+def test_extend_frames_show_body_where_auto_closes_the_blades():
+    from xraylab.io.ct import load_default_ct
+    from xraylab.physics.presets import resolve_preset
+    from xraylab.render import build_scene
+
+    scene = build_scene(load_default_ct(4))
+    out = {}
+    for field in ("auto", "extend"):
+        g, phys = resolve_preset("chest_pa", [f"collimation.field={field}"], {"rows": 64, "cols": 64})
+        out[field] = scene.render(g, phys, seed=0)
+    valid = out["auto"].layers["valid"][0, 0] > 0.5
+    assert torch.equal(valid, out["extend"].layers["valid"][0, 0] > 0.5) and not bool(valid.all())
+    assert float(out["extend"].layers["field"].min()) > 0.99  # no unexposed band
+    assert float(out["auto"].layers["field"][0, 0][~valid].max()) < 0.5
+    fp = out["extend"].layers["for_processing"][0, 0]
+    body = (out["auto"].layers["for_processing"][0, 0][valid]).median()
+    assert float(fp[~valid].median()) > 0.5 * float(body)  # attenuating body beyond the CT, not an empty band
+    assert out["extend"].field["field"] == "extend" and out["extend"].field["extended_pixels"] == int((~valid).sum())

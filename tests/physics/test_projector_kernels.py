@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -9,9 +11,9 @@ import torch
 from xraylab import phantoms
 from xraylab.physics import raymarch
 from xraylab.physics.geometry import Geometry
-from xraylab.physics.materials import MaterialConfig
+from xraylab.physics.materials import CONTRAST, MATERIALS, METAL, MaterialConfig
 from xraylab.physics.projector import Projector
-from xraylab.physics.volumes import _build_torch, build_volumes, structure_channels
+from xraylab.physics.volumes import _build_numba, _build_torch, build_volumes, structure_channels
 
 needs_numba = pytest.mark.skipif(not raymarch.HAVE_NUMBA, reason="numba is not installed")
 
@@ -48,9 +50,17 @@ def test_numba_volume_build_equals_the_torch_reference():
         _, needed = structure_channels(ct, ["marker"])
         lut = np.zeros(int(ct.labels.max()) + 1, dtype=np.int64)
         lut[needed] = np.arange(1, len(needed) + 1)
-        density, code = _build_torch(ct, cfg, [], lut, vol.code.dtype)
+        density, code = _build_torch(ct, cfg, [], lut, vol.code.dtype, [])
         assert np.allclose(vol.density, density, rtol=1e-5, atol=1e-6)
         assert np.array_equal(vol.code, code)
+        # with the marker as blood pool: iodinated blood between contrast_min_hu and metal_min_hu, metal above
+        pool = dataclasses.replace(ct, labels=ct.labels.clone())
+        pool.labels[0, :5, :5] = 1  # the HU ramp inside the label
+        d_n, c_n = _build_numba(pool, cfg, [], lut, vol.code.dtype, [1])
+        d_t, c_t = _build_torch(pool, cfg, [], lut, vol.code.dtype, [1])
+        assert np.allclose(d_n, d_t, rtol=1e-5, atol=1e-6) and np.array_equal(c_n, c_t)
+        mats = set(np.unique(c_t % len(MATERIALS)).tolist())
+        assert {METAL, CONTRAST} <= mats
 
 
 def test_trilinear_path_of_a_uniform_slab_is_exact():

@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         from xraylab.io.ct import is_default_ct_name
         from xraylab.io.ownership import is_owned, write_marker
         from xraylab.io.structures import expand_structure_list
-        from xraylab.physics.presets import resolve_geometry
+        from xraylab.physics.presets import resolve_geometry, resolve_physics
         from xraylab.render import check_render_out, load_scene, write_view
 
         names = expand_structure_list([structures]) if structures else []
@@ -103,9 +103,11 @@ def register(app: typer.Typer) -> None:
         geoms = [resolve_geometry(preset, rotation_deg=v["rotation"], lao_deg=v["lao"], cranial_deg=v["cranial"],
                                   tilt_deg=tilt, rows=rows, cols=cols, pitch_mm=pitch, sid_mm=sid, sod_mm=sod,
                                   view=view, **extra) for v in views]
+        physics = resolve_physics(preset, set_)  # bad --set fails before the CT is read; materials shape the scene
         scene = load_scene(ct, labels, structure_table, structures=names, downsample=downsample,
                            allow_gaps=allow_gaps, allow_odd=allow_odd_ct, renderer=renderer, n_points=n_points,
-                           device=dev or "cpu", supersample=parse_supersample(supersample))
+                           device=dev or "cpu", supersample=parse_supersample(supersample),
+                           materials=physics.materials)
         placed = []
         if devices:
             from xraylab.devices import KINDS, place

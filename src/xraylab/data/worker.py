@@ -44,7 +44,8 @@ def is_complete(writer: DatasetWriter, item: dict[str, Any]) -> bool:
     return writer.is_done(item["image_id"], item_files(item))
 
 
-def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = "error"):
+def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = "error",
+           materials: dict | None = None):
     """The :class:`~xraylab.render.scene.Scene` of a CT, cached per worker process (one CT at a time, to bound
     memory).
 
@@ -58,7 +59,7 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
     from xraylab.io.structures import check_structures_present
     from xraylab.render.scene import cached_scene
 
-    key = json.dumps([ct_ref, structures, render], sort_keys=True)
+    key = json.dumps([ct_ref, structures, render, materials], sort_keys=True)
     if _CT_CACHE.get("key") != key:
         _CT_CACHE.clear()
         ref = CTRef.from_dict(ct_ref)
@@ -73,9 +74,12 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
         # failed the structure check above was never stored.
         table = ref.structure_table if isinstance(ref.structure_table, str) else None  # a dict is in ct_ref
         paths = list(default_ct_paths()) if ref.default else [ref.path, ref.labels, table]
+        from xraylab.physics.materials import MaterialConfig
+
         scene = cached_scene(paths, {"ct_ref": ct_ref}, load, structures, renderer=render["renderer"],
                              n_points=render["n_points"], device=render["device"],
-                             supersample=render.get("supersample", 1))
+                             supersample=render.get("supersample", 1),
+                             materials=MaterialConfig.model_validate(materials) if materials else None)
         _CT_CACHE.update(key=key, scene=scene)
     return _CT_CACHE["scene"]
 
@@ -115,7 +119,8 @@ def render_item(item: dict[str, Any], context: dict[str, Any], writer: DatasetWr
     render, output = context["render"], context["output"]
     structures = item["structures"]
     drawn = [item.get("drawn_as", {}).get(s, s) for s in structures]  # a lung convention's structure, if any
-    scene = _scene(item["ct"], drawn, render, context.get("on_missing_structure", "error"))
+    scene = _scene(item["ct"], drawn, render, context.get("on_missing_structure", "error"),
+                   item["physics"].get("materials"))
     sim = _simulator(item["physics"], render["device"])
     devices, kinds = _devices(scene, context.get("devices"), int(item["seed"]))
     result = scene.render(Geometry.model_validate(item["geometry"]), sim.config, seed=int(item["seed"]),

@@ -30,6 +30,11 @@ MASS_FRACTIONS: dict[str, dict[str, float]] = {
              "Ca": 0.225},
     # Liquid water
     "water": {"H": 0.111894, "O": 0.888106},
+    # Blood, whole (ICRU-44), ρ 1.06
+    "blood": {"H": 0.102, "C": 0.110, "N": 0.033, "O": 0.745, "Na": 0.001, "P": 0.001, "S": 0.002, "Cl": 0.003,
+              "K": 0.002, "Fe": 0.001},
+    # Cobalt-chromium-molybdenum implant alloy (ASTM F75: Cr 27-30, Mo 5-7, Ni <= 0.5, Fe <= 0.75, Co balance), ρ 8.3
+    "cocr": {"Co": 0.645, "Cr": 0.285, "Mo": 0.06, "Ni": 0.005, "Fe": 0.005},
     # --- medical-device materials (xraylab.devices); alloys by their standard nominal compositions
     # Stainless steel AISI 316L (ASTM A240: Cr 16-18, Ni 10-14, Mo 2-3, Mn <= 2, Si <= 0.75, Fe balance), ρ 8.0
     "stainless_steel": {"Fe": 0.655, "Cr": 0.17, "Ni": 0.12, "Mo": 0.025, "Mn": 0.02, "Si": 0.01},
@@ -63,18 +68,35 @@ FORMULAS: dict[str, tuple[str, float]] = {
     "silicone": ("C2H6OSi", 0.97),  # PDMS
     "baso4": ("BaSO4", 4.5),
     "lii": ("LiI", 4.06),  # lithium-iodine pacemaker battery cathode/electrolyte
+    "I": ("I", 4.93),  # iodine (contrast agents)
 }
 
 DENSITIES: dict[str, float] = {
     "air": 0.001205, "lung": 1.05, "adipose": 0.95, "soft_tissue": 1.06, "bone": 1.92, "water": 1.0,
-    "stainless_steel": 8.0, "mp35n": 8.43, "pt_ir": 21.5, "pvc_baso4": 2.11, "silicone_baso4": 1.35,
+    "blood": 1.06, "cocr": 8.3, "stainless_steel": 8.0, "mp35n": 8.43, "pt_ir": 21.5, "pvc_baso4": 2.11,
+    "silicone_baso4": 1.35,
     **{k: v[1] for k, v in FORMULAS.items()},
 }
 
 
+IODINATED_BLOOD = "iodinated_blood_"  # + concentration in mg/mL, e.g. "iodinated_blood_12.5"
+
+
 def known_materials() -> tuple[str, ...]:
-    """Names accepted by :func:`mass_attenuation`."""
+    """Names accepted by :func:`mass_attenuation` (plus ``iodinated_blood_<mg/mL>``: blood with that much iodine)."""
     return tuple(MASS_FRACTIONS) + tuple(FORMULAS)
+
+
+def iodinated_blood_fraction(name: str) -> float:
+    """Iodine mass fraction of ``iodinated_blood_<c>``: c mg/mL in blood of 1.06 g/cm³ → (c/1000) / (1.06 + c/1000)."""
+    try:
+        c = float(name[len(IODINATED_BLOOD):])
+    except ValueError:
+        raise ValueError(f"unknown material {name!r}: write iodinated_blood_<mg/mL>, e.g. "
+                         "iodinated_blood_12.5") from None
+    if not 0.0 <= c <= 500.0:
+        raise ValueError(f"{name}: iodine concentration {c:g} mg/mL outside 0-500")
+    return (c / 1000.0) / (1.06 + c / 1000.0)
 
 
 @disk_memo("mu_over_rho")
@@ -82,6 +104,9 @@ def _mu_cached(material: str, energies: tuple[float, ...]) -> np.ndarray:
     import xraydb
 
     ev = np.asarray(energies, dtype=np.float64) * 1e3
+    if material.startswith(IODINATED_BLOOD):
+        w = iodinated_blood_fraction(material)
+        return (1.0 - w) * _mu_cached("blood", energies) + w * _mu_cached("I", energies)
     if material in MASS_FRACTIONS:
         mu = np.zeros_like(ev)
         fr = MASS_FRACTIONS[material]

@@ -34,15 +34,19 @@ class CollimationConfig(BaseModel):
     ``field``: ``auto`` (the default of every preset) additionally closes the blades along v to the detector rows
     whose rays cross the CT's whole superior–inferior extent, resolved per view against the CT by
     :func:`xraylab.physics.fov.auto_collimation` (called by :func:`xraylab.render.render_view`), so that no
-    image shows the top or bottom edge of the CT volume; ``open``: the blades as given.
+    image shows the top or bottom edge of the CT volume; ``open``: the blades as given; ``extend``: the blades as
+    given, and beyond the CT's S–I extent the body goes on as soft tissue of the thickness it has at the CT's edge
+    (:func:`xraylab.physics.fov.extend_beyond_ct`): a film-like frame with neck/abdomen soft tissue instead of an
+    unexposed band, the ``valid`` layer marking what the CT covers.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     enabled: bool = True
-    field: Literal["auto", "open"] = Field(
+    field: Literal["auto", "open", "extend"] = Field(
         "auto", description="auto: close the field along the body axis to where every ray crosses the CT's whole "
-        "S-I extent (no CT-box edge in the image); open: only width_mm/height_mm")
+        "S-I extent (no CT-box edge in the image); open: only width_mm/height_mm; extend: open, and beyond the "
+        "CT the body continues as soft tissue of its thickness at the CT's edge")
     width_mm: float | None = Field(None, gt=0, le=2000, description="field width at the detector along u, mm")
     height_mm: float | None = Field(None, gt=0, le=2000, description="field height at the detector along v, mm")
     offset_u_mm: float = Field(0.0, ge=-1000, le=1000, description="field centre offset along u, mm")

@@ -22,6 +22,7 @@ from xraylab.physics.dose import DoseConfig
 from xraylab.physics.focal_spot import FocalSpotConfig
 from xraylab.physics.grid import GridConfig
 from xraylab.physics.heel import HeelConfig
+from xraylab.physics.materials import MaterialConfig
 from xraylab.physics.postprocess import PostProcessConfig
 from xraylab.physics.scatter import ScatterConfig
 from xraylab.physics.spectrum import SpectrumConfig
@@ -44,6 +45,10 @@ class PhysicsConfig(BaseModel):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     postprocess: PostProcessConfig = Field(default_factory=PostProcessConfig)
     dose: DoseConfig = Field(default_factory=DoseConfig, description="dose reporting (xraylab.physics.dose)")
+    materials: MaterialConfig = Field(
+        default_factory=MaterialConfig, exclude_if=lambda v: v == MaterialConfig(),
+        description="HU → material thresholds, metal alloy, iodinated contrast (xraylab.physics.materials); they "
+                    "shape the CT's volumes, so a scene is built for them")
 
     @field_validator("grid", "scatter", mode="before")
     @classmethod

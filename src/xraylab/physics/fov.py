@@ -115,6 +115,73 @@ def auto_collimation(
     return new, info
 
 
+def extend_beyond_ct(materials: dict[str, torch.Tensor], valid: torch.Tensor) -> dict:
+    """Fill the rays that leave the CT through its top or bottom (``~valid``) with the body the CT does not hold,
+    in place: soft tissue whose mass thickness (g/cm²) equals the total non-air mass thickness of the nearest
+    valid pixel in the same detector column, and no lung, fat, bone, metal or contrast (``collimation.field:
+    extend``). The neck and upper abdomen a real film shows beyond a chest CT's extent are mostly soft tissue; this
+    keeps the body's outline and thickness continuous at the CT's edge, so no frame shows an unexposed or empty
+    band there. Air is kept as traced. ``materials``: name → ``[1, 1, H, W]``; ``valid``: bool ``[H, W]``.
+    Returns ``{"extended_pixels": n}``."""
+    inv = ~valid.bool().cpu()
+    n = int(inv.sum())
+    if n == 0 or bool(inv.all()):
+        return {"extended_pixels": 0}
+    h, w = inv.shape
+    # nearest valid row per pixel, column by column
+    rows = torch.arange(h)
+    src = torch.zeros(h, w, dtype=torch.long)
+    for c in range(w):
+        ok = torch.nonzero(~inv[:, c]).flatten()
+        if ok.numel() == 0:
+            src[:, c] = -1
+            continue
+        pos = torch.searchsorted(ok, rows).clamp(max=ok.numel() - 1)
+        below = ok[pos]
+        above = ok[(pos - 1).clamp(min=0)]
+        src[:, c] = torch.where((rows - above).abs() <= (below - rows).abs(), above, below)
+    fill = inv & (src >= 0)
+    cols = torch.arange(w).expand(h, w)
+    ref = next(iter(materials.values()))
+    total = torch.zeros_like(ref[0, 0])
+    for k, v in materials.items():
+        if k != "air":
+            total = total + v[0, 0]
+    # the body's thickness near the edge without the CT's texture (ribs, clavicles): a normalised Gaussian average
+    # over valid pixels (σ = 2 % of the detector's larger side), then carried outwards
+    total = _smooth_valid(total, ~inv.to(total.device), sigma_px=max(1.0, 0.02 * max(h, w)))
+    soft = total[src.clamp(min=0).to(total.device), cols.to(total.device)]
+    f = fill.to(ref.device)
+    for k in list(materials):
+        if k == "air":
+            continue
+        v = materials[k].clone()
+        v[0, 0][f] = soft[f] if k == "soft_tissue" else 0.0
+        materials[k] = v
+    if "soft_tissue" not in materials:
+        st = torch.zeros_like(ref)
+        st[0, 0][f] = soft[f]
+        materials["soft_tissue"] = st
+    return {"extended_pixels": int(fill.sum())}
+
+
+def _smooth_valid(x: torch.Tensor, valid: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    """Gaussian average of ``x`` ``[H, W]`` over the ``valid`` pixels only (normalised convolution)."""
+    import torch.nn.functional as F
+
+    r = int(3 * sigma_px)
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma_px) ** 2)
+    k = k / k.sum()
+    m = valid.to(x.dtype)
+
+    def blur(a: torch.Tensor) -> torch.Tensor:
+        a = F.conv2d(a[None, None], k.view(1, 1, 1, -1), padding=(0, r))
+        return F.conv2d(a, k.view(1, 1, -1, 1), padding=(r, 0))[0, 0]
+
+    return blur(x * m) / blur(m).clamp_min(1e-6)
+
+
 def field_box(field: torch.Tensor, level: float = 0.98) -> tuple[int, int, int, int] | None:
     """Bounding box ``(r0, r1, c0, c1)`` (end exclusive) of the pixels where the field ``[..., H, W]`` ≥ ``level``
     (the fully exposed part of the collimated field); None when there is none."""

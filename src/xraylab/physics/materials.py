@@ -6,17 +6,31 @@ fit. Each voxel is assigned one material by HU thresholds; the material's mass
 attenuation coefficients (:mod:`xraylab.physics.attenuation`) then turn density
 line integrals into attenuation.
 
-Material ids are fixed: 0 air, 1 lung, 2 adipose, 3 soft_tissue, 4 bone.
+Material ids are fixed: 0 air, 1 lung, 2 adipose, 3 soft_tissue, 4 bone, 5 metal, 6 contrast. Metal (voxels at or
+above ``metal_min_hu``, where CT numbers saturate) takes the configured alloy at its nominal density; contrast
+(enhanced blood in the vessels and heart of a contrast CT, above ``contrast_min_hu``) is iodinated blood whose
+iodine concentration follows the voxel's HU (:func:`iodine_hu_per_mg_ml`). The attenuation name of each id for a
+given config is :func:`material_names`; a CT without metal or contrast renders exactly as with five materials.
 """
 
 from __future__ import annotations
 
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MATERIALS: tuple[str, ...] = ("air", "lung", "adipose", "soft_tissue", "bone")
+MATERIALS: tuple[str, ...] = ("air", "lung", "adipose", "soft_tissue", "bone", "metal", "contrast")
+METAL, CONTRAST = 5, 6
+#: attenuation material and nominal density (g/cm³) of each metal choice (xraylab.physics.attenuation)
+METALS: dict[str, float] = {"titanium": 4.506, "stainless_steel": 8.0, "cocr": 8.3}
+BLOOD_HU = 40.0  # unenhanced blood (typical 30–45 HU)
+BLOOD_DENSITY = 1.06  # g/cm³, ICRU-44 blood (REFERENCES.md §3 tissues, NIST tab2)
+IODINE_EFFECTIVE_KEV = 70.0  # effective energy of a 120 kVp CT beam, for the HU per mg/mL of iodine
+# TotalSegmentator names (substrings) of the blood pool: where iodinated contrast is
+BLOOD_POOL_KEYS = ("aorta", "heart", "pulmonary_artery", "pulmonary_vein", "vena_cava", "brachiocephalic",
+                   "subclavian_artery", "carotid", "atrial_appendage", "portal_vein", "iliac_artery", "iliac_vena")
 
 # Schneider et al. 2000, HU → ρ (g/cm³) breakpoints as listed in REFERENCES.md §4 [V].
 SCHNEIDER_HU = (-1000.0, -98.0, -97.0, 14.0, 23.0, 100.0, 101.0, 1600.0, 3000.0)
@@ -45,6 +59,13 @@ class MaterialConfig(BaseModel):
     lung_max_hu: float = -120.0
     adipose_max_hu: float = -30.0
     bone_min_hu: float = 350.0
+    metal_min_hu: float = Field(3000.0, description="voxels at or above are metal (12-bit CT saturates at 3071 HU)")
+    metal: Literal["titanium", "stainless_steel", "cocr"] = Field(
+        "titanium", description="the alloy of metal voxels (implants, wires), at its nominal density")
+    contrast: Literal["auto", "always", "never"] = Field(
+        "auto", description="iodinated blood in the vessels and heart: auto = when the median HU of the labelled "
+                            "blood pool exceeds contrast_min_hu (a contrast CT)")
+    contrast_min_hu: float = Field(150.0, description="blood-pool voxels at or above are iodinated blood")
     force_bone_from_labels: bool = Field(
         True,
         description=(
@@ -56,10 +77,43 @@ class MaterialConfig(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "MaterialConfig":
-        t = (self.air_max_hu, self.lung_max_hu, self.adipose_max_hu, self.bone_min_hu)
+        t = (self.air_max_hu, self.lung_max_hu, self.adipose_max_hu, self.bone_min_hu, self.metal_min_hu)
         if any(b <= a for a, b in zip(t, t[1:])):
-            raise ValueError(f"material thresholds must increase: air < lung < adipose < bone, got {t}")
+            raise ValueError(f"material thresholds must increase: air < lung < adipose < bone < metal, got {t}")
+        if not self.adipose_max_hu < self.contrast_min_hu < self.metal_min_hu:
+            raise ValueError(f"contrast_min_hu {self.contrast_min_hu:g} must lie between adipose_max_hu "
+                             f"{self.adipose_max_hu:g} and metal_min_hu {self.metal_min_hu:g}")
         return self
+
+
+def iodine_hu_per_mg_ml(energy_keV: float = IODINE_EFFECTIVE_KEV) -> float:
+    """CT-number rise of 1 mg/mL of iodine in water at ``energy_keV``: 1000 · (μ/ρ)_I · 0.001 g/cm³ / μ_water
+    (xraydb; ≈ 26 HU at 70 keV, the effective energy of a 120 kVp CT beam; 25–30 HU is the usual rule)."""
+    from xraylab.physics.attenuation import linear_attenuation, mass_attenuation
+
+    mu_i = float(mass_attenuation("I", [energy_keV])[0]) * 1e-3
+    return 1000.0 * mu_i / float(linear_attenuation("water", [energy_keV])[0])
+
+
+def iodine_mg_ml(hu: torch.Tensor | np.ndarray | float, per_mg_ml: float):
+    """Iodine concentration (mg/mL, ≥ 0) of enhanced blood at ``hu``: (HU − 40) / (HU per mg/mL)."""
+    return np.maximum(np.asarray(hu, dtype=np.float64) - BLOOD_HU, 0.0) / per_mg_ml
+
+
+def contrast_density(c_mg_ml):
+    """Mass density (g/cm³) of blood holding ``c_mg_ml`` of iodine."""
+    return BLOOD_DENSITY + np.asarray(c_mg_ml, dtype=np.float64) / 1000.0
+
+
+def blood_pool_ids(structures: dict[int, str]) -> list[int]:
+    """Label ids of the blood pool (vessels, heart): where a contrast CT's iodine is."""
+    return sorted(i for i, n in structures.items() if any(k in n for k in BLOOD_POOL_KEYS))
+
+
+def material_names(cfg: "MaterialConfig", iodine_ref_mg_ml: float = 10.0) -> list[str]:
+    """The attenuation material (:mod:`xraylab.physics.attenuation`) of each id of :data:`MATERIALS`: the tissues,
+    the configured metal and iodinated blood at the CT's reference concentration (mg/mL, one decimal)."""
+    return [*MATERIALS[:5], cfg.metal, f"iodinated_blood_{iodine_ref_mg_ml:.1f}"]
 
 
 def hu_to_density(hu: torch.Tensor, model: str = "schneider") -> torch.Tensor:
@@ -87,8 +141,12 @@ def assign_materials(
     config: MaterialConfig | None = None,
     labels: torch.Tensor | None = None,
     bone_label_ids: Sequence[int] = (),
+    contrast_ids: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Material id per voxel (uint8, same shape as ``hu``; ids index :data:`MATERIALS`).
+
+    ``contrast_ids``: blood-pool label ids whose voxels at or above ``contrast_min_hu`` are iodinated blood (None:
+    no contrast); voxels at or above ``metal_min_hu`` are metal whatever their label.
 
     When ``config.force_bone_from_labels`` is set, voxels whose label id is in ``bone_label_ids``
     become bone regardless of HU; if those ids cover the skeleton (at least ten bone labels), bone is
@@ -107,6 +165,10 @@ def assign_materials(
         if len(bone_label_ids) >= 10:
             mat[(mat == 4) & ~is_bone] = 3
         mat[is_bone] = 4
+    if contrast_ids is not None and labels is not None and len(contrast_ids):
+        pool = torch.isin(labels, torch.tensor(list(contrast_ids), device=labels.device, dtype=labels.dtype))
+        mat[pool & (x >= cfg.contrast_min_hu) & (x < cfg.metal_min_hu)] = CONTRAST
+    mat[x >= cfg.metal_min_hu] = METAL
     return mat
 
 

@@ -324,7 +324,7 @@ class Projector:
             mats = F.avg_pool2d(mats.flatten(0, 1), sub).view(len(MATERIALS), bsz, 1, rows, cols)
             covered = F.avg_pool2d((paths > 0).float().flatten(0, 1), sub) >= 0.5
             paths = (F.avg_pool2d(paths.flatten(0, 1), sub) * covered).view(-1, bsz, 1, rows, cols)
-        materials = {name: mats[i].contiguous() for i, name in enumerate(MATERIALS)}
+        materials = {name: mats[i].contiguous() for i, name in self.volumes.output_materials()}
         out_paths = {
             s: self._radiographic_extent(s, ids, paths) for s, ids in self._members.items()
         }
@@ -360,7 +360,7 @@ class Projector:
         self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, progress: bool, needs_grad: bool,
         rows: int, cols: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Material integrals ``[M, 5]`` (g/cm³·mm) and channel paths ``[M, L+1]`` (mm) of all rays."""
+        """Material integrals ``[M, 7]`` (g/cm³·mm) and channel paths ``[M, L+1]`` (mm) of all rays."""
         nm, nl = len(MATERIALS), self._n_label_channels
         if self._use_numba(needs_grad):
             vol = self.volumes

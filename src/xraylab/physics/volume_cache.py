@@ -32,7 +32,7 @@ from xraylab.physics.table_cache import cache_root
 from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
 # Bump when the stored format or the volume build changes meaning.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: seven materials (metal, contrast) and their names in meta.json
 
 
 def _hash_path(h: "hashlib._Hash", path: Path) -> None:
@@ -77,6 +77,8 @@ def _save(entry: Path, ct: CTVolume, vol: ProjectorVolumes) -> None:
             "structures": {str(k): v for k, v in ct.structures.items()}, "name": ct.name, "source": ct.source,
             "meta": ct.meta, "members": vol.members, "channel_of": {str(k): v for k, v in vol.channel_of.items()},
             "n_channels": vol.n_channels,
+            "material_names": vol.material_names,
+            "material_present": vol.material_present,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, default=str), encoding="utf-8")
         try:
@@ -101,6 +103,7 @@ def _load(entry: Path) -> tuple[CTVolume, ProjectorVolumes]:
     vol = ProjectorVolumes(
         density=np.asarray(density), code=np.asarray(code), members={k: list(v) for k, v in meta["members"].items()},
         channel_of={int(k): int(v) for k, v in meta["channel_of"].items()}, n_channels=int(meta["n_channels"]),
+        material_names=list(meta["material_names"]), material_present=[bool(b) for b in meta["material_present"]],
     )
     return ct, vol
 

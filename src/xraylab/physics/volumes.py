@@ -1,7 +1,7 @@
 """The two volumes the projector marches through: density and a packed material × structure code.
 
 ``density``: float32 ``[I, J, K]`` mass density, g/cm³ (:func:`xraylab.physics.materials.hu_to_density`).
-``code``: uint8 (or int16 when more codes are needed) ``[I, J, K]``; ``code = channel · 5 + material`` where
+``code``: uint8 (or int16 when more codes are needed) ``[I, J, K]``; ``code = channel · 7 + material`` where
 ``material`` indexes :data:`~xraylab.physics.materials.MATERIALS` and ``channel`` is 0 (no requested structure)
 or 1 … L, one channel per label id that any requested structure needs (overlapping groups such as ``lungs``
 and ``left_lung`` are sums over channels).
@@ -20,13 +20,22 @@ import torch
 from xraylab.io.ct import CTVolume
 from xraylab.io.structures import exclusion_ids, resolve_structure
 from xraylab.physics.materials import (
+    BLOOD_DENSITY,
+    BLOOD_HU,
+    CONTRAST,
     MATERIALS,
+    METAL,
+    METALS,
     SCHNEIDER_HU,
     SCHNEIDER_RHO,
     MaterialConfig,
     assign_materials,
+    blood_pool_ids,
     bone_label_ids,
     hu_to_density,
+    iodine_hu_per_mg_ml,
+    iodine_mg_ml,
+    material_names,
 )
 from xraylab.physics.raymarch import HAVE_NUMBA, numba
 
@@ -43,6 +52,10 @@ class ProjectorVolumes:
         members: structure name → its label ids.
         channel_of: label id → channel (1 … L).
         n_channels: L + 1 (channel 0 = no structure).
+        material_names: the attenuation material of each material id
+            (:func:`~xraylab.physics.materials.material_names`).
+        material_present: whether any voxel has each material id (metal and contrast channels are left out of a
+            projection when absent, so such CTs render exactly as with five materials).
     """
 
     density: np.ndarray
@@ -50,6 +63,13 @@ class ProjectorVolumes:
     members: dict[str, list[int]] = field(default_factory=dict)
     channel_of: dict[int, int] = field(default_factory=dict)
     n_channels: int = 1
+    material_names: list[str] = field(default_factory=lambda: material_names(MaterialConfig()))
+    material_present: list[bool] = field(default_factory=lambda: [True] * 5 + [False, False])
+
+    def output_materials(self) -> list[tuple[int, str]]:
+        """``(material id, attenuation name)`` of the channels a projection carries: the five tissues always,
+        metal and contrast when present."""
+        return [(i, n) for i, n in enumerate(self.material_names) if i < METAL or self.material_present[i]]
 
     @property
     def n_codes(self) -> int:
@@ -101,21 +121,42 @@ def build_volumes(
         raise StructureError(f"{ct.source or ct.name}: too many structure labels requested ({len(needed)})")
     ni, nj, nk = ct.shape
     bones = bone_label_ids(ct.structures)
+    blood, c_ref = contrast_pool(ct, cfg)
     chan_lut = np.zeros(1, dtype=np.int64)
     if ct.labels is not None:
         top = max([int(ct.labels.max())] + needed) + 1
         chan_lut = np.zeros(top, dtype=np.int64)
         chan_lut[needed] = np.arange(1, len(needed) + 1)
     if HAVE_NUMBA and ct.hu.device.type == "cpu":
-        density, code = _build_numba(ct, cfg, bones, chan_lut, code_dtype)
+        density, code = _build_numba(ct, cfg, bones, chan_lut, code_dtype, blood)
     else:
-        density, code = _build_torch(ct, cfg, bones, chan_lut, code_dtype)
+        density, code = _build_torch(ct, cfg, bones, chan_lut, code_dtype, blood)
     channel_of = {lab: k + 1 for k, lab in enumerate(needed)}
-    return ProjectorVolumes(density, code, members, channel_of, n_channels)
+    counts = np.bincount((code.reshape(-1) % len(MATERIALS)).astype(np.int64), minlength=len(MATERIALS))
+    return ProjectorVolumes(density, code, members, channel_of, n_channels, material_names(cfg, c_ref),
+                            [bool(c) for c in counts])
+
+
+def contrast_pool(ct: CTVolume, cfg: MaterialConfig) -> tuple[list[int], float]:
+    """Blood-pool label ids that hold iodine (empty when contrast is off, or ``auto`` finds no enhancement: the
+    median HU of the labelled blood pool at or below ``contrast_min_hu``) and the reference iodine concentration
+    (mg/mL; the median over enhanced voxels, 10 when none) that names the contrast material."""
+    if cfg.contrast == "never" or ct.labels is None:
+        return [], 10.0
+    ids = blood_pool_ids(ct.structures)
+    if not ids:
+        return [], 10.0
+    pool = torch.isin(ct.labels, torch.tensor(ids, dtype=ct.labels.dtype, device=ct.labels.device))
+    hu = ct.hu[pool].to(torch.float32)
+    if hu.numel() == 0 or (cfg.contrast == "auto" and float(hu.median()) <= cfg.contrast_min_hu):
+        return [], 10.0
+    enhanced = hu[(hu >= cfg.contrast_min_hu) & (hu < cfg.metal_min_hu)]
+    c_ref = float(np.median(iodine_mg_ml(enhanced.cpu().numpy(), iodine_hu_per_mg_ml()))) if enhanced.numel() else 10.0
+    return ids, round(c_ref, 1)
 
 
 def _build_torch(
-    ct: CTVolume, cfg: MaterialConfig, bones: list[int], chan_lut: np.ndarray, code_dtype
+    ct: CTVolume, cfg: MaterialConfig, bones: list[int], chan_lut: np.ndarray, code_dtype, blood: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reference build with the torch functions of :mod:`xraylab.physics.materials`, slab by slab."""
     ni, nj, nk = ct.shape
@@ -127,8 +168,13 @@ def _build_torch(
         b = min(a + step, ni)
         hu = ct.hu[a:b].to(torch.float32).cpu()
         labels = ct.labels[a:b].cpu() if ct.labels is not None else None
-        density[a:b] = hu_to_density(hu, cfg.density_model).numpy()
-        mat = assign_materials(hu, cfg, labels, bones).to(torch.int64)
+        rho = hu_to_density(hu, cfg.density_model)
+        mat = assign_materials(hu, cfg, labels, bones, contrast_ids=blood or None).to(torch.int64)
+        per_mg = iodine_hu_per_mg_ml() if blood else 1.0
+        c = torch.clamp(hu - BLOOD_HU, min=0.0) / per_mg  # mg/mL of iodine where the voxel is contrast
+        rho = torch.where(mat == CONTRAST, BLOOD_DENSITY + c / 1000.0, rho)
+        rho = torch.where(mat == METAL, torch.tensor(METALS[cfg.metal], dtype=rho.dtype), rho)
+        density[a:b] = rho.numpy()
         if labels is not None:
             mat += lut[labels.to(torch.int64)] * len(MATERIALS)
         code[a:b] = mat.numpy().astype(code_dtype)
@@ -136,7 +182,7 @@ def _build_torch(
 
 
 def _build_numba(
-    ct: CTVolume, cfg: MaterialConfig, bones: list[int], chan_lut: np.ndarray, code_dtype
+    ct: CTVolume, cfg: MaterialConfig, bones: list[int], chan_lut: np.ndarray, code_dtype, blood: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same build in one compiled pass over the voxels (no temporaries)."""
     global _BUILD_KERNEL
@@ -145,8 +191,12 @@ def _build_numba(
     hu = np.ascontiguousarray(ct.hu.numpy(), dtype=np.float32).reshape(-1)
     has_labels = ct.labels is not None
     labels = np.ascontiguousarray(ct.labels.numpy()).reshape(-1) if ct.labels is not None else np.zeros(1, np.int16)
-    n_lut = max(len(chan_lut), (max(bones) + 1) if bones else 1)
+    n_lut = max(len(chan_lut), (max(bones) + 1) if bones else 1, (max(blood) + 1) if blood else 1)
+    if has_labels:
+        n_lut = max(n_lut, int(labels.max(initial=0)) + 1)
     bone_lut = np.zeros(n_lut, dtype=np.uint8)
+    blood_lut = np.zeros(n_lut, dtype=np.uint8)
+    blood_lut[blood] = 1
     force = cfg.force_bone_from_labels and has_labels and len(bones) > 0
     if force:
         bone_lut[bones] = 1
@@ -154,11 +204,15 @@ def _build_numba(
     lut[: len(chan_lut)] = chan_lut
     xp = np.asarray(SCHNEIDER_HU, dtype=np.float32)
     fp = np.asarray(SCHNEIDER_RHO, dtype=np.float32)
-    thr = np.asarray([cfg.air_max_hu, cfg.lung_max_hu, cfg.adipose_max_hu, cfg.bone_min_hu], dtype=np.float32)
+    thr = np.asarray([cfg.air_max_hu, cfg.lung_max_hu, cfg.adipose_max_hu, cfg.bone_min_hu, cfg.metal_min_hu,
+                      cfg.contrast_min_hu], dtype=np.float32)
+    # metal density, iodine mg/mL per HU, blood HU and density, material count
+    extra = np.asarray([METALS[cfg.metal], 1.0 / (iodine_hu_per_mg_ml() if blood else 1.0), BLOOD_HU,
+                        BLOOD_DENSITY, len(MATERIALS)], dtype=np.float32)
     density = np.empty(hu.shape, dtype=np.float32)
     code = np.empty(hu.shape, dtype=code_dtype)
     _BUILD_KERNEL(hu, labels, has_labels, xp, fp, cfg.density_model == "deepdrr", thr, bone_lut, force,
-                  len(bones) >= 10, lut, density, code)
+                  len(bones) >= 10, lut, density, code, blood_lut, len(blood) > 0, extra)
     return density.reshape(ct.shape), code.reshape(ct.shape)
 
 
@@ -167,7 +221,9 @@ _BUILD_KERNEL = None
 
 def _make_build_kernel():  # pragma: no cover - compiled
     @numba.njit(parallel=True, cache=True)
-    def _build(hu, labels, has_labels, xp, fp, deepdrr, thr, bone_lut, force, restrict, chan_lut, density, code):
+    def _build(hu, labels, has_labels, xp, fp, deepdrr, thr, bone_lut, force, restrict, chan_lut, density, code,
+               blood_lut, contrast, extra):
+        n_mat = int(extra[4])
         n_xp = xp.shape[0]
         for v in numba.prange(hu.shape[0]):
             x = hu[v]
@@ -198,6 +254,12 @@ def _make_build_kernel():  # pragma: no cover - compiled
                     elif restrict and m == 4:
                         m = 3
                 ch = chan_lut[lab]
-            code[v] = ch * 5 + m
+                if contrast and blood_lut[lab] and x >= thr[5] and x < thr[4]:  # materials.assign_materials
+                    m = 6
+                    density[v] = extra[3] + max(x - extra[2], np.float32(0.0)) * extra[1] / np.float32(1000.0)
+            if x >= thr[4]:
+                m = 5
+                density[v] = extra[0]
+            code[v] = ch * n_mat + m
 
     return _build

@@ -88,16 +88,18 @@ def build_scene(
     supersample: int | Literal["auto"] = 1,
     backend: Literal["auto", "numba", "torch"] = "auto",
     volumes=None,
+    materials=None,
 ) -> Scene:
     """A scene of an in-memory ``ct`` (no cache). ``n_points``: samples per ray (None: two per smallest voxel along
     the volume diagonal); ``supersample``: rays per pixel along each axis or ``"auto"``; ``backend``: the ray
     march (``"torch"`` for gradients with respect to the pose); ``volumes``: prebuilt
-    :class:`~xraylab.physics.volumes.ProjectorVolumes` of ``ct`` for ``structures``."""
+    :class:`~xraylab.physics.volumes.ProjectorVolumes` of ``ct`` for ``structures``; ``materials``: a
+    :class:`~xraylab.physics.materials.MaterialConfig` (None: the default; ``physics.materials`` of a render)."""
     from xraylab.io.structures import expand_structure_list
 
     names = expand_structure_list(structures)
     proj = Projector(ct, structures=names, renderer=renderer, n_points=n_points, device=device, volumes=volumes,
-                     supersample=supersample, backend=backend)
+                     supersample=supersample, backend=backend, materials=materials)
     return Scene(ct, proj)
 
 
@@ -113,7 +115,7 @@ def cached_scene(
     loads the CT on a miss. ``options``: those of :func:`build_scene`."""
     from xraylab.physics.volume_cache import load_or_build
 
-    ct, volumes = load_or_build(paths, settings, load, structures=structures)
+    ct, volumes = load_or_build(paths, settings, load, structures=structures, materials=options.get("materials"))
     scene = build_scene(ct, structures, volumes=volumes, **options)
     scene.reload = load
     return scene

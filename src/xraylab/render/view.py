@@ -99,9 +99,12 @@ def render_view(
     """
     from xraylab.devices.trace import add_devices
     from xraylab.physics.dose import dose_report
-    from xraylab.physics.fov import auto_collimation, valid_rays
+    from xraylab.physics.fov import auto_collimation, extend_beyond_ct, valid_rays
     from xraylab.physics.simulator import XRaySimulator
 
+    if physics.materials != projector.material_config:
+        raise ConfigError("physics.materials differs from the materials the scene's volumes were built with; build "
+                          "the scene for them: load_scene(..., materials=physics.materials)")
     if simulator is None:
         simulator = XRaySimulator(physics, device=projector.device)
     elif simulator.config != physics:
@@ -109,21 +112,26 @@ def render_view(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     projection = projector.project(geometry, progress=progress)
+    valid = valid_rays(projector.ct, geometry)
+    extend = physics.collimation.enabled and physics.collimation.field == "extend"
+    extended = extend_beyond_ct(projection.materials, valid) if extend else {}  # the body beyond the CT
     iso = torch.tensor(geometry.isocenter_mm, dtype=torch.float64) if geometry.isocenter_mm else projector.ct.center_mm
-    add_devices(projection, devices, geometry, iso, device_supersample)
+    add_devices(projection, devices, geometry, iso, device_supersample)  # devices lie on top of either
     times["ray_tracing"] = time.perf_counter() - t0
 
     def rerender(g: Geometry) -> dict:
         # Exact focal-spot mode: the posed geometry, with the source point the simulator asks for.
         shifted = geometry.model_copy(update={"source_offset_mm": g.source_offset_mm})
         p = projector.project(shifted)
+        if extend:
+            extend_beyond_ct(p.materials, valid)
         add_devices(p, devices, shifted, iso, device_supersample)
         return p.materials
 
     t0 = time.perf_counter()
-    valid = valid_rays(projector.ct, geometry)
     det_geom = detector_geometry(geometry)
     collimation, field_info = auto_collimation(physics.collimation, det_geom, valid, physics.focal_spot)
+    field_info.update(extended)
     gen = torch.Generator(device=projector.device).manual_seed(int(seed))
     layers = simulator.simulate(projection.materials, det_geom, generator=gen, render=rerender,
                                 collimation=collimation)
