@@ -48,7 +48,7 @@ def register_xraylab(iterations: int, device: str, size: int = 96, verbose: bool
     for it in range(iterations):
         opt.zero_grad()
         trans = torch.stack([shift[0], torch.zeros((), **f32), shift[1]])
-        img = proj.project(geom, pose={"rotation_deg": rot, "translation_mm": trans}).total_density()
+        img = proj.project(geom, pose={"rotation_deg": rot, "translation_mm": trans}, density_only=True).total_density()
         loss = -ncc(img, target_img)
         loss.backward()
         opt.step()

@@ -294,12 +294,15 @@ class Projector:
         geometries: Geometry | Sequence[Geometry],
         progress: bool = False,
         pose: dict[str, torch.Tensor] | None = None,
+        density_only: bool = False,
     ) -> Projection:
         """Trace all pixels of all ``geometries`` (same detector size) and return a :class:`Projection`.
 
         ``pose``: optional tensors replacing or adding to the pose of every geometry (keys
         :data:`xraylab.physics.geometry.POSE_KEYS`); when any requires grad, or gradients are enabled and
         the backend is torch, the result is differentiable with respect to them (trilinear renderer only).
+        ``density_only``: one channel, ``materials["density"]`` = ∫ρ dl over every material (g/cm²), and no
+        structure paths — what registration needs; the torch march then skips the material and structure codes.
         """
         geoms = [geometries] if isinstance(geometries, Geometry) else list(geometries)
         if not geoms:
@@ -316,6 +319,14 @@ class Projector:
                   for g in geoms] if sub > 1 else geoms
         with torch.set_grad_enabled(needs_grad):
             src, tgt, length = self._rays(traced, pose)
+            if density_only:
+                total = self._trace_density(src, tgt, length, needs_grad, rows * sub, cols * sub)
+        if density_only:
+            img = (total / 10.0).reshape(len(geoms), 1, rows * sub, cols * sub)  # g/cm³·mm → g/cm²
+            if sub > 1:
+                img = F.avg_pool2d(img, sub)
+            return Projection(materials={"density": img}, paths={}, geometries=geoms)
+        with torch.set_grad_enabled(needs_grad):
             mats, paths = self._trace(src, tgt, length, progress, needs_grad, rows * sub, cols * sub)
         bsz = len(geoms)
         mats = (mats / 10.0).T.reshape(len(MATERIALS), bsz, 1, rows * sub, cols * sub)  # g/cm³·mm → g/cm²
@@ -355,6 +366,17 @@ class Projector:
             return None
         b = tgt.shape[0] // (rows * cols)
         return np.arange(tgt.shape[0]).reshape(b, rows, cols).transpose(0, 2, 1).reshape(-1)
+
+    def _trace_density(self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, needs_grad: bool,
+                       rows: int, cols: int) -> torch.Tensor:
+        """∫ρ dl ``[M]`` (g/cm³·mm) of all rays over every material: one channel, no codes."""
+        if self._use_numba(needs_grad) or self.renderer != "trilinear":
+            mats, _ = self._trace(src, tgt, length, False, needs_grad, rows, cols)
+            return mats.sum(1)
+        dtype = src.dtype if needs_grad else torch.float32
+        grid = self._density if dtype == torch.float32 else self._density.to(dtype)
+        return raymarch.march_torch_density(grid, self.ct.shape, src, tgt, length, self.n_points,
+                                            self.memory_budget_mb, step_mm=self.step_mm)
 
     def _trace(
         self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, progress: bool, needs_grad: bool,

@@ -193,36 +193,14 @@ def march_torch(
     """
     dev, dtype = density_grid.device, density_grid.dtype
     ni, nj, nk = dims
-    dims_t = torch.tensor([ni, nj, nk], dtype=src.dtype, device=dev)
-    hi = dims_t - 1
-    n_max = n_points
-    if step_mm > 0:  # the longest chord through the box bounds the samples of any ray
-        with torch.no_grad():
-            a0, a1 = clip_to_box(src, tgt, dims_t)
-            n_ray = torch.ceil((a1 - a0) * length / step_mm).clamp(min=1)
-            n_max = int(n_ray.max().item()) if n_ray.numel() else 1
-    q = torch.arange(n_max, device=dev, dtype=src.dtype) + 0.5
-    bytes_per_ray = n_max * 4 * 24  # xyz, grid, indices (int64), samples and their gradients
-    chunk = max(64, int(memory_budget_mb * 2**20 / bytes_per_ray))
+    hi = torch.tensor([ni - 1, nj - 1, nk - 1], dtype=src.dtype, device=dev)
     mats, paths = [], []
-    for a in range(0, src.shape[0], chunk):
-        s, t, ln = src[a : a + chunk], tgt[a : a + chunk], length[a : a + chunk]
-        a0, a1 = clip_to_box(s, t, dims_t)
-        if step_mm > 0:
-            n = torch.ceil(((a1 - a0) * ln / step_mm).detach()).clamp(min=1)  # [n] samples of each ray
-        else:
-            n = torch.full_like(a0, float(n_points))
-        live = (q[None, :] < n[:, None]).to(density_grid.dtype)  # [n, P]: samples past a ray's count weigh 0
-        alpha = a0[:, None] + ((a1 - a0) / n)[:, None] * q  # [n, P]
-        xyz = s[:, None, :] + alpha[..., None] * (t - s)[:, None, :]  # [n, P, 3] voxel coordinates
-        grid = (xyz + 0.5) * (2.0 / dims_t) - 1.0
-        rho = F.grid_sample(density_grid, grid[None, None].to(dtype), mode="bilinear", padding_mode="border",
-                            align_corners=False)[0, 0, 0] * live  # [n, P]
+    for s, xyz, rho, live, step in _samples(density_grid, dims, src, tgt, length, n_points, memory_budget_mb,
+                                            step_mm, bytes_per_sample=4 * 24):
         with torch.no_grad():
             idx = torch.minimum(torch.floor(xyz.clamp(min=0.0) + 0.5), hi).to(torch.int64)
             cd = code_flat[(idx[..., 0] * nj + idx[..., 1]) * nk + idx[..., 2]].to(torch.int64)
             mat_idx, chan_idx = mat_of[cd], chan_of[cd]
-        step = ((a1 - a0) / n * ln).to(dtype)[:, None]  # [n, 1] step length, mm
         rows = s.shape[0]
         mats.append(torch.zeros(rows, n_materials, dtype=dtype, device=dev).scatter_add(1, mat_idx, rho) * step)
         p = torch.zeros(rows, n_channels, dtype=dtype, device=dev).scatter_add(1, chan_idx, live) * step
@@ -232,3 +210,52 @@ def march_torch(
     path = path.clone()
     path[:, 0] = 0.0  # channel 0 = no structure (the numba kernel skips it)
     return mat, path
+
+
+
+def _samples(density_grid: torch.Tensor, dims: tuple[int, int, int], src: torch.Tensor, tgt: torch.Tensor,
+             length: torch.Tensor, n_points: int, memory_budget_mb: float, step_mm: float, bytes_per_sample: int):
+    """The torch march's samples, chunk by chunk: ``(src, xyz [n, P, 3] voxel coordinates, rho [n, P] trilinear
+    density × live, live [n, P] (samples past a ray's count weigh 0), step [n, 1] mm)``."""
+    dev = density_grid.device
+    dims_t = torch.tensor(list(dims), dtype=src.dtype, device=dev)
+    n_max = n_points
+    if step_mm > 0:  # the longest chord through the box bounds the samples of any ray
+        with torch.no_grad():
+            a0, a1 = clip_to_box(src, tgt, dims_t)
+            n_ray = torch.ceil((a1 - a0) * length / step_mm).clamp(min=1)
+            n_max = int(n_ray.max().item()) if n_ray.numel() else 1
+    q = torch.arange(n_max, device=dev, dtype=src.dtype) + 0.5
+    chunk = max(64, int(memory_budget_mb * 2**20 / (n_max * bytes_per_sample)))
+    for a in range(0, src.shape[0], chunk):
+        s, t, ln = src[a : a + chunk], tgt[a : a + chunk], length[a : a + chunk]
+        a0, a1 = clip_to_box(s, t, dims_t)
+        if step_mm > 0:
+            n = torch.ceil(((a1 - a0) * ln / step_mm).detach()).clamp(min=1)  # [n] samples of each ray
+        else:
+            n = torch.full_like(a0, float(n_points))
+        live = (q[None, :] < n[:, None]).to(density_grid.dtype)  # [n, P]
+        alpha = a0[:, None] + ((a1 - a0) / n)[:, None] * q  # [n, P]
+        xyz = s[:, None, :] + alpha[..., None] * (t - s)[:, None, :]  # [n, P, 3] voxel coordinates
+        grid = (xyz + 0.5) * (2.0 / dims_t) - 1.0
+        rho = F.grid_sample(density_grid, grid[None, None].to(density_grid.dtype), mode="bilinear",
+                            padding_mode="border", align_corners=False)[0, 0, 0] * live  # [n, P]
+        step = ((a1 - a0) / n * ln).to(density_grid.dtype)[:, None]  # [n, 1] step length, mm
+        yield s, xyz, rho, live, step
+
+
+def march_torch_density(
+    density_grid: torch.Tensor,
+    dims: tuple[int, int, int],
+    src: torch.Tensor,
+    tgt: torch.Tensor,
+    length: torch.Tensor,
+    n_points: int,
+    memory_budget_mb: float = 512.0,
+    step_mm: float = 0.0,
+) -> torch.Tensor:
+    """:func:`march_torch` with one output channel: ∫ρ dl ``[M]`` (g/cm³·mm) over every material — the same
+    samples and steps, without the material and structure code lookups (registration needs only this)."""
+    out = [(rho * step).sum(1) for _, _, rho, _, step in _samples(
+        density_grid, dims, src, tgt, length, n_points, memory_budget_mb, step_mm, bytes_per_sample=4 * 16)]
+    return torch.cat(out) if out else torch.zeros(0, dtype=density_grid.dtype, device=density_grid.device)
