@@ -33,6 +33,28 @@ ABLATION = (
 )
 FOK = (("U-Net(Real)", "real"), ("U-Net(Real + Syn_cen)", "real_syn_cen"), ("U-Net(Real + Syn_all)", "real_syn_all"))
 STRUCTS = (("lungs", "lungs"), ("cardiomediastinum", "cardiomediastinum"))
+# Fok et al., Sci. Rep. 2024, Table 2: Dice (%) mean ± SD per internal-rotation group of the clavicle U-Nets on
+# their synthetic rotated test views (their groups "Moderate −", "Low −", "No", "Low +", "Moderate +").
+FOK_PAPER_DICE = {
+    "U-Net(Real)": {"Moderate-": (79.12, 8.90), "Low-": (82.94, 10.46), "Center": (83.79, 13.24),
+                    "Low+": (86.37, 6.61), "Moderate+": (76.71, 17.69)},
+    "U-Net(Real + Syn_cen)": {"Moderate-": (87.14, 4.58), "Low-": (88.84, 4.52), "Center": (89.61, 2.78),
+                              "Low+": (89.14, 3.30), "Moderate+": (86.02, 7.57)},
+    "U-Net(Real + Syn_all)": {"Moderate-": (88.50, 3.45), "Low-": (89.03, 3.47), "Center": (89.21, 3.49),
+                              "Low+": (89.32, 2.19), "Moderate+": (88.95, 3.39)},
+}
+
+
+def paper_cell(model: str, group: str) -> str:
+    """Fok et al.'s Table 2 Dice of ``model`` in ``group`` as a fraction, mean ± SD (``n/a`` when absent)."""
+    v = FOK_PAPER_DICE.get(model, {}).get(group)
+    return f"{v[0] / 100:.3f} ± {v[1] / 100:.3f}" if v else "n/a"
+
+
+def paper_delta(model: str, group: str) -> str:
+    """The paper's Dice change of ``model`` against U-Net(Real) in ``group``, percent."""
+    ref, v = FOK_PAPER_DICE["U-Net(Real)"].get(group), FOK_PAPER_DICE.get(model, {}).get(group)
+    return _pct(v[0], ref[0]) if v and ref else "n/a"
 
 
 def _per_image(workdir: Path, step: str) -> pd.DataFrame:
@@ -111,7 +133,7 @@ def fok_rotation_table(workdir: Path) -> str:
     ref = frames[FOK[0][0]]
     unit = _unit(pd.concat(frames.values()))
     head = "| angle group | α (°) | " + " | ".join(
-        f"{lab} Dice | HD ({unit}) | HD95 ({unit})" + ("" if i == 0 else " | Δ Dice vs Real")
+        f"{lab} Dice | paper Dice | HD ({unit}) | HD95 ({unit})" + ("" if i == 0 else " | Δ Dice vs Real | paper Δ")
         for i, (lab, _) in enumerate(FOK)) + " |"
     ncols = head.count("|") - 1
     lines = [head, "|" + "---|" * ncols]
@@ -123,9 +145,9 @@ def fok_rotation_table(workdir: Path) -> str:
         ref_dice = ref.loc[ref["angle_group"] == g, "dice"].mean()
         for i, (lab, _) in enumerate(FOK):
             part = frames[lab][frames[lab]["angle_group"] == g]
-            cells += [_ms(part["dice"]), _ms(part["hd"], 1), _ms(part["hd95"], 1)]
+            cells += [_ms(part["dice"]), paper_cell(lab, g), _ms(part["hd"], 1), _ms(part["hd95"], 1)]
             if i:
-                cells.append(_pct(part["dice"].mean(), ref_dice))
+                cells += [_pct(part["dice"].mean(), ref_dice), paper_delta(lab, g)]
         span = f"{angles[0]:g}…{angles[-1]:g}" if len(angles) > 1 else f"{angles[0]:g}"
         lines.append(f"| {g} | {span} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
