@@ -304,7 +304,8 @@ def _caption(row: dict, swept: list[str]) -> str:
 
 
 def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:
-    """``contact_sheet.png``: up to ``output.contact_sheet`` images (evenly spread) with mask outlines."""
+    """``contact_sheet.png``: up to ``output.contact_sheet`` images (evenly spread) with mask outlines (structures,
+    then the device kinds of the spec's ``devices``)."""
     n_max = plan.spec.output.contact_sheet
     if n_max == 0 or not rows:
         return None
@@ -315,15 +316,16 @@ def write_contact_sheet(out: Path, rows: list[dict], plan: Plan) -> Path | None:
     if len(rows) > n_max:
         idx = sorted({round(i * (len(rows) - 1) / (n_max - 1)) for i in range(n_max)}) if n_max > 1 else [0]
         rows = [rows[i] for i in idx]
+    drawn = list(plan.structures) + (plan.spec.devices.kinds if plan.spec.devices else [])
     images, masks = [], []
     for r in rows:
         images.append(read_image(out / r["image"]))
         masks.append([read_mask(out / r[f"mask:{s}"]) if r.get(f"mask:{s}") else images[-1] * 0 > 1
-                      for s in plan.structures])
+                      for s in drawn])
     swept = plan.spec.sweep.parameter_names()
     return contact_sheet(out / CONTACT_SHEET, images, masks, captions=[_caption(r, swept) for r in rows],
                          ncols=min(7, math.ceil(math.sqrt(len(rows) * 1.8))), title=plan.spec.name,
-                         legend=plan.structures or None)
+                         legend=drawn or None)
 
 
 def finalize(writer: DatasetWriter, plan: Plan, spec_file: str | None) -> None:
