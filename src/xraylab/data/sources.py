@@ -47,10 +47,11 @@ class CTRef:
     allow_odd: bool = False  # skip the body-CT plausibility checks (io.ct.check_plausible_ct)
     anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
     silhouette: dict[str, Any] | None = None  # a silhouette-matched subject: dataset, image_id, geometry
+    label_files: dict[str, str] | None = None  # per-structure mask files (TotalSegmentator layout), name → path
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("allow_gaps", "atlas", "anatomy", "silhouette", "allow_odd"):
+        for key in ("allow_gaps", "atlas", "anatomy", "silhouette", "allow_odd", "label_files"):
             if not d[key]:
                 del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
@@ -165,6 +166,8 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
         return [CTRef(subject_id=e.name or DEFAULT_SUBJECT, default=True, downsample=ds, lung_labels=lungs)]
     if e.manifest:
         return _manifest_refs(e, spec_dir, source, ds)
+    if getattr(e, "dataset", None):
+        return _dataset_refs(e, spec_dir, source, ds)
     path = _resolve_path(e.path, spec_dir)
     labels = str(_resolve_path(e.labels, spec_dir)) if e.labels else None
     table = e.structure_table
@@ -178,6 +181,34 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
     return [CTRef(subject_id=name, path=str(path), labels=labels, structure_table=table, downsample=ds,
                   lung_labels=lungs, allow_gaps=bool(getattr(e, "allow_gaps", False)),
                   atlas=getattr(e, "atlas", None), allow_odd=bool(getattr(e, "allow_odd", False)))]
+
+
+def _dataset_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
+    """The subjects of a local CT collection (``dataset`` + ``layout``; :mod:`xraylab.io.ct_collections`)."""
+    from xraylab.io.ct_collections import scan_layout
+
+    root = _resolve_path(e.dataset, spec_dir)
+    try:
+        cases = scan_layout(e.layout, root)
+    except XRayLabError as exc:
+        raise ConfigError(f"{source}: cts: dataset: {exc}") from None
+    ids = [c.id for c in cases]
+    if e.cases is not None:
+        unknown = [c for c in e.cases if c not in ids]
+        if unknown:
+            raise ConfigError(f"{source}: cts: case(s) {', '.join(unknown)} not in {root} (has {', '.join(ids[:20])}"
+                              f"{' …' if len(ids) > 20 else ''})")
+        cases = [c for c in cases if c.id in e.cases]
+    cases = sorted(cases, key=lambda c: c.id)[: e.max_subjects or None]
+    bad = [c.id for c in cases if not _SAFE_ID.match(c.id)]
+    if bad:
+        raise ConfigError(f"{source}: cts: dataset {root}: subject folder names {bad[:5]} are not usable ids "
+                          "(letters, digits, '.', '_', '-'); rename them")
+    return [CTRef(subject_id=c.id, path=c.ct, labels=c.labels,
+                  structure_table=dict(c.structures) if isinstance(c.structures, dict) else c.structures,
+                  downsample=ds, lung_labels=getattr(e, "lung_labels", "totalsegmentator"),
+                  allow_gaps=bool(getattr(e, "allow_gaps", False)), allow_odd=bool(getattr(e, "allow_odd", False)),
+                  label_files=dict(c.label_files) or None) for c in cases]
 
 
 def _anatomy_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -264,6 +295,8 @@ def _own_label_table(ref: CTRef) -> dict[int, str] | None:
         from xraylab.io.label_propagation import atlas_names, propagated_table
 
         return propagated_table(atlas_names(read_structure_table(default_ct_paths()[2])))
+    if ref.label_files:  # the table read_case builds: masks in name order, ids 1…n
+        return {k: name for k, name in enumerate(sorted(ref.label_files), start=1)}
     if not ref.labels:
         from xraylab.io.ct import totalsegmentator_weights_present
 
@@ -418,6 +451,11 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
             segment = "never" if (lungs_wanted and not totalsegmentator_weights_present()) else "auto"
         if ref.atlas:
             ct = _atlas_labelled(ref)
+        elif ref.label_files:  # one binary mask file per structure (TotalSegmentator layout)
+            from xraylab.io.ct_collections import Case, read_case
+
+            assert ref.path is not None
+            ct = read_case(Case(ref.subject_id, ref.path, label_files=dict(ref.label_files)))
         else:
             ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
                          segment=segment, allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd)

@@ -96,7 +96,17 @@ class CTEntry(_Strict):
     structure_table: str | dict[int, str] | None = Field(None, description="CSV (id,structure) or {id: name}")
     name: str | None = Field(None, description="subject id (default: from the file name)")
     manifest: str | None = Field(None, description="data manifest YAML (data_manifests/) listing CT cases")
-    cases: list[str] | None = Field(None, description="case ids of the manifest to use (default: all)")
+    cases: list[str] | None = Field(None, description="case ids of the manifest or dataset to use (default: all)")
+    dataset: str | None = Field(
+        None, exclude_if=lambda v: v is None,
+        description="a local CT collection: every labelled subject of the folder, read as 'layout' says "
+                    "(xraylab.io.ct_collections)")
+    layout: Literal["folder", "totalsegmentator", "abdomenct1k"] = Field(
+        "folder", exclude_if=lambda v: v == "folder",
+        description="dataset layout: folder (<case>/ct.nii.gz + labels.nii.gz), totalsegmentator "
+                    "(<subject>/ct.nii.gz + segmentations/<structure>.nii.gz), abdomenct1k (Image/ + Mask/)")
+    max_subjects: int | None = Field(None, ge=1, le=100_000, exclude_if=lambda v: v is None,
+                                     description="dataset: use the first N subjects (sorted by id)")
     root: str | None = Field(None, description="local folder of the manifest's files (default: its 'root')")
     lung_labels: Literal["totalsegmentator", "auto", "threshold"] = Field(
         "totalsegmentator", description="where lung labels come from: totalsegmentator (the label map's or "
@@ -140,11 +150,16 @@ class CTEntry(_Strict):
 
     @model_validator(mode="after")
     def _one_kind(self) -> "CTEntry":
-        kinds = [k for k, on in (("default", self.default), ("path", self.path), ("manifest", self.manifest)) if on]
+        kinds = [k for k, on in (("default", self.default), ("path", self.path), ("manifest", self.manifest),
+                                 ("dataset", self.dataset)) if on]
         if len(kinds) != 1:
-            raise ValueError("give exactly one of 'default', 'path' or 'manifest' per CT entry")
-        if self.manifest is None and (self.cases is not None or self.root is not None):
-            raise ValueError("'cases' and 'root' go with 'manifest'")
+            raise ValueError("give exactly one of 'default', 'path', 'manifest' or 'dataset' per CT entry")
+        if self.manifest is None and self.root is not None:
+            raise ValueError("'root' goes with 'manifest'")
+        if self.manifest is None and self.dataset is None and self.cases is not None:
+            raise ValueError("'cases' goes with 'manifest' or 'dataset'")
+        if self.dataset is None and (self.max_subjects is not None or self.layout != "folder"):
+            raise ValueError("'layout' and 'max_subjects' go with 'dataset'")
         if self.atlas is not None and (self.labels is not None or self.default):
             raise ValueError("'atlas' labels a CT that has no label map: drop 'labels' (or 'atlas')")
         if self.default and (self.labels or self.structure_table):

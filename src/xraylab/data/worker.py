@@ -73,7 +73,8 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
         # setting in ct_ref: downsampling, pseudo-subject deformation, lung labels) was built before; a CT that
         # failed the structure check above was never stored.
         table = ref.structure_table if isinstance(ref.structure_table, str) else None  # a dict is in ct_ref
-        paths = list(default_ct_paths()) if ref.default else [ref.path, ref.labels, table]
+        paths = list(default_ct_paths()) if ref.default else [ref.path, ref.labels, table,
+                                                              *sorted((ref.label_files or {}).values())]
         from xraylab.physics.materials import MaterialConfig
 
         scene = cached_scene(paths, {"ct_ref": ct_ref}, load, structures, renderer=render["renderer"],

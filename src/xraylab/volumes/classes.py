@@ -16,6 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from xraylab.errors import ConfigError
+from xraylab.io.ct_collections import ABDOMENCT1K_TABLE  # noqa: F401 (AbdomenCT-1K's table, with its layout)
 
 #: output class -> TotalSegmentator structure names whose union it is (Kang et al., Table 4)
 TOTALSEG_CLASSES: dict[str, tuple[str, ...]] = {
@@ -31,7 +32,6 @@ TOTALSEG_CLASSES: dict[str, tuple[str, ...]] = {
     "gallbladder": ("gallbladder",),
 }
 #: AbdomenCT-1K label ids (Ma et al. 2022; RAMP Table 4)
-ABDOMENCT1K_TABLE: dict[int, str] = {1: "liver", 2: "kidney", 3: "spleen", 4: "pancreas"}
 
 
 def names_for(cls: str, class_map: Mapping[str, Sequence[str]] | None = None) -> tuple[str, ...]:

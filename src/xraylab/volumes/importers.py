@@ -31,11 +31,10 @@ Layouts (:func:`scan_layout`):
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -44,61 +43,14 @@ import SimpleITK as sitk
 import torch
 
 from xraylab.data.writer import DatasetWriter
-from xraylab.errors import ConfigError, InputFileError
-from xraylab.io.ct import CTVolume, align_labels, default_ct_paths, is_default_ct_name, load_ct, read_sitk
+from xraylab.errors import ConfigError
+from xraylab.io.ct import CTVolume, is_default_ct_name
+from xraylab.io.ct_collections import SPLITS, Case, _ijk, read_case, scan_layout  # noqa: F401 (re-exported)
 from xraylab.volumes import classes as cls_mod
 from xraylab.volumes.dataset import KIND, LABEL_COLUMN, nifti_bytes
 
-SPLITS = ("train", "val", "test")
-
-
-@dataclass
-class Case:
-    """One source CT and how to read its labels.
-
-    ``structures``: id -> name table of ``labels`` (a CSV path, a mapping, or None for the file's own /
-    TotalSegmentator's); ``label_files``: structure name -> binary mask file (TotalSegmentator layout);
-    ``class_map``: output class -> source names (None = TotalSegmentator names).
-    """
-
-    id: str
-    ct: str
-    labels: str | None = None
-    structures: str | Mapping[int, str] | None = None
-    label_files: dict[str, str] = field(default_factory=dict)
-    class_map: dict[str, tuple[str, ...]] | None = None
-    split: str | None = None
-    pseudo_subjects: int = 0
-    pseudo_val: int = 0
-    label_source: str = "totalsegmentator"
-    licence: str = ""
-
 
 # --------------------------------------------------------------------------- reading one case
-def _ijk(img: sitk.Image) -> np.ndarray:
-    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
-
-
-def read_case(case: Case) -> CTVolume:
-    """The case's CT (HU) with its source label map and id -> name table on the CT grid."""
-    if is_default_ct_name(case.ct):
-        ct_path, lab_path, table_path = default_ct_paths()
-        return load_ct(ct_path, lab_path, table_path, name=case.id)
-    if case.label_files:
-        vol = load_ct(case.ct, name=case.id, segment="never")
-        ref = vol.to_sitk()
-        lab = np.zeros(vol.shape, dtype=np.int16)
-        table: dict[int, str] = {}
-        for k, (name, path) in enumerate(sorted(case.label_files.items()), start=1):
-            m = align_labels(ref, read_sitk(path, "label map"), Path(case.ct), Path(path))
-            lab[_ijk(m) > 0] = k
-            table[k] = name
-        return replace(vol, labels=torch.from_numpy(lab), structures=table)
-    if case.labels is None:
-        raise ConfigError(f"case {case.id!r}: no label map (labels: or segmentations/); a volume dataset needs labels")
-    return load_ct(case.ct, case.labels, case.structures, name=case.id)
-
-
 def _to_sitk(arr: np.ndarray, like: sitk.Image) -> sitk.Image:
     img = sitk.GetImageFromArray(np.ascontiguousarray(arr.transpose(2, 1, 0)))
     img.CopyInformation(like)
@@ -150,66 +102,6 @@ def prepare_case(case: Case, classes: Sequence[str], voxel_mm: float) -> tuple[C
 
 
 # --------------------------------------------------------------------------- layouts
-def _first(folder: Path, names: Sequence[str]) -> Path | None:
-    return next((folder / n for n in names if (folder / n).exists()), None)
-
-
-def scan_layout(layout: str, root: str | Path) -> list[Case]:
-    """Cases of a local copy laid out as ``layout`` (``folder``, ``totalsegmentator``, ``abdomenct1k``)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputFileError(f"{root}: dataset root not found; give the folder of a local copy")
-    if layout == "folder":
-        cases = []
-        for d in sorted(p for p in root.iterdir() if p.is_dir()):
-            ct = _first(d, ("ct.nii.gz", "ct.nii", "image.nii.gz", "ct.nrrd", "ct.mha", "ct", "slices"))
-            lab = _first(d, ("labels.nii.gz", "labels.nii", "seg.nii.gz", "segmentation.nii.gz"))
-            if ct is None or lab is None:
-                continue
-            table = d / "structures.csv"
-            cases.append(Case(d.name, str(ct), str(lab), str(table) if table.is_file() else None))
-        return _nonempty(cases, root, layout, "<case>/ct.nii.gz + <case>/labels.nii.gz")
-    if layout == "totalsegmentator":
-        splits = _totalseg_splits(root / "meta.csv")
-        cases = []
-        for d in sorted(p for p in root.iterdir() if p.is_dir()):
-            seg = d / "segmentations"
-            if not (d / "ct.nii.gz").is_file() or not seg.is_dir():
-                continue
-            files = {p.name.split(".")[0]: str(p) for p in seg.glob("*.nii*")}
-            cases.append(Case(d.name, str(d / "ct.nii.gz"), label_files=files, split=splits.get(d.name)))
-        return _nonempty(cases, root, layout, "<subject>/ct.nii.gz + <subject>/segmentations/<structure>.nii.gz")
-    if layout == "abdomenct1k":
-        img_dir = _first(root, ("Image", "images", "imagesTr", "imagesTs"))
-        mask_dir = _first(root, ("Mask", "masks", "labelsTr", "labelsTs"))
-        if img_dir is None or mask_dir is None:
-            raise InputFileError(f"{root}: AbdomenCT-1K layout needs Image/ and Mask/ folders")
-        cases = []
-        for img in sorted(img_dir.glob("*.nii*")):
-            stem = img.name.split(".")[0]
-            cid = stem[:-5] if stem.endswith("_0000") else stem
-            mask = _first(mask_dir, (f"{cid}.nii.gz", f"{cid}.nii"))
-            if mask is not None:
-                cases.append(Case(cid, str(img), str(mask), dict(cls_mod.ABDOMENCT1K_TABLE),
-                                  label_source="abdomenct1k", licence="CC BY-NC-SA 4.0 (AbdomenCT-1K)"))
-        return _nonempty(cases, root, layout, "Image/Case_<n>_0000.nii.gz + Mask/Case_<n>.nii.gz")
-    raise ConfigError(f"unknown volume layout {layout!r}; choose folder, totalsegmentator or abdomenct1k")
-
-
-def _nonempty(cases: list[Case], root: Path, layout: str, want: str) -> list[Case]:
-    if not cases:
-        raise InputFileError(f"{root}: no case found for layout '{layout}' (expected {want})")
-    return cases
-
-
-def _totalseg_splits(meta: Path) -> dict[str, str]:
-    if not meta.is_file():
-        return {}
-    with open(meta, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh, delimiter=";"))
-    return {r["image_id"]: r["split"] for r in rows if r.get("image_id") and r.get("split") in SPLITS}
-
-
 def cases_from_manifest(path: str | Path) -> list[Case]:
     """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table) or
     ``layout`` + ``root``; ``splits: {train: [ids], ...}``; paths relative to ``root``, itself relative to the
