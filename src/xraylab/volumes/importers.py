@@ -18,15 +18,8 @@ subjects where real ones run short; they are named ``<id>~p<k>``, flagged ``pseu
 their source's split unless the case asks for ``pseudo_val`` of them in ``val`` (then the validation set
 shares anatomy with training — a compromise the report must name).
 
-Layouts (:func:`scan_layout`):
-
-``folder``            ``ROOT/<case>/ct.nii.gz`` (or ``image.nii.gz``, or a DICOM folder ``ct/``) with
-                      ``labels.nii.gz`` (or ``seg.nii.gz``) and an optional ``structures.csv`` (id, structure);
-                      without one, TotalSegmentator v2's "total" table
-``totalsegmentator``  ``ROOT/<subject>/ct.nii.gz`` + ``ROOT/<subject>/segmentations/<structure>.nii.gz`` (binary
-                      masks, TotalSegmentator v2 release); ``ROOT/meta.csv`` (``image_id;split``) gives splits
-``abdomenct1k``       ``ROOT/Image/Case_<n>_0000.nii.gz`` + ``ROOT/Mask/Case_<n>.nii.gz`` (ids 1 liver,
-                      2 kidney, 3 spleen, 4 pancreas); ``imagesTr``/``labelsTr`` folder names also work
+Layouts (``folder``, ``totalsegmentator``, ``abdomenct1k``) and the case reader live in
+:mod:`xraylab.io.ct_collections` (:func:`~xraylab.io.ct_collections.scan_layout`), shared with generate specs.
 """
 
 from __future__ import annotations
