@@ -1,8 +1,8 @@
 """The import graph of ``src/xraylab``: import cycles between modules and imports from a lower layer to a higher one.
 
 Every ``import xraylab.…`` / ``from xraylab… import`` counts, at module level or inside a function. Layers (low to
-high) follow docs/DEVELOPING.md: core modules, ``io``, ``physics``, ``devices``, ``render``, ``degrade``, ``data``, ``train``,
-``evaluate``, ``volumes``, ``pipeline``, ``commands``/``cli``. An import may go down or stay in its layer.
+high) follow docs/DEVELOPING.md: core modules, ``io``, ``physics``, ``devices``, ``render``, ``degrade``, ``data``,
+``train``, ``evaluate``, ``volumes``, ``pipeline``, ``commands``/``cli``. An import may go down or stay in its layer.
 
 Run:  .venv/bin/python scripts/import_graph.py        (prints the violations and cycles; exit 1 if any)
 """

@@ -55,3 +55,17 @@ def test_dose_is_linear_in_mas_and_follows_the_backscatter_setting(chest):
     assert b["incident_air_kerma_ugy"] == pytest.approx(a["incident_air_kerma_ugy"] * 4 / a["mas"], rel=1e-6)
     assert b["dose_area_product_gy_cm2"] == pytest.approx(a["dose_area_product_gy_cm2"] * 4 / a["mas"], rel=1e-6)
     assert b["entrance_surface_air_kerma_ugy"] == pytest.approx(b["incident_air_kerma_ugy"] * 1.5)
+
+
+def test_cached_scene_finds_the_same_skin():
+    """A scene from the volume cache holds a CT header without voxels: the skin is found in its density volume."""
+    from xraylab.io.ct import load_default_ct
+    from xraylab.render import build_scene, load_scene
+
+    g = preset_geometry("chest_pa", rows=16, cols=16, pitch_mm=430.0 / 16)
+    physics = resolve_physics("chest_pa")
+    cached = load_scene("default", downsample=4).render(g, physics).dose
+    memory = build_scene(load_default_ct(4)).render(g, physics).dose
+    assert cached["source_skin_distance_mm"] == pytest.approx(memory["source_skin_distance_mm"], abs=2.0)
+    assert cached["source_skin_distance_mm"] == pytest.approx(
+        skin_entrance_mm(load_default_ct(4), g), abs=2.0)

@@ -79,7 +79,10 @@ def test_contrast_auto_follows_the_blood_pool():
 
 
 def test_metal_takes_the_alloy_and_its_density():
-    mats, vol = _materials(_vessel(BLOOD_HU, metal_hu=3071.0), MaterialConfig(metal="stainless_steel"))
+    plain, vol = _materials(_vessel(BLOOD_HU, metal_hu=3071.0))
+    assert not vol.material_present[METAL] and float(plain["bone"].max()) > 0  # metal is opt-in
+    mats, vol = _materials(_vessel(BLOOD_HU, metal_hu=3071.0), MaterialConfig(metal="stainless_steel",
+                                                                              metal_min_hu=3000))
     assert vol.material_present[METAL] and "stainless_steel" in mats
     code = vol.code.astype(np.int64) % len(MATERIALS)
     assert np.all(vol.density[code == METAL] == pytest.approx(8.0))

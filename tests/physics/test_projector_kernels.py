@@ -56,8 +56,9 @@ def test_numba_volume_build_equals_the_torch_reference():
         # with the marker as blood pool: iodinated blood between contrast_min_hu and metal_min_hu, metal above
         pool = dataclasses.replace(ct, labels=ct.labels.clone())
         pool.labels[0, :5, :5] = 1  # the HU ramp inside the label
-        d_n, c_n = _build_numba(pool, cfg, [], lut, vol.code.dtype, [1])
-        d_t, c_t = _build_torch(pool, cfg, [], lut, vol.code.dtype, [1])
+        metal = cfg.model_copy(update={"metal_min_hu": 3000.0})
+        d_n, c_n = _build_numba(pool, metal, [], lut, vol.code.dtype, [1])
+        d_t, c_t = _build_torch(pool, metal, [], lut, vol.code.dtype, [1])
         assert np.allclose(d_n, d_t, rtol=1e-5, atol=1e-6) and np.array_equal(c_n, c_t)
         mats = set(np.unique(c_t % len(MATERIALS)).tolist())
         assert {METAL, CONTRAST} <= mats

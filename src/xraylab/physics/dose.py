@@ -43,9 +43,12 @@ class DoseConfig(BaseModel):
                                                   "1.3–1.5, IAEA TRS-457)")
 
 
-def skin_entrance_mm(ct: Any, geometry: Any, step_mm: float = 1.0, threshold_hu: float = SKIN_HU) -> float | None:
+def skin_entrance_mm(ct: Any, geometry: Any, step_mm: float = 1.0, threshold_hu: float = SKIN_HU,
+                     density: np.ndarray | None = None) -> float | None:
     """Distance (mm) from the source along the central ray to the first CT voxel above ``threshold_hu``; None when
-    the central ray meets no such voxel (nearest-neighbour samples every ``step_mm``)."""
+    the central ray meets no such voxel (nearest-neighbour samples every ``step_mm``). ``density``: the projector's
+    ``[I, J, K]`` density volume (g/cm³) on the CT grid, read instead of ``ct.hu`` (a cached scene's CT is a
+    header without voxels); the threshold is then the density of ``threshold_hu``."""
     iso = torch.tensor(geometry.isocenter_mm, dtype=torch.float64) if geometry.isocenter_mm else ct.center_mm
     s_w = geometry.source_position().to(torch.float64)
     d_w = geometry.detector_center().to(torch.float64)
@@ -59,23 +62,33 @@ def skin_entrance_mm(ct: Any, geometry: Any, step_mm: float = 1.0, threshold_hu:
     inside = ((idx >= 0) & (idx < shape)).all(dim=1)
     if not bool(inside.any()):
         return None
-    hu = torch.full((len(t),), -1000.0, dtype=torch.float32)
     ii = idx[inside]
-    hu[inside] = ct.hu[ii[:, 0], ii[:, 1], ii[:, 2]].float().cpu()
-    hit = torch.nonzero(hu > threshold_hu)
+    if density is not None:
+        from xraylab.physics.materials import hu_to_density
+
+        value = torch.zeros(len(t), dtype=torch.float32)
+        value[inside] = torch.from_numpy(np.asarray(density)[ii[:, 0].numpy(), ii[:, 1].numpy(), ii[:, 2].numpy()]
+                                         .astype(np.float32))
+        limit = float(hu_to_density(torch.tensor([threshold_hu]))[0])
+    else:
+        value = torch.full((len(t),), -1000.0, dtype=torch.float32)
+        value[inside] = ct.hu[ii[:, 0], ii[:, 1], ii[:, 2]].float().cpu()
+        limit = threshold_hu
+    hit = torch.nonzero(value > limit)
     return float(t[int(hit[0])]) if len(hit) else None
 
 
 def dose_report(ct: Any, geometry: Any, physics: Any, layers: dict[str, torch.Tensor],
-                info: dict[str, float]) -> dict[str, float]:
+                info: dict[str, float], density: np.ndarray | None = None) -> dict[str, float]:
     """The dose quantities of one view (see the module doc), as a flat JSON-able dict.
 
     ``geometry``: the detector geometry the physics ran on; ``layers``: the simulator's output (``primary``,
     ``scatter``, ``field`` ``[1, 1, H, W]``); ``info``: the simulator's ``info`` (``detector_air_kerma_ugy`` is the
-    free-in-air kerma at the SID, ``grid_Tp_mean`` the grid's primary transmission).
+    free-in-air kerma at the SID, ``grid_Tp_mean`` the grid's primary transmission); ``density``: the projector's
+    density volume, where the skin is looked for (see :func:`skin_entrance_mm`).
     """
     k_sid = float(info["detector_air_kerma_ugy"])
-    ssd = skin_entrance_mm(ct, geometry)
+    ssd = skin_entrance_mm(ct, geometry, density=density)
     ssd_mm = float(ssd) if ssd is not None else float(geometry.sod_mm)
     k_i = k_sid * (geometry.sid_mm / ssd_mm) ** 2
     bsf = float(physics.dose.backscatter_factor)

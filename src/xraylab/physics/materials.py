@@ -7,7 +7,9 @@ attenuation coefficients (:mod:`xraylab.physics.attenuation`) then turn density
 line integrals into attenuation.
 
 Material ids are fixed: 0 air, 1 lung, 2 adipose, 3 soft_tissue, 4 bone, 5 metal, 6 contrast. Metal (voxels at or
-above ``metal_min_hu``, where CT numbers saturate) takes the configured alloy at its nominal density; contrast
+above ``metal_min_hu`` when it is set, e.g. 3000 where CT numbers saturate; off by default because undiluted contrast
+saturates too — the embedded CT's 6,201 voxels at 3071 HU lie in its SVC bolus and its streaks) takes the configured
+alloy at its nominal density; contrast
 (enhanced blood in the vessels and heart of a contrast CT, above ``contrast_min_hu``) is iodinated blood whose
 iodine concentration follows the voxel's HU (:func:`iodine_hu_per_mg_ml`). The attenuation name of each id for a
 given config is :func:`material_names`; a CT without metal or contrast renders exactly as with five materials.
@@ -59,7 +61,9 @@ class MaterialConfig(BaseModel):
     lung_max_hu: float = -120.0
     adipose_max_hu: float = -30.0
     bone_min_hu: float = 350.0
-    metal_min_hu: float = Field(3000.0, description="voxels at or above are metal (12-bit CT saturates at 3071 HU)")
+    metal_min_hu: float | None = Field(
+        None, description="voxels at or above are metal (e.g. 3000: 12-bit CT saturates at 3071 HU); None: no metal "
+                          "(default: a contrast bolus saturates the same way)")
     metal: Literal["titanium", "stainless_steel", "cocr"] = Field(
         "titanium", description="the alloy of metal voxels (implants, wires), at its nominal density")
     contrast: Literal["auto", "always", "never"] = Field(
@@ -77,13 +81,18 @@ class MaterialConfig(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "MaterialConfig":
-        t = (self.air_max_hu, self.lung_max_hu, self.adipose_max_hu, self.bone_min_hu, self.metal_min_hu)
+        t = (self.air_max_hu, self.lung_max_hu, self.adipose_max_hu, self.bone_min_hu, self.metal_hu)
         if any(b <= a for a, b in zip(t, t[1:])):
             raise ValueError(f"material thresholds must increase: air < lung < adipose < bone < metal, got {t}")
-        if not self.adipose_max_hu < self.contrast_min_hu < self.metal_min_hu:
+        if not self.adipose_max_hu < self.contrast_min_hu < self.metal_hu:
             raise ValueError(f"contrast_min_hu {self.contrast_min_hu:g} must lie between adipose_max_hu "
-                             f"{self.adipose_max_hu:g} and metal_min_hu {self.metal_min_hu:g}")
+                             f"{self.adipose_max_hu:g} and metal_min_hu {self.metal_hu:g}")
         return self
+
+    @property
+    def metal_hu(self) -> float:
+        """The metal threshold in HU (infinite when metal is off)."""
+        return float("inf") if self.metal_min_hu is None else float(self.metal_min_hu)
 
 
 def iodine_hu_per_mg_ml(energy_keV: float = IODINE_EFFECTIVE_KEV) -> float:
@@ -146,7 +155,7 @@ def assign_materials(
     """Material id per voxel (uint8, same shape as ``hu``; ids index :data:`MATERIALS`).
 
     ``contrast_ids``: blood-pool label ids whose voxels at or above ``contrast_min_hu`` are iodinated blood (None:
-    no contrast); voxels at or above ``metal_min_hu`` are metal whatever their label.
+    no contrast); voxels at or above ``metal_min_hu`` (when set) are metal whatever their label.
 
     When ``config.force_bone_from_labels`` is set, voxels whose label id is in ``bone_label_ids``
     become bone regardless of HU; if those ids cover the skeleton (at least ten bone labels), bone is
@@ -167,8 +176,8 @@ def assign_materials(
         mat[is_bone] = 4
     if contrast_ids is not None and labels is not None and len(contrast_ids):
         pool = torch.isin(labels, torch.tensor(list(contrast_ids), device=labels.device, dtype=labels.dtype))
-        mat[pool & (x >= cfg.contrast_min_hu) & (x < cfg.metal_min_hu)] = CONTRAST
-    mat[x >= cfg.metal_min_hu] = METAL
+        mat[pool & (x >= cfg.contrast_min_hu) & (x < cfg.metal_hu)] = CONTRAST
+    mat[x >= cfg.metal_hu] = METAL
     return mat
 
 

@@ -150,7 +150,7 @@ def contrast_pool(ct: CTVolume, cfg: MaterialConfig) -> tuple[list[int], float]:
     hu = ct.hu[pool].to(torch.float32)
     if hu.numel() == 0 or (cfg.contrast == "auto" and float(hu.median()) <= cfg.contrast_min_hu):
         return [], 10.0
-    enhanced = hu[(hu >= cfg.contrast_min_hu) & (hu < cfg.metal_min_hu)]
+    enhanced = hu[(hu >= cfg.contrast_min_hu) & (hu < cfg.metal_hu)]
     c_ref = float(np.median(iodine_mg_ml(enhanced.cpu().numpy(), iodine_hu_per_mg_ml()))) if enhanced.numel() else 10.0
     return ids, round(c_ref, 1)
 
@@ -204,7 +204,7 @@ def _build_numba(
     lut[: len(chan_lut)] = chan_lut
     xp = np.asarray(SCHNEIDER_HU, dtype=np.float32)
     fp = np.asarray(SCHNEIDER_RHO, dtype=np.float32)
-    thr = np.asarray([cfg.air_max_hu, cfg.lung_max_hu, cfg.adipose_max_hu, cfg.bone_min_hu, cfg.metal_min_hu,
+    thr = np.asarray([cfg.air_max_hu, cfg.lung_max_hu, cfg.adipose_max_hu, cfg.bone_min_hu, cfg.metal_hu,
                       cfg.contrast_min_hu], dtype=np.float32)
     # metal density, iodine mg/mL per HU, blood HU and density, material count
     extra = np.asarray([METALS[cfg.metal], 1.0 / (iodine_hu_per_mg_ml() if blood else 1.0), BLOOD_HU,
