@@ -68,14 +68,19 @@ def _materials(ct, cfg=None):
 
 
 def test_contrast_auto_follows_the_blood_pool():
-    plain, vol = _materials(_vessel(BLOOD_HU))
+    auto = MaterialConfig(contrast="auto")
+    plain, vol = _materials(_vessel(BLOOD_HU), auto)
     assert sorted(plain) == sorted(MATERIALS[:5]) and not vol.material_present[CONTRAST]
-    enhanced, vol = _materials(_vessel(400.0))
+    enhanced, vol = _materials(_vessel(400.0), auto)
     name = vol.material_names[CONTRAST]
     assert name.startswith("iodinated_blood_") and name in enhanced
     assert float(name.rsplit("_", 1)[1]) == pytest.approx(float(iodine_mg_ml(400.0, iodine_hu_per_mg_ml())), abs=0.1)
-    never, vol = _materials(_vessel(400.0), MaterialConfig(contrast="never"))
+    never, vol = _materials(_vessel(400.0))  # the default: the HU rule (bone here: no skeleton labels)
     assert not any(k.startswith("iodinated_blood_") for k in never) and float(never["bone"].max()) > 0
+    removed, vol = _materials(_vessel(400.0), MaterialConfig(contrast="remove"))
+    code = vol.code.astype(np.int64) % len(MATERIALS)
+    pool = code == 3  # the vessel: soft tissue at unenhanced blood density
+    assert float(removed["bone"].max()) == 0 and np.allclose(vol.density[pool], 1.06)
 
 
 def test_metal_takes_the_alloy_and_its_density():

@@ -62,6 +62,11 @@ def test_numba_volume_build_equals_the_torch_reference():
         assert np.allclose(d_n, d_t, rtol=1e-5, atol=1e-6) and np.array_equal(c_n, c_t)
         mats = set(np.unique(c_t % len(MATERIALS)).tolist())
         assert {METAL, CONTRAST} <= mats
+        removed = metal.model_copy(update={"contrast": "remove"})
+        d_n, c_n = _build_numba(pool, removed, [], lut, vol.code.dtype, [1])
+        d_t, c_t = _build_torch(pool, removed, [], lut, vol.code.dtype, [1])
+        assert np.allclose(d_n, d_t, rtol=1e-5, atol=1e-6) and np.array_equal(c_n, c_t)
+        assert CONTRAST not in set(np.unique(c_t % len(MATERIALS)).tolist())
 
 
 def test_trilinear_path_of_a_uniform_slab_is_exact():

@@ -9,9 +9,10 @@ line integrals into attenuation.
 Material ids are fixed: 0 air, 1 lung, 2 adipose, 3 soft_tissue, 4 bone, 5 metal, 6 contrast. Metal (voxels at or
 above ``metal_min_hu`` when it is set, e.g. 3000 where CT numbers saturate; off by default because undiluted contrast
 saturates too — the embedded CT's 6,201 voxels at 3071 HU lie in its SVC bolus and its streaks) takes the configured
-alloy at its nominal density; contrast
-(enhanced blood in the vessels and heart of a contrast CT, above ``contrast_min_hu``) is iodinated blood whose
-iodine concentration follows the voxel's HU (:func:`iodine_hu_per_mg_ml`). The attenuation name of each id for a
+alloy at its nominal density; contrast (enhanced blood in the labelled vessels and heart, at or above
+``contrast_min_hu``) is, as ``contrast`` says, left to the HU rule (``never``, the default: renders as before),
+iodinated blood whose iodine follows the voxel's HU (``auto`` for a contrast CT, ``always``;
+:func:`iodine_hu_per_mg_ml`) or unenhanced blood (``remove``: virtual non-contrast). The attenuation name of each id for a
 given config is :func:`material_names`; a CT without metal or contrast renders exactly as with five materials.
 """
 
@@ -66,9 +67,11 @@ class MaterialConfig(BaseModel):
                           "(default: a contrast bolus saturates the same way)")
     metal: Literal["titanium", "stainless_steel", "cocr"] = Field(
         "titanium", description="the alloy of metal voxels (implants, wires), at its nominal density")
-    contrast: Literal["auto", "always", "never"] = Field(
-        "auto", description="iodinated blood in the vessels and heart: auto = when the median HU of the labelled "
-                            "blood pool exceeds contrast_min_hu (a contrast CT)")
+    contrast: Literal["never", "auto", "always", "remove"] = Field(
+        "never", description="enhanced blood in the labelled vessels and heart (voxels >= contrast_min_hu): never = as "
+        "the HU thresholds say (soft tissue, or bone without skeleton labels); auto = iodinated blood when the blood "
+        "pool's median HU exceeds contrast_min_hu (a contrast CT); always = iodinated blood; remove = unenhanced "
+        "blood (1.06 g/cm³) in a contrast CT, as the same patient's radiograph without contrast would show")
     contrast_min_hu: float = Field(150.0, description="blood-pool voxels at or above are iodinated blood")
     force_bone_from_labels: bool = Field(
         True,
@@ -151,11 +154,13 @@ def assign_materials(
     labels: torch.Tensor | None = None,
     bone_label_ids: Sequence[int] = (),
     contrast_ids: Sequence[int] | None = None,
+    remove_contrast: bool = False,
 ) -> torch.Tensor:
     """Material id per voxel (uint8, same shape as ``hu``; ids index :data:`MATERIALS`).
 
     ``contrast_ids``: blood-pool label ids whose voxels at or above ``contrast_min_hu`` are iodinated blood (None:
-    no contrast); voxels at or above ``metal_min_hu`` (when set) are metal whatever their label.
+    no contrast), or unenhanced blood (soft tissue) with ``remove_contrast``; voxels at or above ``metal_min_hu``
+    (when set) are metal whatever their label.
 
     When ``config.force_bone_from_labels`` is set, voxels whose label id is in ``bone_label_ids``
     become bone regardless of HU; if those ids cover the skeleton (at least ten bone labels), bone is
@@ -176,7 +181,7 @@ def assign_materials(
         mat[is_bone] = 4
     if contrast_ids is not None and labels is not None and len(contrast_ids):
         pool = torch.isin(labels, torch.tensor(list(contrast_ids), device=labels.device, dtype=labels.dtype))
-        mat[pool & (x >= cfg.contrast_min_hu) & (x < cfg.metal_hu)] = CONTRAST
+        mat[pool & (x >= cfg.contrast_min_hu) & (x < cfg.metal_hu)] = 3 if remove_contrast else CONTRAST
     mat[x >= cfg.metal_hu] = METAL
     return mat
 

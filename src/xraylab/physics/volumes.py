@@ -138,8 +138,8 @@ def build_volumes(
 
 
 def contrast_pool(ct: CTVolume, cfg: MaterialConfig) -> tuple[list[int], float]:
-    """Blood-pool label ids that hold iodine (empty when contrast is off, or ``auto`` finds no enhancement: the
-    median HU of the labelled blood pool at or below ``contrast_min_hu``) and the reference iodine concentration
+    """Blood-pool label ids that hold iodine (empty for ``never``, or when ``auto``/``remove`` finds no enhancement:
+    the median HU of the labelled blood pool at or below ``contrast_min_hu``) and the reference iodine concentration
     (mg/mL; the median over enhanced voxels, 10 when none) that names the contrast material."""
     if cfg.contrast == "never" or ct.labels is None:
         return [], 10.0
@@ -148,7 +148,7 @@ def contrast_pool(ct: CTVolume, cfg: MaterialConfig) -> tuple[list[int], float]:
         return [], 10.0
     pool = torch.isin(ct.labels, torch.tensor(ids, dtype=ct.labels.dtype, device=ct.labels.device))
     hu = ct.hu[pool].to(torch.float32)
-    if hu.numel() == 0 or (cfg.contrast == "auto" and float(hu.median()) <= cfg.contrast_min_hu):
+    if hu.numel() == 0 or (cfg.contrast in ("auto", "remove") and float(hu.median()) <= cfg.contrast_min_hu):
         return [], 10.0
     enhanced = hu[(hu >= cfg.contrast_min_hu) & (hu < cfg.metal_hu)]
     c_ref = float(np.median(iodine_mg_ml(enhanced.cpu().numpy(), iodine_hu_per_mg_ml()))) if enhanced.numel() else 10.0
@@ -169,10 +169,16 @@ def _build_torch(
         hu = ct.hu[a:b].to(torch.float32).cpu()
         labels = ct.labels[a:b].cpu() if ct.labels is not None else None
         rho = hu_to_density(hu, cfg.density_model)
-        mat = assign_materials(hu, cfg, labels, bones, contrast_ids=blood or None).to(torch.int64)
+        remove = cfg.contrast == "remove"
+        mat = assign_materials(hu, cfg, labels, bones, contrast_ids=blood or None, remove_contrast=remove)
+        mat = mat.to(torch.int64)
         per_mg = iodine_hu_per_mg_ml() if blood else 1.0
         c = torch.clamp(hu - BLOOD_HU, min=0.0) / per_mg  # mg/mL of iodine where the voxel is contrast
         rho = torch.where(mat == CONTRAST, BLOOD_DENSITY + c / 1000.0, rho)
+        if remove and blood and labels is not None:  # virtual non-contrast: unenhanced blood
+            pool = torch.isin(labels, torch.tensor(blood, dtype=labels.dtype))
+            unenhanced = pool & (hu >= cfg.contrast_min_hu) & (hu < cfg.metal_hu)
+            rho = torch.where(unenhanced, torch.tensor(BLOOD_DENSITY, dtype=rho.dtype), rho)
         rho = torch.where(mat == METAL, torch.tensor(METALS[cfg.metal], dtype=rho.dtype), rho)
         density[a:b] = rho.numpy()
         if labels is not None:
@@ -211,8 +217,9 @@ def _build_numba(
                         BLOOD_DENSITY, len(MATERIALS)], dtype=np.float32)
     density = np.empty(hu.shape, dtype=np.float32)
     code = np.empty(hu.shape, dtype=code_dtype)
+    mode = (2 if cfg.contrast == "remove" else 1) if blood else 0  # 0 no contrast, 1 iodinated, 2 removed
     _BUILD_KERNEL(hu, labels, has_labels, xp, fp, cfg.density_model == "deepdrr", thr, bone_lut, force,
-                  len(bones) >= 10, lut, density, code, blood_lut, len(blood) > 0, extra)
+                  len(bones) >= 10, lut, density, code, blood_lut, mode, extra)
     return density.reshape(ct.shape), code.reshape(ct.shape)
 
 
@@ -254,9 +261,13 @@ def _make_build_kernel():  # pragma: no cover - compiled
                     elif restrict and m == 4:
                         m = 3
                 ch = chan_lut[lab]
-                if contrast and blood_lut[lab] and x >= thr[5] and x < thr[4]:  # materials.assign_materials
-                    m = 6
-                    density[v] = extra[3] + max(x - extra[2], np.float32(0.0)) * extra[1] / np.float32(1000.0)
+                if contrast > 0 and blood_lut[lab] and x >= thr[5] and x < thr[4]:  # materials.assign_materials
+                    if contrast == 1:  # iodinated blood
+                        m = 6
+                        density[v] = extra[3] + max(x - extra[2], np.float32(0.0)) * extra[1] / np.float32(1000.0)
+                    else:  # contrast removed: unenhanced blood
+                        m = 3
+                        density[v] = extra[3]
             if x >= thr[4]:
                 m = 5
                 density[v] = extra[0]
