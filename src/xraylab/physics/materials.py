@@ -12,8 +12,9 @@ saturates too — the embedded CT's 6,201 voxels at 3071 HU lie in its SVC bolus
 alloy at its nominal density; contrast (enhanced blood in the labelled vessels and heart, at or above
 ``contrast_min_hu``) is, as ``contrast`` says, left to the HU rule (``never``, the default: renders as before),
 iodinated blood whose iodine follows the voxel's HU (``auto`` for a contrast CT, ``always``;
-:func:`iodine_hu_per_mg_ml`) or unenhanced blood (``remove``: virtual non-contrast). The attenuation name of each id for a
-given config is :func:`material_names`; a CT without metal or contrast renders exactly as with five materials.
+:func:`iodine_hu_per_mg_ml`) or unenhanced blood (``remove``: virtual non-contrast). The attenuation name of each
+id for a given config is :func:`material_names`; a CT without metal or contrast renders exactly as with five
+materials.
 """
 
 from __future__ import annotations
