@@ -69,20 +69,6 @@ class Device:
     parts: list[Primitive] = field(default_factory=list)
     params: dict = field(default_factory=dict)
 
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Axis-aligned box (lo, hi) in mm around every part, radii included."""
-        pts, pad = [], []
-        for p in self.parts:
-            if isinstance(p, Tube):
-                pts.append(np.asarray(p.points))
-                pad.append(p.radius_mm)
-            else:
-                pts.append(np.asarray([p.centre]))
-                pad.append(max(p.semi_axes_mm))
-        lo = np.min([q.min(0) - r for q, r in zip(pts, pad)], axis=0)
-        hi = np.max([q.max(0) + r for q, r in zip(pts, pad)], axis=0)
-        return lo, hi
-
 
 def _interval(a2: torch.Tensor, b1: torch.Tensor, c0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Roots ``(t0, t1)`` of ``a2 t² + b1 t + c0 = 0`` (t0 ≤ t1); empty (t0 > t1) where there is none. ``a2 ≈ 0``
