@@ -23,7 +23,11 @@ from make_sim2real_report import _ms, _per_image, _unit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = (
-    ("synthetic only, `synthetic` augmentation (baseline)", "syn_sil10", "eval_aug"),
+    ("synthetic only, `synthetic` augmentation (baseline; contrast: auto + metal, the first materials defaults)",
+     "syn_sil10", "eval_aug"),
+    ("same, contrast: never (today's default: enhanced blood by the HU rule), no metal", "syn_sil10_never",
+     "eval_never_aug"),
+    ("same, contrast: remove (unenhanced blood), no metal", "syn_sil10_vnc", "eval_vnc_aug"),
     ("+ burnt-in annotations on half the training images", "syn_sil10", "eval_aug_burnt"),
     ("+ devices in a third of the views (each kind p = 0.35) + burnt-in annotations", "syn_sil10_dev",
      "eval_dev_aug_burnt"),
