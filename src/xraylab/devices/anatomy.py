@@ -15,8 +15,7 @@ import torch
 
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume
-
-SKIN_HU = -300.0
+from xraylab.physics.dose import SKIN_HU
 
 
 class Anatomy:
