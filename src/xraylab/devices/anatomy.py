@@ -78,13 +78,23 @@ class Anatomy:
         half = 0.5 * float(np.linalg.norm(self.ct.spacing))
         return bool((np.linalg.norm(p - np.asarray(point)[None], axis=1) <= half + tol_mm).any())
 
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        return np.linalg.inv(self._affine)
+
+    def _hu_of(self, points: np.ndarray) -> np.ndarray:
+        """HU of the voxels nearest ``points`` ``[N, 3]`` (−1000 outside the CT)."""
+        inv = self._inverse
+        idx = np.round(np.asarray(points, dtype=np.float64) @ inv[:3, :3].T + inv[:3, 3]).astype(int)
+        inside = ((idx >= 0) & (idx < np.asarray(self.ct.shape))).all(axis=1)
+        out = np.full(len(idx), -1000.0)
+        ii = idx[inside]
+        out[inside] = self.ct.hu[ii[:, 0], ii[:, 1], ii[:, 2]].double().numpy()
+        return out
+
     def hu_at(self, point: np.ndarray) -> float:
         """HU of the voxel nearest ``point`` (−1000 outside the CT)."""
-        inv = np.linalg.inv(self._affine)
-        idx = np.round(inv[:3, :3] @ np.asarray(point, dtype=np.float64) + inv[:3, 3]).astype(int)
-        if (idx < 0).any() or (idx >= np.asarray(self.ct.shape)).any():
-            return -1000.0
-        return float(self.ct.hu[idx[0], idx[1], idx[2]])
+        return float(self._hu_of(np.asarray(point, dtype=np.float64)[None])[0])
 
     def skin(self, x: float, z: float, anterior: bool = True, step_mm: float = 1.0) -> np.ndarray | None:
         """The skin point at left–right ``x`` and height ``z`` (mm): marching from the anterior (or posterior) edge
@@ -94,7 +104,6 @@ class Anatomy:
         ys = corners @ self._affine[:3, :3].T + self._affine[:3, 3]
         y0, y1 = ys[:, 1].min(), ys[:, 1].max()
         line = np.arange(y0, y1, step_mm) if anterior else np.arange(y1, y0, -step_mm)
-        for y in line:
-            if self.hu_at(np.array([x, y, z])) > SKIN_HU:
-                return np.array([x, y, z])
-        return None
+        pts = np.stack([np.full_like(line, x), line, np.full_like(line, z)], axis=1)
+        hit = np.nonzero(self._hu_of(pts) > SKIN_HU)[0]
+        return pts[hit[0]] if len(hit) else None

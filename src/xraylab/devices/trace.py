@@ -31,7 +31,8 @@ def _feature_mm(part: Tube | Ellipsoid) -> float:
     return part.shell_mm if part.shell_mm > 0 else min(part.semi_axes_mm)
 
 
-def _detector_frame(src: torch.Tensor, pix: torch.Tensor, rows: int, cols: int):
+def _detector_frame(pix: torch.Tensor, rows: int, cols: int):
+    """Pixel (0, 0)'s centre and the steps to the next column and the next row, CT mm."""
     p00 = pix[0]
     cu = pix[1] - p00 if cols > 1 else torch.zeros(3, dtype=pix.dtype)
     cv = pix[cols] - p00 if rows > 1 else torch.zeros(3, dtype=pix.dtype)
@@ -152,7 +153,7 @@ def trace_devices(devices: Sequence[Device], geometry, isocenter_ct: torch.Tenso
     """
     rows, cols = int(geometry.rows), int(geometry.cols)
     src, pix = geometry.rays_ct(isocenter_ct.to(torch.float64))
-    p00, cu, cv = _detector_frame(src, pix, rows, cols)
+    p00, cu, cv = _detector_frame(pix, rows, cols)
     pixel_iso = geometry.pitch_mm / geometry.magnification  # pixel size at the isocenter, mm
     materials: dict[str, torch.Tensor] = {}
     paths: dict[str, torch.Tensor] = {}
