@@ -69,3 +69,20 @@ def test_cached_scene_finds_the_same_skin():
     assert cached["source_skin_distance_mm"] == pytest.approx(memory["source_skin_distance_mm"], abs=2.0)
     assert cached["source_skin_distance_mm"] == pytest.approx(
         skin_entrance_mm(load_default_ct(4), g), abs=2.0)
+
+
+def test_skin_follows_the_patient_pose():
+    """The entrance point is sought with the view's pose (rotation, shift), not the pose-free detector geometry."""
+    from xraylab.io.ct import load_default_ct
+    from xraylab.render import build_scene
+
+    ct = load_default_ct(4)
+    scene = build_scene(ct)
+    physics = resolve_physics("chest_pa")
+    for pose in ({"rotation_deg": 20.0}, {"translation_mm": (0.0, 40.0, 0.0)}):
+        g = preset_geometry("chest_pa", rows=16, cols=16, pitch_mm=430.0 / 16).model_copy(update=pose)
+        ssd = scene.render(g, physics).dose["source_skin_distance_mm"]
+        assert ssd == pytest.approx(skin_entrance_mm(ct, g), abs=2.0)
+    moved = preset_geometry("chest_pa", rows=16, cols=16).model_copy(update={"translation_mm": (0.0, 40.0, 0.0)})
+    shift = skin_entrance_mm(ct, moved) - skin_entrance_mm(ct, preset_geometry("chest_pa"))
+    assert abs(shift) == pytest.approx(40.0, abs=2.0)  # a 40 mm shift along the beam moves the skin by 40 mm

@@ -82,10 +82,11 @@ def dose_report(ct: Any, geometry: Any, physics: Any, layers: dict[str, torch.Te
                 info: dict[str, float], density: np.ndarray | None = None) -> dict[str, float]:
     """The dose quantities of one view (see the module doc), as a flat JSON-able dict.
 
-    ``geometry``: the detector geometry the physics ran on; ``layers``: the simulator's output (``primary``,
-    ``scatter``, ``field`` ``[1, 1, H, W]``); ``info``: the simulator's ``info`` (``detector_air_kerma_ugy`` is the
-    free-in-air kerma at the SID, ``grid_Tp_mean`` the grid's primary transmission); ``density``: the projector's
-    density volume, where the skin is looked for (see :func:`skin_entrance_mm`).
+    ``geometry``: the posed geometry of the view (the skin is sought along its central ray); ``layers``: the
+    simulator's output (``primary``, ``scatter``, ``field`` ``[1, 1, H, W]``); ``info``: the simulator's ``info``
+    (``detector_air_kerma_ugy`` is the free-in-air kerma at the SID, ``grid_Tp_mean`` the grid's primary
+    transmission); ``density``: the projector's density volume, where the skin is looked for
+    (see :func:`skin_entrance_mm`).
     """
     k_sid = float(info["detector_air_kerma_ugy"])
     ssd = skin_entrance_mm(ct, geometry, density=density)

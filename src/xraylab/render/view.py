@@ -138,7 +138,7 @@ def render_view(
     layers["for_processing"] = -torch.log(layers["normalized"].clamp_min(1e-6))
     layers["valid"] = valid.to(device=projector.device, dtype=torch.float32).view(1, 1, *valid.shape)
     times["physics"] = time.perf_counter() - t0
-    dose = dose_report(projector.ct, det_geom, physics, layers, simulator.info, density=projector.volumes.density)
+    dose = dose_report(projector.ct, geometry, physics, layers, simulator.info, density=projector.volumes.density)
     return RenderResult(projection, layers, times, field=field_info, dose=dose)
 
 
