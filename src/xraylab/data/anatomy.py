@@ -134,14 +134,16 @@ def _backward_z(z: torch.Tensor, apex: float, dome: float, d: float) -> torch.Te
     return torch.where(z >= apex, z, torch.where(z >= dome - d, mid, z + d))
 
 
-def vary_anatomy(ct: CTVolume, params: AnatomyParams, name: str | None = None, slab: int = 8) -> CTVolume:
+def vary_anatomy(ct: CTVolume, params: AnatomyParams, name: str | None = None, slab: int = 8,
+                 marks: dict[str, Any] | None = None) -> CTVolume:
     """``ct`` and its labels deformed by ``params`` (module docstring), on the same grid; ``meta["anatomy"]``
-    holds the parameters and ``meta["anatomy_of"]`` the source subject. ``name``: the new subject id."""
+    holds the parameters and ``meta["anatomy_of"]`` the source subject. ``name``: the new subject id;
+    ``marks``: :func:`landmarks` of ``ct`` when already known (the same bytes, without reading the labels again)."""
     for k, v in params.as_dict().items():
         lo, hi = RANGES[k]
         if not lo <= v <= hi:
             raise ConfigError(f"anatomy: {k} {v:g} outside {lo:g}…{hi:g}")
-    lm = landmarks(ct)
+    lm = marks if marks is not None else landmarks(ct)
     if lm["apex_z"] - lm["dome_z"] + params.diaphragm_mm <= 10.0:
         raise ConfigError(f"anatomy: diaphragm_mm {params.diaphragm_mm:g} would lift the dome above the apices")
     out = warp_ct(ct, lambda mm: _backward(mm, params, lm), slab)

@@ -75,6 +75,29 @@ def sample_deformation(
     return scales, ctrl
 
 
+def pseudo_deformation(
+    ct: CTVolume,
+    seed: int,
+    scale_range: tuple[float, float, float] = (0.08, 0.08, 0.05),
+    elastic_mm: float = 2.0,
+    control_spacing_mm: float = 100.0,
+) -> dict[str, np.ndarray]:
+    """The transform :func:`deform_ct` applies for ``seed``, as three small arrays (what a volume cache entry keeps
+    instead of the deformed volumes): ``scales`` float64 ``[3]`` (LPS x, y, z factors), ``ctrl`` float64
+    ``[3, nx, ny, nz]`` (control-point displacements, LPS mm, on a coarse copy of the index grid) and ``centre``
+    ``[3]`` (the body centroid the scaling is about, LPS mm). Arguments as for :func:`deform_ct`."""
+    if any(r < 0 or r >= 0.5 for r in scale_range):
+        raise ValueError(f"scale_range {scale_range}: each value must be in [0, 0.5)")
+    if elastic_mm < 0 or control_spacing_mm <= 0:
+        raise ValueError("elastic_mm must be ≥ 0 and control_spacing_mm > 0")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9E3779B1]))
+    extent_mm = (np.array(ct.shape) - 1) * np.abs(np.asarray(ct.spacing))  # along index axes
+    # The elastic control grid lives on the index axes (coarse copy of the CT grid); its displacements are LPS mm.
+    n_ctrl = tuple(int(max(2, np.ceil(e / control_spacing_mm) + 1)) for e in extent_mm)
+    scales, ctrl = sample_deformation(rng, scale_range, elastic_mm, n_ctrl)  # type: ignore[arg-type]
+    return {"scales": scales, "ctrl": ctrl, "centre": _body_centre_mm(ct)}
+
+
 def deform_ct(
     ct: CTVolume,
     seed: int,
@@ -82,6 +105,7 @@ def deform_ct(
     elastic_mm: float = 2.0,
     control_spacing_mm: float = 100.0,
     slab: int = 8,
+    deformation: dict[str, np.ndarray] | None = None,
 ) -> CTVolume:
     """A pseudo-subject of ``ct``: CT and labels deformed by one smooth random transform drawn from ``seed``.
 
@@ -93,24 +117,18 @@ def deform_ct(
         elastic_mm: standard deviation of the elastic control-point displacements, mm (0: scaling only).
         control_spacing_mm: spacing of the elastic control grid, mm (larger: smoother, more global).
         slab: output slices (last index axis) resampled per step, to bound memory.
+        deformation: the transform as :func:`pseudo_deformation` gives it for the same arguments (None: drawn here);
+            given, the result is the same bytes without measuring the body again.
 
     Returns:
         A :class:`CTVolume` on the same grid, named ``<ct.name>~p<seed>``, with ``meta`` recording
         ``pseudo_subject_of`` (the root source subject), ``pseudo_seed``, ``scales`` (x, y, z) and ``elastic_mm``.
     """
-    if any(r < 0 or r >= 0.5 for r in scale_range):
-        raise ValueError(f"scale_range {scale_range}: each value must be in [0, 0.5)")
-    if elastic_mm < 0 or control_spacing_mm <= 0:
-        raise ValueError("elastic_mm must be ≥ 0 and control_spacing_mm > 0")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x9E3779B1]))
+    d = deformation if deformation is not None else pseudo_deformation(ct, seed, scale_range, elastic_mm,
+                                                                       control_spacing_mm)
+    scales, ctrl, centre = d["scales"], d["ctrl"], d["centre"]
     shape = np.array(ct.shape)
     affine = ct.affine.numpy()
-    extent_mm = (shape - 1) * np.abs(np.asarray(ct.spacing))  # along index axes
-    # The elastic control grid lives on the index axes (coarse copy of the CT grid); its displacements are LPS mm.
-    n_ctrl = tuple(int(max(2, np.ceil(e / control_spacing_mm) + 1)) for e in extent_mm)
-    scales, ctrl = sample_deformation(rng, scale_range, elastic_mm, n_ctrl)  # type: ignore[arg-type]
-
-    centre = _body_centre_mm(ct)
     inv_aff = np.linalg.inv(affine)
     # Backward map: output point p ← source point q = c + (p − c) / s + u(p); then q → source voxel index.
     m = inv_aff[:3, :3] @ np.diag(1.0 / scales) @ affine[:3, :3]  # index → index (linear part)

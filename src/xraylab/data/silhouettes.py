@@ -125,13 +125,28 @@ def silhouette_subject(ct: CTVolume, target: dict[str, np.ndarray], geometry: Ge
                        iterations: int = 300) -> CTVolume:
     """``ct`` (with lung, heart and abdominal labels) deformed so that its PA silhouette on ``geometry`` matches the
     real masks ``target`` (module docstring). ``meta["silhouette"]`` records the fit's Dice before/after."""
-    from xraylab.data.anatomy import warp_ct
+    field, info = silhouette_field(ct, target, geometry, iterations)
+    return warp_to_silhouette(ct, field, info, geometry, name)
 
+
+def silhouette_field(ct: CTVolume, target: dict[str, np.ndarray], geometry: Geometry,
+                     iterations: int = 300) -> tuple[np.ndarray, dict[str, float]]:
+    """Steps 1–3 of the module docstring: the backward detector field ``[H, W, 2]`` (row, col pixels) that takes
+    ``ct``'s PA silhouette on ``geometry`` onto the real masks ``target``, and the fit's Dice (:func:`fit_silhouette`).
+    """
     if geometry.rotation_deg or geometry.tilt_deg:
         raise ConfigError("silhouette matching uses an unrotated PA/AP geometry")
     ct_sil = ct_silhouette(ct, geometry)
     placed = place_silhouette(target, ct_sil)
-    field, info = fit_silhouette(ct_sil, placed, iterations=iterations)
+    return fit_silhouette(ct_sil, placed, iterations=iterations)
+
+
+def warp_to_silhouette(ct: CTVolume, field: np.ndarray, info: dict[str, float], geometry: Geometry,
+                       name: str) -> CTVolume:
+    """Step 4 of the module docstring: ``ct`` resampled through the detector ``field`` of :func:`silhouette_field`
+    lifted to 3D; ``info``: that fit's Dice, recorded in ``meta["silhouette"]``."""
+    from xraylab.data.anatomy import warp_ct
+
     field_t = torch.from_numpy(field).permute(2, 0, 1)[None].double()  # [1, 2, H, W]
     h, w = field.shape[:2]
     iso = ct.center_mm.to(torch.float64) if geometry.isocenter_mm is None else \

@@ -16,6 +16,7 @@ recorded per image in the manifest column ``label_source`` (:func:`label_source`
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +49,11 @@ class CTRef:
     anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
     silhouette: dict[str, Any] | None = None  # a silhouette-matched subject: dataset, image_id, geometry
     label_files: dict[str, str] | None = None  # per-structure mask files (TotalSegmentator layout), name → path
+
+    @property
+    def derived(self) -> bool:
+        """Whether this subject is a deformation of another CT (pseudo-subject, anatomy or silhouette subject)."""
+        return self.pseudo_seed is not None or self.anatomy is not None or self.silhouette is not None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -427,6 +433,44 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
     as the entry's ``lung_labels`` asks when ``structures`` need a lung (:func:`threshold_lungs_apply`).
     ``ct.meta["label_source"]`` says where the labels come from (see :func:`label_source`).
     """
+    return _vary(ref, _source_ct(ref, need_labels, structures), None)[0]
+
+
+def load_ref_recorded(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = None):
+    """:func:`load_ref`, and the arrays that fix ``ref``'s deformation (pseudo-subject transform, anatomy
+    landmarks, silhouette field; empty for a CT that is not derived), from which :func:`reload_ref` makes the
+    same CT again: ``(ct, arrays)``."""
+    return _vary(ref, _source_ct(ref, need_labels, structures), None)
+
+
+def reload_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None, arrays: dict[str, Any]):
+    """The CT :func:`load_ref` gives, bit for bit, from the ``arrays`` :func:`load_ref_recorded` gave for the same
+    ``ref`` (its source CT deformed again, without the analysis that found the deformation)."""
+    return _vary(ref, _source_ct(ref, need_labels, structures), arrays)[0]
+
+
+_SOURCE_CACHE: dict[str, Any] = {}
+
+
+def _source_ct(ref: CTRef, need_labels: bool, structures: Sequence[str] | None):
+    """The CT of ``ref`` before its deformation (pseudo-subject, anatomy, silhouette). For a derived ``ref`` the
+    last one is kept in memory, so that the subjects derived from one CT load it once per process."""
+    if not ref.derived:
+        return _load_source(ref, need_labels, structures)
+    from dataclasses import replace
+
+    base = {**ref.to_dict(), "subject_id": None, "pseudo_seed": None, "pseudo_scale": None, "pseudo_elastic_mm": None,
+            "anatomy": None, "silhouette": None}
+    key = json.dumps([base, need_labels, list(structures or ())], sort_keys=True, default=str)
+    if _SOURCE_CACHE.get("key") != key:
+        _SOURCE_CACHE.clear()
+        _SOURCE_CACHE.update(key=key, ct=_load_source(ref, need_labels, structures), loaded_as=ref.subject_id)
+    ct = _SOURCE_CACHE["ct"]
+    # Loaders name the CT after the subject id asked for (atlas-labelled CTs after their source): as if loaded anew.
+    return replace(ct, name=ref.subject_id) if ct.name == _SOURCE_CACHE["loaded_as"] else ct
+
+
+def _load_source(ref: CTRef, need_labels: bool, structures: Sequence[str] | None):
     from dataclasses import replace
 
     from xraylab.io.ct import load_ct, load_default_ct, totalsegmentator_weights_present
@@ -465,24 +509,52 @@ def load_ref(ref: CTRef, need_labels: bool, structures: Sequence[str] | None = N
         from xraylab.io.lung_labels import add_lung_labels
 
         ct = add_lung_labels(ct, replace_existing=ref.lung_labels == "threshold")
-    ct = ct.downsample(pending)
+    return ct.downsample(pending)
+
+
+def _vary(ref: CTRef, ct, given: dict[str, Any] | None):
+    """``ct`` (the source of ``ref``) deformed as ``ref`` asks, and the arrays that fix the deformation
+    (``given``: those arrays from an earlier call, so that nothing is measured or registered again)."""
+    recorded: dict[str, Any] = {}
+
+    def fixed(prefix: str, compute):
+        if given is not None:
+            return {k[len(prefix):]: v for k, v in given.items() if k.startswith(prefix)}
+        arrays = compute()
+        recorded.update({prefix + k: v for k, v in arrays.items()})
+        return arrays
+
     if ref.pseudo_seed is not None:
-        from xraylab.data.pseudo_subjects import deform_ct
+        from xraylab.data.pseudo_subjects import deform_ct, pseudo_deformation
 
+        src = ct
+        d = fixed("pseudo.", lambda: pseudo_deformation(src, ref.pseudo_seed, ref.pseudo_scale,  # type: ignore[arg-type]
+                                                        ref.pseudo_elastic_mm))
         ct = _rename(deform_ct(ct, ref.pseudo_seed, scale_range=ref.pseudo_scale,
-                               elastic_mm=ref.pseudo_elastic_mm), ref.subject_id)
+                               elastic_mm=ref.pseudo_elastic_mm, deformation=d), ref.subject_id)
     if ref.anatomy is not None:
-        from xraylab.data.anatomy import AnatomyParams, vary_anatomy
+        from xraylab.data.anatomy import AnatomyParams, landmarks, vary_anatomy
 
-        ct = vary_anatomy(ct, AnatomyParams(**ref.anatomy), name=ref.subject_id)
+        src = ct
+        marks = fixed("anatomy.", lambda: landmarks(src))
+        ct = vary_anatomy(ct, AnatomyParams(**ref.anatomy), name=ref.subject_id, marks=marks)
     if ref.silhouette is not None:
-        from xraylab.data.silhouettes import real_silhouette, silhouette_subject
+        from xraylab.data.silhouettes import real_silhouette, silhouette_field, warp_to_silhouette
         from xraylab.physics.geometry import Geometry
 
-        target = real_silhouette(ref.silhouette["dataset"], ref.silhouette["image_id"])
-        ct = silhouette_subject(ct, target, Geometry.model_validate(ref.silhouette["geometry"]), ref.subject_id)
+        geom = Geometry.model_validate(ref.silhouette["geometry"])
+        src = ct
+
+        def fit():
+            field, info = silhouette_field(src, real_silhouette(ref.silhouette["dataset"],  # type: ignore[index]
+                                                                ref.silhouette["image_id"]), geom)  # type: ignore[index]
+            return {"field": field, **{f"info.{k}": v for k, v in info.items()}}
+
+        s = fixed("silhouette.", fit)
+        info = {k[len("info."):]: float(v) for k, v in s.items() if k.startswith("info.")}
+        ct = warp_to_silhouette(ct, s["field"], info, geom, ref.subject_id)
         ct.meta["silhouette_image"] = ref.silhouette["image_id"]
-    return ct
+    return ct, recorded
 
 
 _ATLAS_CACHE: dict[str, Any] = {}

@@ -54,7 +54,7 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
     table-level check of :func:`xraylab.data.sources.check_structures` already dropped structures a CT's table
     lacks).
     """
-    from xraylab.data.sources import CTRef, load_ref
+    from xraylab.data.sources import CTRef, load_ref, load_ref_recorded, reload_ref
     from xraylab.io.ct import default_ct_paths
     from xraylab.io.structures import check_structures_present
     from xraylab.render.scene import cached_scene
@@ -69,6 +69,17 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
             check_structures_present(ct, structures, "error" if on_missing == "error" else "warn")
             return ct
 
+        derivation = None
+        if ref.derived:  # a deformed CT: the cache keeps the few arrays that fix its deformation, not its volumes
+            from xraylab.physics.volume_cache import Derivation
+
+            def make():
+                ct, arrays = load_ref_recorded(ref, need_labels=bool(structures), structures=structures)
+                check_structures_present(ct, structures, "error" if on_missing == "error" else "warn")
+                return ct, arrays
+
+            derivation = Derivation(make, lambda arrays: reload_ref(ref, bool(structures), structures, arrays))
+
         # The material × structure volumes come from the on-disk cache when this CT entry (files + every
         # setting in ct_ref: downsampling, pseudo-subject deformation, lung labels) was built before; a CT that
         # failed the structure check above was never stored.
@@ -79,7 +90,7 @@ def _scene(ct_ref: dict, structures: list[str], render: dict, on_missing: str = 
 
         scene = cached_scene(paths, {"ct_ref": ct_ref}, load, structures, renderer=render["renderer"],
                              n_points=render["n_points"], device=render["device"],
-                             supersample=render.get("supersample", 1),
+                             supersample=render.get("supersample", 1), derivation=derivation,
                              materials=MaterialConfig.model_validate(materials) if materials else None)
         _CT_CACHE.update(key=key, scene=scene)
     return _CT_CACHE["scene"]

@@ -11,6 +11,14 @@ Location: ``$XRAYLAB_CACHE`` if set, else ``$XDG_CACHE_HOME/xraylab`` or ``~/.ca
 ``volumes/<key>/`` and are written to a temporary folder and renamed into place (atomic: a reader sees a whole
 entry or none). ``XRAYLAB_CACHE=off`` disables the cache. Entries are about 5 bytes per voxel (175 MB for the
 default CT); delete the folder to reclaim the space.
+
+A *derived* CT — a deformation of another CT fixed by a few arrays (pseudo-subjects, anatomy and
+silhouette-matched subjects of :mod:`xraylab.data`) — is stored compactly (:class:`Derivation`): the entry keeps
+``derivation.npz`` (those arrays: a coarse control grid, landmarks, a detector field; kilobytes to a few MB) and
+the SHA-256 of the volumes instead of the volumes, and a hit rebuilds the volumes from the source CT through the
+same code, checking them against that hash (a mismatch rebuilds the entry from scratch). So an extra anatomy
+costs well under 1 % of its source's cache, and loading it costs the deformation and the volume build (not the
+analysis: body centroid, landmarks, silhouette registration).
 """
 
 from __future__ import annotations
@@ -20,8 +28,9 @@ import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +42,18 @@ from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
 # Bump when the stored format or the volume build changes meaning.
 CACHE_VERSION = 2  # 2: seven materials (metal, contrast) and their names in meta.json
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """How to make a derived CT and how to remake it from the arrays that fix its deformation.
+
+    ``make()``: the CT and those arrays (name → numpy array; 0-d arrays come back to ``remake`` as Python
+    scalars); ``remake(arrays)``: the same CT, bit for bit, from them (typically the source CT deformed again).
+    """
+
+    make: Callable[[], tuple[CTVolume, dict[str, Any]]]
+    remake: Callable[[dict[str, Any]], CTVolume]
 
 
 def _hash_path(h: "hashlib._Hash", path: Path) -> None:
@@ -65,21 +86,40 @@ def header_only(ct: CTVolume) -> CTVolume:
     return replace(ct, hu=torch.zeros(1).expand(*ct.shape), labels=None)
 
 
-def _save(entry: Path, ct: CTVolume, vol: ProjectorVolumes) -> None:
+def _header_meta(ct: CTVolume, vol: ProjectorVolumes) -> dict[str, Any]:
+    return {
+        "shape": list(ct.shape), "spacing": list(ct.spacing), "origin": list(ct.origin),
+        "direction": np.asarray(ct.direction, dtype=np.float64).tolist(),
+        "structures": {str(k): v for k, v in ct.structures.items()}, "name": ct.name, "source": ct.source,
+        "meta": ct.meta, "members": vol.members, "channel_of": {str(k): v for k, v in vol.channel_of.items()},
+        "n_channels": vol.n_channels,
+        "material_names": vol.material_names,
+        "material_present": vol.material_present,
+    }
+
+
+def volumes_digest(vol: ProjectorVolumes) -> str:
+    """SHA-256 (hex) of the density and code volumes' dtypes, shapes and bytes."""
+    h = hashlib.sha256()
+    for a in (vol.density, vol.code):
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+def _save(entry: Path, ct: CTVolume, vol: ProjectorVolumes, derived: dict[str, Any] | None = None) -> None:
+    """Store a full entry (the volumes), or with ``derived`` (a :class:`Derivation`'s arrays) a compact one."""
     tmp = entry.parent / f".{entry.name}.tmp-{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
     try:
-        np.save(tmp / "density.npy", vol.density)
-        np.save(tmp / "code.npy", vol.code)
-        meta = {
-            "shape": list(ct.shape), "spacing": list(ct.spacing), "origin": list(ct.origin),
-            "direction": np.asarray(ct.direction, dtype=np.float64).tolist(),
-            "structures": {str(k): v for k, v in ct.structures.items()}, "name": ct.name, "source": ct.source,
-            "meta": ct.meta, "members": vol.members, "channel_of": {str(k): v for k, v in vol.channel_of.items()},
-            "n_channels": vol.n_channels,
-            "material_names": vol.material_names,
-            "material_present": vol.material_present,
-        }
+        meta = _header_meta(ct, vol)
+        if derived is None:
+            np.save(tmp / "density.npy", vol.density)
+            np.save(tmp / "code.npy", vol.code)
+        else:
+            with open(tmp / "derivation.npz", "wb") as fh:
+                np.savez(fh, **{k: np.asarray(v) for k, v in derived.items()})  # type: ignore[arg-type]
+            meta["derived"] = {"volumes_sha256": volumes_digest(vol)}
         (tmp / "meta.json").write_text(json.dumps(meta, default=str), encoding="utf-8")
         try:
             os.replace(tmp, entry)
@@ -89,23 +129,39 @@ def _save(entry: Path, ct: CTVolume, vol: ProjectorVolumes) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _load(entry: Path) -> tuple[CTVolume, ProjectorVolumes]:
-    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
-    density = np.load(entry / "density.npy", mmap_mode="r")
-    code = np.load(entry / "code.npy", mmap_mode="r")
+def _header(meta: dict[str, Any]) -> CTVolume:
     shape = tuple(meta["shape"])
-    ct = CTVolume(
+    return CTVolume(
         hu=torch.zeros(1).expand(*shape), spacing=tuple(meta["spacing"]), origin=tuple(meta["origin"]),
         direction=np.asarray(meta["direction"], dtype=np.float64), labels=None,
         structures={int(k): v for k, v in meta["structures"].items()}, name=meta["name"], source=meta["source"],
         meta=meta.get("meta") or {},
     )
+
+
+def _load(entry: Path) -> tuple[CTVolume, ProjectorVolumes]:
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    density = np.load(entry / "density.npy", mmap_mode="r")
+    code = np.load(entry / "code.npy", mmap_mode="r")
     vol = ProjectorVolumes(
         density=np.asarray(density), code=np.asarray(code), members={k: list(v) for k, v in meta["members"].items()},
         channel_of={int(k): int(v) for k, v in meta["channel_of"].items()}, n_channels=int(meta["n_channels"]),
         material_names=list(meta["material_names"]), material_present=[bool(b) for b in meta["material_present"]],
     )
-    return ct, vol
+    return _header(meta), vol
+
+
+def _remake(entry: Path, derivation: Derivation, structures: Sequence[str],
+            cfg: MaterialConfig) -> tuple[CTVolume, ProjectorVolumes] | None:
+    """A compact entry's CT and volumes rebuilt through ``derivation``; None when they differ from the stored hash."""
+    meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+    with np.load(entry / "derivation.npz", allow_pickle=False) as npz:
+        arrays = {k: (npz[k].item() if npz[k].ndim == 0 else npz[k]) for k in npz.files}
+    ct = derivation.remake(arrays)
+    vol = build_volumes(ct, structures, cfg)
+    if volumes_digest(vol) != meta["derived"]["volumes_sha256"]:
+        return None
+    return header_only(ct), vol
 
 
 def load_or_build(
@@ -114,11 +170,14 @@ def load_or_build(
     load_ct: Callable[[], CTVolume],
     structures: Sequence[str] = (),
     materials: MaterialConfig | None = None,
+    derivation: Derivation | None = None,
 ) -> tuple[CTVolume, ProjectorVolumes]:
     """The CT (header-only: see :func:`header_only`) and its projector volumes for ``structures``.
 
     ``paths``: the input files that determine the CT (CT file or folder, label map, structure table);
     ``settings``: everything else that does (e.g. downsampling); ``load_ct``: loads the CT on a miss.
+    ``derivation``: the CT is a deformation of another; its entry is then compact (module docstring) and
+    ``derivation.make`` replaces ``load_ct`` on a miss. An existing full entry of the same key is still used.
     A cache that cannot be written (read-only home) is skipped silently: the render still works.
     """
     cfg = materials or MaterialConfig()
@@ -131,14 +190,24 @@ def load_or_build(
         entry = root / "volumes" / key
         if (entry / "meta.json").is_file():
             try:
-                return _load(entry)
-            except (OSError, ValueError, KeyError):  # a damaged entry: rebuild it below
+                if not (entry / "derivation.npz").is_file():
+                    return _load(entry)
+                if derivation is not None:
+                    hit = _remake(entry, derivation, structures, cfg)
+                    if hit is not None:
+                        return hit
+                    raise ValueError("rebuilt volumes differ from the stored hash")
+            except (OSError, ValueError, KeyError):  # a damaged or stale entry: rebuild it below
                 shutil.rmtree(entry, ignore_errors=True)
-    ct = load_ct()
+    arrays = None
+    if derivation is not None:
+        ct, arrays = derivation.make()
+    else:
+        ct = load_ct()
     vol = build_volumes(ct, structures, cfg)
     if root is not None and key is not None:
         try:
-            _save(root / "volumes" / key, ct, vol)
+            _save(root / "volumes" / key, ct, vol, arrays)
         except OSError:
             pass
     return header_only(ct), vol  # the voxels now live in ``vol``: let the decoded CT go

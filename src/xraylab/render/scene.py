@@ -108,14 +108,17 @@ def cached_scene(
     settings: dict,
     load: Callable[[], CTVolume],
     structures: Sequence[str] = (),
+    derivation=None,
     **options,
 ) -> Scene:
     """A scene whose volumes come from the on-disk cache (:mod:`xraylab.physics.volume_cache`) when the same CT
     (``paths``: the files that determine it; ``settings``: everything else that does) was built before; ``load``
-    loads the CT on a miss. ``options``: those of :func:`build_scene`."""
+    loads the CT on a miss. ``derivation``: a :class:`~xraylab.physics.volume_cache.Derivation` when the CT is a
+    deformation of another (a compact cache entry). ``options``: those of :func:`build_scene`."""
     from xraylab.physics.volume_cache import load_or_build
 
-    ct, volumes = load_or_build(paths, settings, load, structures=structures, materials=options.get("materials"))
+    ct, volumes = load_or_build(paths, settings, load, structures=structures, materials=options.get("materials"),
+                                derivation=derivation)
     scene = build_scene(ct, structures, volumes=volumes, **options)
     scene.reload = load
     return scene
