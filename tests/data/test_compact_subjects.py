@@ -166,3 +166,22 @@ def test_a_compact_entry_whose_rebuild_differs_is_rebuilt(tmp_path, monkeypatch)
     assert len(made) == 2 and np.array_equal(vol3.density, vol1.density)
     meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
     assert meta["derived"]["volumes_sha256"] != "0" * 64  # stored again, correct
+
+
+def test_full_policy_keeps_the_volumes_and_a_bad_policy_is_one_line(tmp_path, monkeypatch):
+    from xraylab import phantoms
+    from xraylab.errors import ConfigError
+    from xraylab.physics.volume_cache import Derivation, load_or_build
+
+    monkeypatch.setenv("XRAYLAB_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "ct.bin"
+    src.write_bytes(b"source CT")
+    ct = phantoms.left_marker(n=21, spacing_mm=2.0)
+    deriv = Derivation(lambda: (ct, {"shift": 1.0}), lambda arrays: ct)
+    monkeypatch.setenv("XRAYLAB_CACHE_DERIVED", "full")
+    load_or_build([src], {}, lambda: ct, ["marker"], derivation=deriv)
+    (entry,) = (tmp_path / "cache" / "volumes").iterdir()
+    assert (entry / "density.npy").is_file() and not (entry / "derivation.npz").exists()
+    monkeypatch.setenv("XRAYLAB_CACHE_DERIVED", "small")
+    with pytest.raises(ConfigError, match="XRAYLAB_CACHE_DERIVED='small'"):
+        load_or_build([src], {"other": 1}, lambda: ct, ["marker"], derivation=deriv)
