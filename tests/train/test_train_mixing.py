@@ -87,6 +87,29 @@ def test_auxiliary_task_classes(shapes_dir, task, classes):
     assert [classes[t] for t in data.train["_target"]] == data.train[col].astype(str).tolist()
 
 
+def test_balance_classes_draws_rare_classes_as_often_as_common_ones(shapes_dir):
+    spec = parse_spec(base_spec(shapes_dir, task="severity", model={"name": "small_cnn"}, loss={"name": "ce"},
+                                steps_per_epoch=None))
+    data = load_mixed_data(spec)
+    target = data.train["_target"].to_numpy()
+    plain = np.bincount(target[epoch_indices(data.train, spec, 1)], minlength=5)
+    assert plain.min() * 2 < plain.max()  # the shapes set has few clean rows: unbalanced without the option
+    spec.balance_classes = True
+    draws = np.concatenate([epoch_indices(data.train, spec, e) for e in range(1, 41)])
+    share = np.bincount(target[draws], minlength=5) / len(draws)
+    assert np.allclose(share, 0.2, atol=0.03)
+    assert np.array_equal(epoch_indices(data.train, spec, 3), epoch_indices(data.train, spec, 3))  # seeded
+
+
+def test_balance_classes_is_refused_for_segmentation_and_with_ratios(shapes_dir, synthetic_dir):
+    with pytest.raises(ConfigError, match="balance_classes applies to classification"):
+        parse_spec(base_spec(shapes_dir, balance_classes=True))
+    data = [{"name": "real", "path": str(shapes_dir), "ratio": 1.0}]
+    with pytest.raises(ConfigError, match="use one of them"):
+        parse_spec(base_spec(shapes_dir, task="severity", model={"name": "small_cnn"}, loss={"name": "ce"},
+                             data=data, balance_classes=True))
+
+
 def test_subject_crossing_splits_is_rejected(shapes_dir, tmp_path):
     df = read_manifest(shapes_dir)
     df.loc[df.index[0], "split"] = "test" if df.loc[df.index[0], "split"] != "test" else "train"

@@ -239,6 +239,17 @@ def _fallback_val(table: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.
     return table
 
 
+def _balanced_draw(train: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """``len(train)`` row indices drawn with replacement, each row with probability ∝ 1 / (rows of its class).
+
+    Every class then fills about the same share of an epoch; ``_target`` is the class index column.
+    """
+    target = train["_target"].to_numpy()
+    _, inverse, counts = np.unique(target, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    return rng.choice(len(train), size=len(train), replace=True, p=weights / weights.sum())
+
+
 def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarray:
     """Row indices of ``train`` for one training epoch, shuffled with a generator seeded by (seed, epoch).
 
@@ -246,11 +257,15 @@ def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarra
     table, dataset ``d`` contributing ``round(N * ratio_d / Σ ratio)`` of them (drawn without
     replacement while it has rows, then cycling through fresh permutations). ``steps_per_epoch`` makes the
     epoch exactly ``steps_per_epoch * batch_size`` samples: truncated, or extended by further shuffles.
+    ``balance_classes`` replaces the draw by a class-balanced one with replacement.
     """
     rng = np.random.default_rng([spec.seed, epoch, 7])
     ratios = {d.name: d.ratio for d in spec.data if d.train}
     base = None
-    if all(r is None for r in ratios.values()):
+    if spec.balance_classes:
+        order = _balanced_draw(train, rng)
+        base = order
+    elif all(r is None for r in ratios.values()):
         order = rng.permutation(len(train))
         base = np.arange(len(train))
     else:

@@ -167,6 +167,11 @@ class TrainSpec(_Strict):
         description="training batches per epoch (null = the whole set once); "
         "more than the set holds cycles through fresh shuffles",
     )
+    balance_classes: bool = Field(
+        False, exclude_if=lambda v: not v,
+        description="classification tasks: draw each epoch's rows with probability 1 / (rows of their class), so "
+        "every class is seen equally often (a rare class such as 'no corruption' is otherwise never predicted)",
+    )
     num_workers: int = Field(0, ge=0, description="data-loader worker processes")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     amp: bool = Field(True, description="mixed precision (used on CUDA only)")
@@ -197,6 +202,11 @@ class TrainSpec(_Strict):
             raise ValueError("no dataset has train: true")
         if not any(d.val for d in self.data):
             raise ValueError("no dataset has val: true; the best checkpoint needs a validation set")
+        if self.balance_classes and seg:
+            raise ValueError("balance_classes applies to classification tasks (classification, severity, type), "
+                             "not segmentation; remove it")
+        if self.balance_classes and any(given):
+            raise ValueError("balance_classes and dataset ratios both choose how rows are drawn; use one of them")
         return self
 
 
