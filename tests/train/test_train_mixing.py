@@ -43,6 +43,26 @@ def test_val_fraction_carves_subject_level_validation(shapes_dir, synthetic_dir)
     assert load_mixed_data(spec).val["image_id"].tolist() == data.val["image_id"].tolist()  # seeded
 
 
+@pytest.mark.parametrize("group", ["source", "subject"])
+def test_val_group_holds_out_whole_sources_or_single_anatomies(shapes_dir, tmp_path, group):
+    folder = tmp_path / "syn"
+    shutil.copytree(shapes_dir, folder)
+    df = read_manifest(folder)
+    df["split"] = "train"
+    subjects = sorted(df["subject_id"].unique())
+    df["source_subject_id"] = df["subject_id"].map({s: f"ct{k % 2}" for k, s in enumerate(subjects)})
+    write_manifest(folder, df)
+    spec = parse_spec(base_spec(folder, data=[{"name": "syn", "path": str(folder), "val_fraction": 0.3,
+                                               "val_group": group}]))
+    data = load_mixed_data(spec)
+    train_src, val_src = set(data.train["source_subject_id"]), set(data.val["source_subject_id"])
+    assert len(data.val) and not set(data.train["subject_id"]) & set(data.val["subject_id"])
+    if group == "source":  # nothing of a held-out CT trains
+        assert not train_src & val_src
+    else:  # every CT keeps training anatomies; validation anatomies come from the same CTs
+        assert train_src == {"ct0", "ct1"} and val_src <= train_src
+
+
 def test_ratios_set_each_datasets_share_of_an_epoch(shapes_dir, synthetic_dir):
     spec = _mixed(shapes_dir, synthetic_dir)
     spec.data[0].ratio, spec.data[1].ratio = 3.0, 1.0

@@ -59,7 +59,7 @@ def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec, notes: list[str]) -> pd.
         raise InputFileError(f"{root}: unknown split value(s) {bad}; use train / val / test")
     _check_subjects(df, root)
     if ds.val_fraction is not None and not (df["split"] == "val").any():
-        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name, notes)
+        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name, notes, ds.val_group)
     keep = []
     if ds.train:
         keep.append("train")
@@ -94,15 +94,19 @@ VIEW_COLUMNS = ("angle_deg", "image_id")
 DEFAULT_VAL_FRACTION = 0.1
 
 
-def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: list[str]) -> pd.DataFrame:
+def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: list[str],
+               group: str = "source") -> pd.DataFrame:
     """Move a seeded ``fraction`` of the train subjects (at least one) to ``val``.
+
+    ``group``: ``source`` holds out whole source CTs (with their pseudo-subjects), ``subject`` single anatomies
+    (``subject_id``).
 
     With a single training subject (e.g. one CT rendered at many angles) subjects cannot be split: a seeded
     ``fraction`` of its *views* goes to ``val`` instead — whole values of ``angle_deg`` when the manifest has it
     (every view of a held-out angle), else single images — and a note says so.
     """
     train = df["split"] == "train"
-    groups = _subject_groups(df)
+    groups = _subject_groups(df) if group == "source" else df["subject_id"].astype(str)
     train_subjects = np.array(sorted(groups[train].unique()))
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     df = df.copy()
@@ -228,7 +232,8 @@ def _fallback_val(table: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.
         if not ds.val:
             continue
         part = table["_dataset"] == ds.name
-        carved = _carve_val(table[part], ds.val_fraction or DEFAULT_VAL_FRACTION, spec.seed, ds.name, notes)
+        carved = _carve_val(table[part], ds.val_fraction or DEFAULT_VAL_FRACTION, spec.seed, ds.name, notes,
+                            ds.val_group)
         if (carved["split"] == "val").any():
             if not any(ds.name in n for n in notes):
                 notes.append(f"no split == 'val' rows: validation uses held-out subjects of dataset {ds.name!r} "

@@ -59,6 +59,12 @@ class DatasetSpec(_Strict):
     val_fraction: float | None = Field(
         None, gt=0, lt=1, description="carve a subject-level validation split from `train` when the manifest has none"
     )
+    val_group: Literal["source", "subject"] = Field(
+        "source", exclude_if=lambda v: v == "source",
+        description="unit that val_fraction holds out: source = a CT with all its pseudo-, anatomy- and "
+        "silhouette-subjects (nothing of that CT trains); subject = each anatomy on its own (every CT keeps "
+        "training anatomies; a synthetic validation set for checkpoint choice when the test set is real)",
+    )
 
 
 class ModelSpec(_Strict):
