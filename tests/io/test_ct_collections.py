@@ -299,3 +299,48 @@ def test_import_volumes_cli_reads_msd_with_hu_lungs_and_lists_every_layout(tmp_p
     assert all(name in text for name in LAYOUTS) and set(LAYOUT_HELP) == set(LAYOUTS)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--layout 'dicomdir'" in err[0] and "msd, dicom, nifti" in err[0]
+
+
+def test_dicom_layout_on_the_shared_cts_finds_the_one_dicom_series(shared_data):
+    from xraylab.io.ct import load_ct
+
+    cases = scan_layout("dicom", shared_data / "ct")  # the NIfTI subjects hold no DICOM series and are skipped
+    assert [c.id for c in cases] == ["dicom_series"]
+    vol = load_ct(cases[0].ct, segment="never", series=cases[0].series)
+    assert vol.shape[2] == 20 and float(vol.hu.max()) > 500  # 20 axial slices with bone
+
+
+def test_ct_data_manifests_name_a_known_layout_and_licence():
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(__file__).resolve().parents[2] / "data_manifests"
+    found = {}
+    for path in sorted(folder.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if raw.get("modality") == "ct" and raw.get("layout"):
+            assert raw["layout"] in LAYOUTS and raw.get("licence") and raw.get("source"), path.name
+            found[raw["name"]] = (raw["layout"], raw["licence"])
+    assert found["msd_task06_lung"] == ("msd", "CC BY-SA 4.0")
+    assert found["lidc_idri"] == ("dicom", "CC BY 3.0")
+
+
+@pytest.mark.slow
+def test_generate_renders_a_dicom_collection_with_hu_lungs(tmp_path, small_ct):
+    import yaml
+
+    from xraylab.data.generate import generate
+    from xraylab.data.manifest import read_manifest
+    from xraylab.io.images import read_mask
+
+    _write_dicom(small_ct, tmp_path / "LIDC")
+    spec = {"name": "lidc", "seed": 3, "cts": [{"dataset": str(tmp_path / "LIDC"), "layout": "dicom"}],
+            "structures": ["lungs"], "preset": "chest_pa", "geometry": {"rows": 32, "cols": 32},
+            "sweep": {"samples": 1}, "render": {"renderer": "trilinear", "n_points": 64, "downsample": 1},
+            "output": {"size": 32}, "split": {"train": 1.0, "val": 0.0, "test": 0.0}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    generate(tmp_path / "spec.yaml", tmp_path / "out", progress=False)
+    m = read_manifest(tmp_path / "out")
+    assert list(m["subject_id"]) == ["LIDC-IDRI-0001"] and list(m["label_source"]) == ["lungs:threshold"]
+    assert read_mask(tmp_path / "out" / m["mask:lungs"][0]).mean() > 0.1

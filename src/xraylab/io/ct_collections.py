@@ -320,7 +320,8 @@ def _scan_dicom(root: Path) -> list[Case]:
         if ct is None:
             without.append((d, series))
             continue
-        cases.append(Case(d.name, ct.folder, series=ct.uid, series_choices={s.uid: s.folder for s in series},
+        cases.append(Case(d.name, ct.folder, series=ct.uid or None,  # GDCM gives "" for a series without a UID
+                          series_choices={s.uid: s.folder for s in series if s.uid},
                           label_source="none", lung_labels="auto"))
     if not cases:
         seen = "; ".join(f"{d.name}: " + (", ".join(s.describe() for s in ss[:3]) or "no DICOM series")

@@ -91,18 +91,23 @@ def list_series(root: str | os.PathLike) -> list[SeriesInfo]:
     """Every DICOM series in ``root`` and its subfolders (folders in sorted order; hidden ones skipped)."""
     out: list[SeriesInfo] = []
     reader = sitk.ImageSeriesReader()
-    for folder, dirs, files in os.walk(str(root)):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if not any(not f.startswith(".") for f in files):
-            continue
-        for uid in reader.GetGDCMSeriesIDs(folder):
-            names = reader.GetGDCMSeriesFileNames(folder, uid)
-            if not names:
+    warn = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # GDCM warns for every folder without DICOM files
+    try:
+        for folder, dirs, files in os.walk(str(root)):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if not any(not f.startswith(".") for f in files):
                 continue
-            head = _header(names[0])
-            out.append(SeriesInfo(uid=uid, folder=str(Path(folder)), n_slices=len(names),
-                                  modality=head.get("0008|0060", ""), image_type=head.get("0008|0008", ""),
-                                  normal=_normal(head.get("0020|0037"))))
+            for uid in reader.GetGDCMSeriesIDs(folder):
+                names = reader.GetGDCMSeriesFileNames(folder, uid)
+                if not names:
+                    continue
+                head = _header(names[0])
+                out.append(SeriesInfo(uid=uid, folder=str(Path(folder)), n_slices=len(names),
+                                      modality=head.get("0008|0060", ""), image_type=head.get("0008|0008", ""),
+                                      normal=_normal(head.get("0020|0037"))))
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warn)
     return out
 
 
