@@ -44,6 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xraylab.devices.spec import DevicesSpec
 from xraylab.io.ct import is_default_ct_name
+from xraylab.io.ct_layouts import LayoutName, layout_help
 from xraylab.overrides import Override, apply_overrides, mapping_to_overrides
 from xraylab.specs import read_yaml_mapping, validate_spec
 
@@ -96,15 +97,15 @@ class CTEntry(_Strict):
     structure_table: str | dict[int, str] | None = Field(None, description="CSV (id,structure) or {id: name}")
     name: str | None = Field(None, description="subject id (default: from the file name)")
     manifest: str | None = Field(None, description="data manifest YAML (data_manifests/) listing CT cases")
-    cases: list[str] | None = Field(None, description="case ids of the manifest or dataset to use (default: all)")
+    cases: list[str] | None = Field(None, description="case ids of the manifest or dataset to use (default: all); "
+                                    "dataset with layout dicom: a SeriesInstanceUID picks that series of its subject")
     dataset: str | None = Field(
         None, exclude_if=lambda v: v is None,
         description="a local CT collection: every labelled subject of the folder, read as 'layout' says "
                     "(xraylab.io.ct_collections)")
-    layout: Literal["folder", "totalsegmentator", "abdomenct1k"] = Field(
+    layout: LayoutName = Field(
         "folder", exclude_if=lambda v: v == "folder",
-        description="dataset layout: folder (<case>/ct.nii.gz + labels.nii.gz), totalsegmentator "
-                    "(<subject>/ct.nii.gz + segmentations/<structure>.nii.gz), abdomenct1k (Image/ + Mask/)")
+        description=f"dataset layout: {layout_help()}")
     max_subjects: int | None = Field(None, ge=1, le=100_000, exclude_if=lambda v: v is None,
                                      description="dataset: use the first N subjects (sorted by id)")
     root: str | None = Field(None, description="local folder of the manifest's files (default: its 'root')")
