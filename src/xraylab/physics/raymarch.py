@@ -17,9 +17,9 @@ temporaries: memory is the output only). Given the uniform-block grid of :mod:`x
 steps over empty space: a run of samples inside a block whose voxels (and high-side halo) all hold one density and
 one code adds ``count × ρ`` and ``count`` at once instead of interpolating each sample — the same midpoint sum,
 exact in real arithmetic; in floating point the run's sum differs from the sample-by-sample sum in the last bits of
-the float64 accumulator (≲ 1e-15 relative), below the float32 outputs' resolution. :func:`march_torch` is the same march in torch operations — it runs on
-any device and is differentiable with respect to the ray end points (pose gradients), chunked by a memory
-budget. The two agree to float32 rounding (tests/physics/test_projector_kernels.py).
+the float64 accumulator (≲ 1e-15 relative), below the float32 outputs' resolution. :func:`march_torch` is the
+same march in torch operations — it runs on any device and is differentiable with respect to the ray end
+points (pose gradients), chunked by a memory budget. The two agree to float32 rounding (tests/physics/test_projector_kernels.py).
 """
 
 from __future__ import annotations
