@@ -19,7 +19,8 @@ one code adds ``count × ρ`` and ``count`` at once instead of interpolating eac
 exact in real arithmetic; in floating point the run's sum differs from the sample-by-sample sum in the last bits of
 the float64 accumulator (≲ 1e-15 relative), below the float32 outputs' resolution. :func:`march_torch` is the
 same march in torch operations — it runs on any device and is differentiable with respect to the ray end
-points (pose gradients), chunked by a memory budget. The two agree to float32 rounding (tests/physics/test_projector_kernels.py).
+points (pose gradients), chunked by a memory budget. The two agree to float32 rounding
+(tests/physics/test_projector_kernels.py).
 """
 
 from __future__ import annotations
