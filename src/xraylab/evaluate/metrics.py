@@ -1,14 +1,20 @@
-"""Segmentation and classification metrics (see each module for shapes, units and empty-mask policies)."""
+"""The metrics of :mod:`xraylab.metrics` under their older evaluation name (re-exports; implemented there once)."""
 
-from xraylab.evaluate.metrics.classification import (
+from xraylab.metrics import (
     accuracy,
     balanced_accuracy,
     balanced_error,
+    boundaries,
     confusion_matrix,
+    dice,
+    hausdorff,
+    hausdorff_many,
+    hd95,
+    iou,
+    masks_from_logits,
     per_class_accuracy,
+    stray_components,
 )
-from xraylab.evaluate.metrics.distance import boundaries, hausdorff, hausdorff_many, hd95
-from xraylab.evaluate.metrics.overlap import dice, iou, stray_components
 
 __all__ = [
     "accuracy",
@@ -21,6 +27,7 @@ __all__ = [
     "hausdorff_many",
     "hd95",
     "iou",
+    "masks_from_logits",
     "per_class_accuracy",
     "stray_components",
 ]
