@@ -16,7 +16,7 @@ Modules (one idea each):
                    geometric, artifact, ramp (with the voxel spacing)
 ``spec``           the 3D training spec (``task: segmentation_3d``)
 ``train``          MONAI DynUNet / UNet training on random patches, sliding-window validation
-``metrics``        3D Dice and HD95 (MONAI definitions, HD95 in mm)
+``metrics``        3D Dice and HD95 of label maps (xraylab.metrics, MONAI definitions, HD95 in mm)
 ``evaluate``       per-volume scores of a model on clean + degraded volumes, the RAMP Table 5
                    layout and LOCO
 ``experiment``     the whole study from one spec (``simulations/ramp_ct_*.yaml``)
