@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from xraylab.data.volume_dataset import Volume, load_volume, read_rows, require_volume_dataset
 from xraylab.errors import ConfigError
 from xraylab.train.optim import build_optimizer, build_scheduler
-from xraylab.volumes.dataset import Volume, load_volume, read_rows, require_volume_dataset
 from xraylab.volumes.metrics import mean_dice
 from xraylab.volumes.spec import VolumeModelSpec, VolumeTrainSpec
 
