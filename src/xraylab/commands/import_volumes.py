@@ -1,8 +1,8 @@
 """``xraylab import volumes``: real CT volumes + label maps → a volume dataset (the 3D RAMP studies' input).
 
 Kept apart from the radiograph layouts of :mod:`xraylab.commands.import_`: a volume dataset holds NIfTI CT + label
-items (:mod:`xraylab.volumes.dataset`), resampled to isotropic voxels, with labels mapped to the requested classes
-through each source's own class table (:mod:`xraylab.volumes.classes`).
+items (:mod:`xraylab.data.volume_dataset`), resampled to isotropic voxels, with labels mapped to the requested classes
+through each source's own class table (:mod:`xraylab.data.volume_classes`).
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ def register_volume_import(sub: typer.Typer) -> None:
     ) -> None:
         """Import CT volumes with label maps into a volume dataset (images/*.nii.gz in [0, 1], labels/*.nii.gz
         uint8, LPS, isotropic voxels; manifest.parquet, dataset.json with kind: volume)."""
-        from xraylab.errors import ConfigError
-        from xraylab.volumes.importers import (
+        from xraylab.data.volume_import import (
             VolumeImport,
             cases_from_manifest,
             check_voxel_mm,
@@ -49,6 +48,7 @@ def register_volume_import(sub: typer.Typer) -> None:
             pick_cases,
             scan_layout,
         )
+        from xraylab.errors import ConfigError
 
         check_layout(layout, "--layout")
         try:

@@ -5,10 +5,10 @@
 Steps (each resumes: the import and degrade datasets through the dataset writer, training runs through
 their ``result.json``, scores through ``eval/<model>.csv``):
 
-1. ``import``: the cases of a data manifest -> a volume dataset (:mod:`xraylab.volumes.importers`), with
+1. ``import``: the cases of a data manifest -> a volume dataset (:mod:`xraylab.data.volume_import`), with
    pseudo-subjects where subjects run short;
 2. ``train``: one 3D model per strategy and per leave-one-corruption-out operator (:mod:`~xraylab.volumes.train`);
-3. ``degrade``: the test split x 13 operators x levels (:mod:`~xraylab.volumes.degrade`);
+3. ``degrade``: the test split x 13 operators x levels (:mod:`~xraylab.data.volume_degrade`);
 4. ``evaluate``: every strategy model on every clean and corrupted test volume, each LOCO model on its held-out
    operator; ``results/``: ``ramp_table.csv`` (Table 5), ``corruption_table.csv`` (Tables 7-8),
    ``organ_table.csv`` (Table 10, reference model), ``loco_table.csv`` (Table 12), ``per_class.csv`` and
@@ -84,9 +84,9 @@ def load_experiment(path: str | Path) -> tuple[ExperimentSpec, Path]:
 def run_experiment(path: str | Path, workdir: str | Path | None = None, device: str | None = None,
                    log: Callable[[str], None] = print) -> Path:
     """Run (or resume) the whole study; return ``results/summary.md``."""
-    from xraylab.volumes.degrade import degrade_volumes
+    from xraylab.data.volume_degrade import degrade_volumes
+    from xraylab.data.volume_import import VolumeImport, cases_from_manifest, import_volumes
     from xraylab.volumes.evaluate import corruption_table, loco_table, markdown, organ_table, ramp_table, score_model
-    from xraylab.volumes.importers import VolumeImport, cases_from_manifest, import_volumes
     from xraylab.volumes.spec import parse_volume_spec
     from xraylab.volumes.train import fit_volume
 

@@ -6,7 +6,7 @@ Every case goes through one preparation (:func:`prepare_case`):
 1. read the CT (NIfTI / NRRD / MHA / DICOM folder) and its label map with :func:`xraylab.io.ct.load_ct`
    (which puts labels stored with flipped axes back on the CT grid);
 2. map the source's labels to the output classes through the source's own class table
-   (:func:`xraylab.volumes.classes.map_labels`): by name for TotalSegmentator-style tables, by id for
+   (:func:`xraylab.data.volume_classes.map_labels`): by name for TotalSegmentator-style tables, by id for
    AbdomenCT-1K;
 3. reorient to LPS (SimpleITK ``DICOMOrient``) and resample to ``voxel_mm`` isotropic voxels: the CT with
    a Gaussian pre-filter (sigma = sqrt(new^2 - old^2) / 2 mm per axis, against aliasing) and linear
@@ -37,12 +37,12 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from xraylab.data import volume_classes as cls_mod
+from xraylab.data.volume_dataset import KIND, LABEL_COLUMN, nifti_bytes
 from xraylab.data.writer import DatasetWriter
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume, is_default_ct_name
 from xraylab.io.ct_collections import SPLITS, Case, _ijk, pick_cases, read_case, scan_layout  # noqa: F401 (re-exported)
-from xraylab.volumes import classes as cls_mod
-from xraylab.volumes.dataset import KIND, LABEL_COLUMN, nifti_bytes
 
 
 # --------------------------------------------------------------------------- reading one case
@@ -161,11 +161,11 @@ MIN_VOXEL_MM = 0.2  # clinical CT voxels are ≥ 0.25 mm; finer resampling of a 
 
 def check_class_names(job: "VolumeImport") -> None:
     """Refuse an output class that no source can annotate: neither a class of
-    :data:`~xraylab.volumes.classes.TOTALSEG_CLASSES`, a TotalSegmentator or AbdomenCT-1K structure name, nor a key
+    :data:`~xraylab.data.volume_classes.TOTALSEG_CLASSES`, a TotalSegmentator or AbdomenCT-1K structure name, nor a key
     of a case's own class map (its masks would all be empty)."""
+    from xraylab.data.volume_classes import ABDOMENCT1K_TABLE, TOTALSEG_CLASSES
     from xraylab.io.ct import totalsegmentator_classes
     from xraylab.io.lung_labels import LUNG_LEFT, LUNG_RIGHT
-    from xraylab.volumes.classes import ABDOMENCT1K_TABLE, TOTALSEG_CLASSES
 
     known = set(TOTALSEG_CLASSES) | set(totalsegmentator_classes().values()) | set(ABDOMENCT1K_TABLE.values())
     for c in job.cases:

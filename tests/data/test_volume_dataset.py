@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from xraylab.data.manifest import read_manifest
+from xraylab.data.volume_classes import map_labels
+from xraylab.data.volume_dataset import is_volume_dataset, load_volume, nifti_bytes, read_nifti, read_rows
+from xraylab.data.volume_import import VolumeImport, cases_from_manifest, import_volumes, scan_layout
 from xraylab.errors import ConfigError
-from xraylab.volumes.classes import map_labels
-from xraylab.volumes.dataset import is_volume_dataset, load_volume, nifti_bytes, read_nifti, read_rows
-from xraylab.volumes.importers import VolumeImport, cases_from_manifest, import_volumes, scan_layout
 
 
 def _phantom(shape=(24, 20, 16)):
