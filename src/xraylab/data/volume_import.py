@@ -104,7 +104,8 @@ def prepare_case(case: Case, classes: Sequence[str], voxel_mm: float) -> tuple[C
 
 # --------------------------------------------------------------------------- layouts
 def cases_from_manifest(path: str | Path) -> list[Case]:
-    """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table) or
+    """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table, and
+    ``lung_labels: auto`` for HU lungs or ``atlas: default`` for labels propagated from the embedded CT) or
     ``layout`` + ``root``; ``splits: {train: [ids], ...}``; paths relative to ``root``, itself relative to the
     manifest's folder."""
     from xraylab.specs import read_yaml_mapping
@@ -123,9 +124,14 @@ def cases_from_manifest(path: str | Path) -> list[Case]:
             table = c.get("structure_table")
             if isinstance(table, str):
                 table = str(root / table)
+            lungs = c.get("lung_labels")
+            if lungs not in (None, "auto"):
+                raise ConfigError(f"{path}: cases[{i}].lung_labels {lungs!r}: use auto (lungs from HU where the "
+                                  "labels have none) or leave it out")
             cases.append(Case(str(c["id"]), ct, str(root / c["labels"]) if c.get("labels") else None, table,
                               label_source=str(c.get("label_source", "totalsegmentator")),
-                              licence=str(raw.get("licence", ""))))
+                              licence=str(raw.get("licence", "")), lung_labels=lungs,
+                              atlas=str(c["atlas"]) if c.get("atlas") else None))
     for split, ids in (raw.get("splits") or {}).items():
         for cid in ids or []:
             for c in cases:

@@ -81,11 +81,12 @@ class Case:
     lung_labels: str | None = None  # "auto": lungs from the HU labeller where the labels have none
     series: str | None = None  # DICOM: SeriesInstanceUID to read from the ``ct`` folder
     series_choices: dict[str, str] = field(default_factory=dict)  # DICOM: every series of the subject, UID → folder
+    atlas: str | None = None  # "default": labels propagated from the embedded CT (io.label_propagation), HU lungs
 
     def describe(self) -> dict[str, Any]:
         """JSON-able fields (for fingerprints); the newer fields only when set."""
         d = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.__dict__.items()}
-        for key in ("lung_labels", "series", "series_choices"):
+        for key in ("lung_labels", "series", "series_choices", "atlas"):
             if not d[key]:
                 del d[key]
         return d
@@ -95,9 +96,23 @@ def _ijk(img: sitk.Image) -> np.ndarray:
     return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
 
 
+def _atlas_case(case: Case) -> CTVolume:
+    """The case's CT labelled by atlas propagation from the embedded CT, lungs from HU (its own labels unused)."""
+    from xraylab.io.ct import load_default_ct
+    from xraylab.io.label_propagation import atlas_names, label_ct
+
+    if case.atlas != "default":
+        raise ConfigError(f"case {case.id!r}: atlas {case.atlas!r} unknown; the one atlas shipped is 'default' "
+                          "(the embedded chest CT)")
+    atlas = load_default_ct()
+    vol = load_ct(case.ct, name=case.id, segment="never", series=case.series)
+    return label_ct(vol, [atlas], atlas_names(atlas.structures))
+
+
 def read_case(case: Case, lungs: bool = False) -> CTVolume:
     """The case's CT (HU) with its source label map and id -> name table on the CT grid.
 
+    ``case.atlas``: labels by atlas propagation (:func:`xraylab.io.label_propagation.label_ct`, lungs from HU).
     ``lungs``: add ``lung_left``/``lung_right`` from the HU labeller (:func:`xraylab.io.lung_labels.add_lung_labels`)
     when the case allows it (``lung_labels="auto"``) and its labels have no lung; ``meta["label_source"]`` then
     reads ``<case.label_source>+lungs:threshold`` and ``meta["label_sources"]`` gives each structure's source.
@@ -105,6 +120,8 @@ def read_case(case: Case, lungs: bool = False) -> CTVolume:
     if is_default_ct_name(case.ct):
         ct_path, lab_path, table_path = default_ct_paths()
         return load_ct(ct_path, lab_path, table_path, name=case.id)
+    if case.atlas:
+        return _atlas_case(case)
     if case.label_files:
         vol = load_ct(case.ct, name=case.id, segment="never")
         ref = vol.to_sitk()
