@@ -31,7 +31,7 @@ from xraylab.errors import ConfigError
 from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
 from xraylab.registry import registered_name
-from xraylab.specs import read_yaml_mapping, validate_spec
+from xraylab.specs import added_field, read_yaml_mapping, validate_spec
 
 TASKS = ("segmentation", "classification", "severity", "type")
 SEG_LOSSES = ("dice", "dice_bce", "bce", "focal")
@@ -59,9 +59,8 @@ class DatasetSpec(_Strict):
     val_fraction: float | None = Field(
         None, gt=0, lt=1, description="carve a subject-level validation split from `train` when the manifest has none"
     )
-    val_group: Literal["source", "subject"] = Field(
-        "source", exclude_if=lambda v: v == "source",
-        description="unit that val_fraction holds out: source = a CT with all its pseudo-, anatomy- and "
+    val_group: Literal["source", "subject"] = added_field(
+        "source", description="unit that val_fraction holds out: source = a CT with all its pseudo-, anatomy- and "
         "silhouette-subjects (nothing of that CT trains); subject = each anatomy on its own (every CT keeps "
         "training anatomies; a synthetic validation set for checkpoint choice when the test set is real)",
     )
@@ -173,8 +172,8 @@ class TrainSpec(_Strict):
         description="training batches per epoch (null = the whole set once); "
         "more than the set holds cycles through fresh shuffles",
     )
-    balance_classes: bool = Field(
-        False, exclude_if=lambda v: not v,
+    balance_classes: bool = added_field(
+        False,
         description="classification tasks: draw each epoch's rows with probability 1 / (rows of their class), so "
         "every class is seen equally often (a rare class such as 'no corruption' is otherwise never predicted)",
     )
