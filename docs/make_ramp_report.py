@@ -1,8 +1,10 @@
 """Tables of the RAMP CT experiment (issue 14) beside the paper's numbers.
 
-Made from a finished ``python -m xraylab.volumes.experiment simulations/ramp_ct_cpu.yaml``:
+Made from a finished ``xraylab run simulations/ramp_ct_chest_cpu.yaml`` (or ``ramp_ct_cpu.yaml``):
 
-    python docs/make_ramp_report.py [--workdir outputs/ramp_ct_cpu] [--out docs/ramp_results.md]
+    python docs/make_ramp_report.py [--workdir outputs/ramp_ct_chest_cpu] [--out docs/ramp_results.md]
+
+Strategies trained with several seeds (``<strategy>_s<seed>`` models) are one row: mean ± SD over the seeds.
 
 Writes a markdown file with: the sizes used, our Table 5 layout (clean Dice, mean corrupted Dice, robustness gap,
 worst-case Dice) beside Kang et al. 2026 Table 5, the per-corruption Dice (their Tables 7-8 layout), the per-organ
@@ -35,7 +37,29 @@ PAPER_LOCO = {"ct_bias_field": (0.782, 0.883), "ct_compound": (0.818, 0.888), "c
               "ct_salt_pepper": (0.785, 0.895), "ct_stripe": (0.788, 0.896)}
 LABELS = {"none": "no augmentation (baseline)", "single": "single random corruption (k = 1)",
           "all_corruption": "all-corruption sampler (k = 2-4, no spatial/intensity)", "intensity": "intensity",
-          "geometric": "geometric", "artifact": "artifact", "ramp": "RAMP (spatial + intensity + k = 2-4)"}
+          "geometric": "geometric", "artifact": "artifact", "ramp": "RAMP (spatial + intensity + k = 2-4, p = 0.85)",
+          "ramp_k1": "RAMP, k = 1 (ablation)", "ramp_k4": "RAMP, k = 4 (ablation)",
+          "ramp_p050": "RAMP, p = 0.5 (ablation)", "ramp_p100": "RAMP, p = 1.0 (ablation)"}
+COLUMNS = ("clean_dice", "mean_corrupted_dice", "robustness_gap", "worst_case_dice")
+
+
+def base_model(name: str) -> str:
+    """``ramp_s43`` -> ``ramp``: the strategy of an extra-seed model (``<strategy>_s<seed>``)."""
+    head, _, tail = name.rpartition("_s")
+    return head if head and tail.isdigit() else name
+
+
+def by_strategy(t5: pd.DataFrame) -> pd.DataFrame:
+    """Table 5 rows grouped by strategy over seeds: mean, SD (NaN for one seed) and the number of seeds."""
+    t5 = t5.assign(strategy=t5["model"].map(base_model))
+    g = t5.groupby("strategy", sort=False)[list(COLUMNS)]
+    out = g.mean().join(g.std(ddof=1), rsuffix="_sd")
+    out["seeds"] = g.size()
+    return out
+
+
+def _ms(mean: float, sd: float) -> str:
+    return _f(mean) if pd.isna(sd) else f"{mean:.3f} ± {sd:.3f}"
 
 
 def _f(v: float) -> str:
@@ -48,7 +72,7 @@ def report(workdir: Path) -> str:
         raise SystemExit(f"{res}/ramp_table.csv not found: run python -m xraylab.volumes.experiment first")
     t5 = pd.read_csv(res / "ramp_table.csv")
     sizes = json.loads((res / "sizes.json").read_text())
-    lines = ["## RAMP on real CT volumes (simulations/ramp_ct_cpu.yaml)", ""]
+    lines = [f"## RAMP on real CT volumes ({workdir.name})", ""]
     vols = sizes["volumes"]
     lines += [f"Sizes: {len(vols['train'])} train volumes ({', '.join(vols['train'])}), {len(vols['val'])} val "
               f"({', '.join(vols['val'])}), {len(vols['test'])} test ({', '.join(vols['test'])}); `~p` = pseudo-"
@@ -57,14 +81,15 @@ def report(workdir: Path) -> str:
               f"{sizes['batch_size']}, {sizes['epochs']} epochs x {sizes['steps_per_epoch']} steps; "
               f"{sizes['degraded_volumes']} clean + corrupted test volumes (13 operators x 5 levels + clean). "
               f"Wall time {sizes.get('total_s', float('nan')) / 60:.0f} min on 2 shared CPU cores.", ""]
-    lines += ["| setting | method | clean Dice | mean corrupted Dice | robustness gap | worst-case Dice |",
-              "|---|---|---|---|---|---|"]
-    for _, r in t5.iterrows():
-        lines.append(f"| **ours**, real CTs, CPU | {LABELS.get(r['model'], r['model'])} | {_f(r['clean_dice'])} | "
-                     f"{_f(r['mean_corrupted_dice'])} | {_f(r['robustness_gap'])} | {_f(r['worst_case_dice'])} |")
+    lines += ["| setting | method | seeds | clean Dice | mean corrupted Dice | robustness gap | worst-case Dice |",
+              "|---|---|---|---|---|---|---|"]
+    for strategy, r in by_strategy(t5).iterrows():
+        cells = " | ".join(_ms(r[c], r[f"{c}_sd"]) for c in COLUMNS)
+        lines.append(f"| **ours**, real CTs, CPU | {LABELS.get(str(strategy), strategy)} | {int(r['seeds'])} | "
+                     f"{cells} |")
     for setting, rows in PAPER_T5.items():
         for m, v in rows.items():
-            lines.append(f"| paper, {setting} | {m} | " + " | ".join(f"{x:.3f}" for x in v) + " |")
+            lines.append(f"| paper, {setting} | {m} | – | " + " | ".join(f"{x:.3f}" for x in v) + " |")
     lines.append("")
     if (res / "corruption_table.csv").is_file():
         ct = pd.read_csv(res / "corruption_table.csv")
@@ -101,7 +126,7 @@ def report(workdir: Path) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "ramp_ct_cpu")
+    ap.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "ramp_ct_chest_cpu")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "ramp_results.md")
     a = ap.parse_args()
     text = report(a.workdir)

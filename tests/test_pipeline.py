@@ -198,7 +198,8 @@ def test_import_step_brings_a_real_folder_in_and_is_skipped_when_done(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["sim2real_cpu.yaml", "sim2real_gpu.yaml", "pipeline_readme.yaml",
-                                  "sim2real_population_cpu.yaml"])
+                                  "sim2real_population_cpu.yaml", "sim2real_population_gpu.yaml",
+                                  "sim2real_synval_cpu.yaml", "sim2real_beyond_cpu.yaml", "ward_real_cpu.yaml"])
 def test_shipped_pipelines_and_their_inline_specs_validate(name, tmp_path):
     """Every step of the shipped sim-to-real pipelines parses, and each inline generate / train spec validates."""
     from xraylab.data.spec import parse_spec as generate_spec
@@ -212,8 +213,18 @@ def test_shipped_pipelines_and_their_inline_specs_validate(name, tmp_path):
             generate_spec(step["generate"]["spec"], step["name"])
         if isinstance(step.get("train", {}).get("spec"), dict):
             train_spec(step["train"]["spec"], step["name"])
-    if name.startswith("sim2real_population"):
+    if name == "sim2real_population_cpu.yaml":
         assert stages["syn_3ct_sil10"] == "generate" and sum(s == "evaluate" for s in stages.values()) == 7
+    elif name == "sim2real_population_gpu.yaml":  # 3 seeds x 4 rows; synthetic-only rows choose on synthetic views
+        assert stages["syn_3ct_sil21"] == "generate" and sum(s == "evaluate" for s in stages.values()) == 12
+        syn_only = [s for s in raw["steps"] if "train" in s and "real" not in s["train"]["data"]]
+        assert len(syn_only) == 9 and all(s["train"]["spec"]["data"][0].get("val_group") == "subject"
+                                          for s in syn_only)
+    elif name == "sim2real_synval_cpu.yaml":
+        synval = [s for s in raw["steps"] if s["name"].startswith("synval_")]
+        assert len(synval) == 3 and all(len(s["train"]["spec"]["data"]) == 1 for s in synval)
+    elif name in ("sim2real_beyond_cpu.yaml", "ward_real_cpu.yaml"):
+        assert stages["real"] == "import"
     elif name.startswith("sim2real"):
         assert stages["real"] == "import" and stages["train_syn_random"] == "train"
         assert sum(s == "evaluate" for s in stages.values()) == 10

@@ -34,12 +34,12 @@ def _with_root(spec: Path, root: Path) -> dict:
     return raw
 
 
-def _check_table1(eval_dir: Path, levels: list[str], types: list[str]) -> None:
+def _check_table1(eval_dir: Path, levels: list[str], types: list[str], suffix: str = "") -> None:
     sev = pd.read_csv(eval_dir / "tables" / "classification_by_severity.csv", index_col=0)
     typ = pd.read_csv(eval_dir / "tables" / "classification_by_corruption.csv", index_col=0)
     assert list(sev.index) == ["No corruption", *levels, "Overall"]
     assert sorted(typ.index) == sorted(["No corruption", *types, "Overall"])
-    for t, model in ((sev, "ResNet-18 (severity)"), (typ, "ResNet-18 (type)")):
+    for t, model in ((sev, "ResNet-18 (severity)" + suffix), (typ, "ResNet-18 (type)" + suffix)):
         assert t[model].between(0.0, 1.0).all()
 
 
@@ -52,8 +52,10 @@ def test_ward_classifier_smoke_on_real_radiographs(shared_data, tmp_path):
     raw = _with_root(SIM / "ward_real_cpu.yaml", root)
     raw["steps"][0]["import"].update(size=32, limit=6, split={"train": 0.5, "val": 0.2, "test": 0.3})
     raw["steps"][1]["degrade"].update(corruptions=["beam_energy", "tube_current"], levels=[2, 4])
-    keep = ["real", "degraded", "train_severity", "train_type", "evaluate_cls"]
+    keep = ["real", "degraded", "train_severity_s0", "train_type_s0", "evaluate_cls"]
     raw["steps"] = [s for s in raw["steps"] if s["name"] in keep]
+    cls = next(s for s in raw["steps"] if s["name"] == "evaluate_cls")["evaluate"]["spec"]
+    cls["models"] = [m for m in cls["models"] if m["name"].endswith(" s0")]  # one seed of each classifier
     for s in raw["steps"]:
         if "train" in s:
             s["train"].update(epochs=1, steps_per_epoch=2)
@@ -66,7 +68,9 @@ def test_ward_classifier_smoke_on_real_radiographs(shared_data, tmp_path):
     # subject-level: one patient never spans two splits, in the source and in every degraded copy
     assert (deg.groupby("subject_id")["split"].nunique() == 1).all()
     assert set(deg.groupby("source_image_id")["severity"].apply(lambda s: tuple(sorted(s)))) == {(0, 2, 2, 4, 4)}
-    _check_table1(tmp_path / "evaluate_cls", ["Level 2", "Level 4"], ["beam_energy", "tube_current"])
+    _check_table1(tmp_path / "evaluate_cls", ["Level 2", "Level 4"], ["beam_energy", "tube_current"], " s0")
+    spec = yaml.safe_load((tmp_path / "train_severity_s0" / "spec.yaml").read_text(encoding="utf-8"))
+    assert spec["balance_classes"] is True and spec["scheduler"]["name"] == "cosine"
 
 
 @pytest.mark.slow

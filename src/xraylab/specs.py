@@ -11,11 +11,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from xraylab.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def added_field(default: Any, description: str, **constraints: Any) -> Any:
+    """A spec field added after specs were in use: left out of the spec's dump while it holds ``default``, so the
+    fingerprints of datasets and runs made before it existed do not change."""
+    return Field(default, exclude_if=lambda v: v == default, description=description, **constraints)
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -43,6 +43,26 @@ def test_val_fraction_carves_subject_level_validation(shapes_dir, synthetic_dir)
     assert load_mixed_data(spec).val["image_id"].tolist() == data.val["image_id"].tolist()  # seeded
 
 
+@pytest.mark.parametrize("group", ["source", "subject"])
+def test_val_group_holds_out_whole_sources_or_single_anatomies(shapes_dir, tmp_path, group):
+    folder = tmp_path / "syn"
+    shutil.copytree(shapes_dir, folder)
+    df = read_manifest(folder)
+    df["split"] = "train"
+    subjects = sorted(df["subject_id"].unique())
+    df["source_subject_id"] = df["subject_id"].map({s: f"ct{k % 2}" for k, s in enumerate(subjects)})
+    write_manifest(folder, df)
+    spec = parse_spec(base_spec(folder, data=[{"name": "syn", "path": str(folder), "val_fraction": 0.3,
+                                               "val_group": group}]))
+    data = load_mixed_data(spec)
+    train_src, val_src = set(data.train["source_subject_id"]), set(data.val["source_subject_id"])
+    assert len(data.val) and not set(data.train["subject_id"]) & set(data.val["subject_id"])
+    if group == "source":  # nothing of a held-out CT trains
+        assert not train_src & val_src
+    else:  # every CT keeps training anatomies; validation anatomies come from the same CTs
+        assert train_src == {"ct0", "ct1"} and val_src <= train_src
+
+
 def test_ratios_set_each_datasets_share_of_an_epoch(shapes_dir, synthetic_dir):
     spec = _mixed(shapes_dir, synthetic_dir)
     spec.data[0].ratio, spec.data[1].ratio = 3.0, 1.0
@@ -85,6 +105,29 @@ def test_auxiliary_task_classes(shapes_dir, task, classes):
     assert data.classes == classes
     col = "corruption" if task == "type" else "severity"
     assert [classes[t] for t in data.train["_target"]] == data.train[col].astype(str).tolist()
+
+
+def test_balance_classes_draws_rare_classes_as_often_as_common_ones(shapes_dir):
+    spec = parse_spec(base_spec(shapes_dir, task="severity", model={"name": "small_cnn"}, loss={"name": "ce"},
+                                steps_per_epoch=None))
+    data = load_mixed_data(spec)
+    target = data.train["_target"].to_numpy()
+    plain = np.bincount(target[epoch_indices(data.train, spec, 1)], minlength=5)
+    assert plain.min() * 2 < plain.max()  # the shapes set has few clean rows: unbalanced without the option
+    spec.balance_classes = True
+    draws = np.concatenate([epoch_indices(data.train, spec, e) for e in range(1, 41)])
+    share = np.bincount(target[draws], minlength=5) / len(draws)
+    assert np.allclose(share, 0.2, atol=0.03)
+    assert np.array_equal(epoch_indices(data.train, spec, 3), epoch_indices(data.train, spec, 3))  # seeded
+
+
+def test_balance_classes_is_refused_for_segmentation_and_with_ratios(shapes_dir, synthetic_dir):
+    with pytest.raises(ConfigError, match="balance_classes applies to classification"):
+        parse_spec(base_spec(shapes_dir, balance_classes=True))
+    data = [{"name": "real", "path": str(shapes_dir), "ratio": 1.0}]
+    with pytest.raises(ConfigError, match="use one of them"):
+        parse_spec(base_spec(shapes_dir, task="severity", model={"name": "small_cnn"}, loss={"name": "ce"},
+                             data=data, balance_classes=True))
 
 
 def test_subject_crossing_splits_is_rejected(shapes_dir, tmp_path):

@@ -9,10 +9,10 @@ import pytest
 import torch
 import yaml
 
+from xraylab.data.volume_import import Case, normalise, prepare_case
 from xraylab.degrade import registry
 from xraylab.degrade.ct import REFERENCE_SPACING_MM
 from xraylab.degrade.rng import make_generator
-from xraylab.volumes.importers import Case, normalise, prepare_case
 
 pytestmark = pytest.mark.shared_data
 CT_OPS = registry.names("ct")
@@ -49,7 +49,7 @@ def test_each_3d_operator_grows_with_severity_on_a_real_ct(name, abdomen_6mm):
 
 def test_blur_widths_are_millimetres(abdomen_6mm):
     """The same level blurs a 6 mm grid by 4x fewer voxels than the 1.5 mm reference grid (lengths in mm)."""
-    from xraylab.volumes.degrade import record_params
+    from xraylab.data.volume_degrade import record_params
 
     op = registry.get("ct_isotropic_blur")
     p = record_params(op, 5, (6.0, 6.0, 6.0))  # type: ignore[arg-type]
@@ -67,8 +67,8 @@ def test_3d_train_degrade_evaluate_smoke_through_the_cli(shared_data, tmp_path):
     from typer.testing import CliRunner
 
     from xraylab.cli import app
+    from xraylab.data.volume_import import VolumeImport, import_volumes
     from xraylab.volumes.evaluate import ramp_table
-    from xraylab.volumes.importers import VolumeImport, import_volumes
 
     root = shared_data / "ct"
     kw = dict(ct=str(root / "abdomen/ct.nii.gz"), labels=str(root / "abdomen/labels.nii.gz"),

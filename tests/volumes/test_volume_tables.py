@@ -65,3 +65,17 @@ def test_loco_exclusion_and_bad_options():
         make_volume_augmentation("mixup")
     with pytest.raises(ConfigError):
         make_volume_augmentation("ramp", None, p_rampp=0.5)
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_volume_strategies_are_registered_ramp_strategies(strategy):
+    """One sampler: each 3D strategy draws exactly what its entry of the 2D registry draws on the same volume."""
+    from xraylab.degrade.pipelines import AUGMENTATIONS, make_augmentation
+
+    name, fixed = STRATEGIES[strategy]
+    assert name in AUGMENTATIONS.names()
+    x = torch.rand(2, 1, 10, 9, 8, generator=torch.Generator().manual_seed(1))
+    a = make_volume_augmentation(strategy, (2.0, 1.0, 1.5), p_ramp=1.0)(x, None, torch.Generator().manual_seed(4))
+    b = make_augmentation(name, **{**fixed, "p_ramp": 1.0, "spacing_mm": (2.0, 1.0, 1.5)})(
+        x, None, torch.Generator().manual_seed(4))
+    assert torch.equal(a[0], b[0]) and a[2] == b[2]

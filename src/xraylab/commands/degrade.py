@@ -80,12 +80,12 @@ def register(app: typer.Typer) -> None:
             lv_int = [int(v) for v in lv] if lv else None
         except ValueError:
             raise ConfigError(f"--levels must be comma-separated integers, got '{levels}'") from None
-        from xraylab.volumes.dataset import is_volume_dataset
+        from xraylab.data.volume_dataset import is_volume_dataset
 
         if is_volume_dataset(dataset):
             if mode != "all":
                 raise ConfigError("--mode random: volume datasets take every corruption x level (--mode all)")
-            from xraylab.volumes.degrade import degrade_volumes
+            from xraylab.data.volume_degrade import degrade_volumes
 
             manifest = degrade_volumes(dataset, out, _split(corruptions), lv_int, seed, include_clean, split,
                                        overwrite, log=lambda m: typer.echo(m, err=True))

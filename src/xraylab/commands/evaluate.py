@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
             if missing:
                 raise ConfigError(f"give an evaluate SPEC, or {', '.join(missing)} for the plain form "
                                   "(xraylab evaluate --model CKPT --data DATASET --out DIR)")
-            from xraylab.volumes.dataset import is_volume_dataset
+            from xraylab.data.volume_dataset import is_volume_dataset
 
             if is_volume_dataset(data):  # type: ignore[arg-type]
                 from xraylab.volumes.evaluate import evaluate_plain

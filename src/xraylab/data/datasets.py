@@ -52,6 +52,39 @@ def to_channels(img: np.ndarray, in_channels: int) -> torch.Tensor:
     raise InputFileError(f"cannot turn a {t.shape[0]}-channel image into {in_channels} channels")
 
 
+def load_sample(
+    root: Path,
+    image: str,
+    masks: Sequence[str | None],
+    image_size: int,
+    in_channels: int,
+) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
+    """One sample on the model grid: the preprocessing of training, validation and evaluation alike.
+
+    ``image`` and ``masks`` are paths relative to ``root``; a mask given as None (a structure without a file)
+    becomes all False. Returns ``image [in_channels, S, S]`` float32 in [0, 1] (bilinear resize with zero padding
+    to ``S = image_size``), ``masks [K, S, S]`` bool (nearest, > 0.5; None when ``masks`` is empty) and the
+    native ``(H, W)`` in pixels.
+    """
+    img = to_channels(read_array_image(root / image), in_channels)
+    hw = (int(img.shape[-2]), int(img.shape[-1]))
+    img = resize_pad(img, image_size, mode="bilinear").clamp(0.0, 1.0)
+    if not masks:
+        return img, None, hw
+    planes = []
+    for rel in masks:
+        if rel is None:
+            planes.append(torch.zeros(hw))
+            continue
+        m = read_mask(root / rel)
+        if m.shape != hw:
+            raise InputFileError(
+                f"{root / rel}: mask shape {m.shape} differs from image {hw}; masks must share the image grid"
+            )
+        planes.append(torch.from_numpy(m.astype(np.float32)))
+    return img, resize_pad(torch.stack(planes), image_size, mode="nearest") > 0.5, hw
+
+
 class ManifestDataset(Dataset):
     """Samples of a mixed manifest table (see :mod:`xraylab.train.mixing`)."""
 
@@ -75,21 +108,10 @@ class ManifestDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        root = Path(self.roots[i])
-        img = to_channels(read_array_image(root / self.images[i]), self.in_channels)
-        hw = tuple(img.shape[-2:])
-        img = resize_pad(img, self.image_size, mode="bilinear").clamp(0.0, 1.0)
-        if self.task == "segmentation":
-            masks = []
-            for col in self.masks:
-                m = read_mask(root / col[i])
-                if m.shape != hw:
-                    raise InputFileError(
-                        f"{root / col[i]}: mask shape {m.shape} differs from image {hw}; "
-                        "masks must share the image grid"
-                    )
-                masks.append(torch.from_numpy(m.astype(np.float32)))
-            target = (resize_pad(torch.stack(masks), self.image_size, mode="nearest") > 0.5).float()
+        masks_i = [col[i] for col in self.masks]  # [] unless segmentation
+        img, masks, _ = load_sample(Path(self.roots[i]), self.images[i], masks_i, self.image_size, self.in_channels)
+        if masks is not None:
+            target = masks.float()
         else:
             assert self.targets is not None  # set for every task but segmentation
             target = torch.tensor(int(self.targets[i]), dtype=torch.long)

@@ -49,6 +49,7 @@ class CTRef:
     anatomy: dict[str, float] | None = None  # an anatomy subject: data.anatomy.AnatomyParams of its deformation
     silhouette: dict[str, Any] | None = None  # a silhouette-matched subject: dataset, image_id, geometry
     label_files: dict[str, str] | None = None  # per-structure mask files (TotalSegmentator layout), name → path
+    series: str | None = None  # DICOM SeriesInstanceUID to read from the folder ``path`` (it may hold several)
 
     @property
     def derived(self) -> bool:
@@ -57,7 +58,7 @@ class CTRef:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("allow_gaps", "atlas", "anatomy", "silhouette", "allow_odd", "label_files"):
+        for key in ("allow_gaps", "atlas", "anatomy", "silhouette", "allow_odd", "label_files", "series"):
             if not d[key]:
                 del d[key]  # absent when unset: plans (and the volume cache keys) of older specs stay the same
         if isinstance(self.structure_table, dict):
@@ -191,20 +192,17 @@ def _entry_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
 
 def _dataset_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
     """The subjects of a local CT collection (``dataset`` + ``layout``; :mod:`xraylab.io.ct_collections`)."""
-    from xraylab.io.ct_collections import scan_layout
+    from xraylab.io.ct_collections import pick_cases, scan_layout
 
     root = _resolve_path(e.dataset, spec_dir)
     try:
         cases = scan_layout(e.layout, root)
     except XRayLabError as exc:
         raise ConfigError(f"{source}: cts: dataset: {exc}") from None
-    ids = [c.id for c in cases]
-    if e.cases is not None:
-        unknown = [c for c in e.cases if c not in ids]
-        if unknown:
-            raise ConfigError(f"{source}: cts: case(s) {', '.join(unknown)} not in {root} (has {', '.join(ids[:20])}"
-                              f"{' …' if len(ids) > 20 else ''})")
-        cases = [c for c in cases if c.id in e.cases]
+    try:
+        cases = pick_cases(cases, e.cases, root)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: cts: {exc}") from None
     cases = sorted(cases, key=lambda c: c.id)[: e.max_subjects or None]
     bad = [c.id for c in cases if not _SAFE_ID.match(c.id)]
     if bad:
@@ -212,9 +210,9 @@ def _dataset_refs(e, spec_dir: Path, source: str, ds: int) -> list[CTRef]:
                           "(letters, digits, '.', '_', '-'); rename them")
     return [CTRef(subject_id=c.id, path=c.ct, labels=c.labels,
                   structure_table=dict(c.structures) if isinstance(c.structures, dict) else c.structures,
-                  downsample=ds, lung_labels=getattr(e, "lung_labels", "totalsegmentator"),
+                  downsample=ds, lung_labels=_case_lung_labels(e, {"id": c.id, "lung_labels": c.lung_labels}),
                   allow_gaps=bool(getattr(e, "allow_gaps", False)), allow_odd=bool(getattr(e, "allow_odd", False)),
-                  label_files=dict(c.label_files) or None) for c in cases]
+                  label_files=dict(c.label_files) or None, series=c.series) for c in cases]
 
 
 def _anatomy_refs(entry, ref: CTRef, seed: int) -> list[CTRef]:
@@ -502,7 +500,7 @@ def _load_source(ref: CTRef, need_labels: bool, structures: Sequence[str] | None
             ct = read_case(Case(ref.subject_id, ref.path, label_files=dict(ref.label_files)))
         else:
             ct = load_ct(ref.path, ref.labels, ref.structure_table, name=ref.subject_id,  # type: ignore[arg-type]
-                         segment=segment, allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd)
+                         segment=segment, allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd, series=ref.series)
     own = ct.structures if ct.labels is not None else None
     ct = replace(ct, meta={**ct.meta, "label_source": _base_label_source(ref, ct.labels is not None)})
     if threshold_lungs_apply(ref, own, structures):

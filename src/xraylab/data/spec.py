@@ -44,8 +44,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xraylab.devices.spec import DevicesSpec
 from xraylab.io.ct import is_default_ct_name
+from xraylab.io.ct_layouts import LayoutName, layout_help
 from xraylab.overrides import Override, apply_overrides, mapping_to_overrides
-from xraylab.specs import read_yaml_mapping, validate_spec
+from xraylab.specs import added_field, read_yaml_mapping, validate_spec
 
 
 class _Strict(BaseModel):
@@ -96,17 +97,15 @@ class CTEntry(_Strict):
     structure_table: str | dict[int, str] | None = Field(None, description="CSV (id,structure) or {id: name}")
     name: str | None = Field(None, description="subject id (default: from the file name)")
     manifest: str | None = Field(None, description="data manifest YAML (data_manifests/) listing CT cases")
-    cases: list[str] | None = Field(None, description="case ids of the manifest or dataset to use (default: all)")
-    dataset: str | None = Field(
-        None, exclude_if=lambda v: v is None,
-        description="a local CT collection: every labelled subject of the folder, read as 'layout' says "
+    cases: list[str] | None = Field(None, description="case ids of the manifest or dataset to use (default: all); "
+                                    "dataset with layout dicom: a SeriesInstanceUID picks that series of its subject")
+    dataset: str | None = added_field(
+        None, description="a local CT collection: every labelled subject of the folder, read as 'layout' says "
                     "(xraylab.io.ct_collections)")
-    layout: Literal["folder", "totalsegmentator", "abdomenct1k"] = Field(
-        "folder", exclude_if=lambda v: v == "folder",
-        description="dataset layout: folder (<case>/ct.nii.gz + labels.nii.gz), totalsegmentator "
-                    "(<subject>/ct.nii.gz + segmentations/<structure>.nii.gz), abdomenct1k (Image/ + Mask/)")
-    max_subjects: int | None = Field(None, ge=1, le=100_000, exclude_if=lambda v: v is None,
-                                     description="dataset: use the first N subjects (sorted by id)")
+    layout: LayoutName = added_field(
+        "folder", description=f"dataset layout: {layout_help()}")
+    max_subjects: int | None = added_field(None, "dataset: use the first N subjects (sorted by id)", ge=1,
+                                           le=100_000)
     root: str | None = Field(None, description="local folder of the manifest's files (default: its 'root')")
     lung_labels: Literal["totalsegmentator", "auto", "threshold"] = Field(
         "totalsegmentator", description="where lung labels come from: totalsegmentator (the label map's or "
@@ -119,26 +118,22 @@ class CTEntry(_Strict):
         (0.08, 0.08, 0.05), description="pseudo-subjects: ± scale range of the thorax along x (L-R), y (A-P), "
         "z (S-I), fraction")
     pseudo_elastic_mm: float = Field(2.0, ge=0, le=20, description="pseudo-subjects: elastic displacement SD, mm")
-    atlas: Literal["default"] | None = Field(
-        None, exclude_if=lambda v: v is None,
-        description="label a CT that has no label map by atlas propagation from the embedded default CT "
+    atlas: Literal["default"] | None = added_field(
+        None, description="label a CT that has no label map by atlas propagation from the embedded default CT "
                     "(xraylab.io.label_propagation: affine + demons registration, lungs from HU thresholds); the "
                     "labels are built once and kept in the volume cache")
-    silhouettes: SilhouetteSpec | None = Field(
-        None, exclude_if=lambda v: v is None,
-        description="silhouette-matched subjects <id>~s<k>: the CT deformed so that its PA lungs and heart take "
+    silhouettes: SilhouetteSpec | None = added_field(
+        None, description="silhouette-matched subjects <id>~s<k>: the CT deformed so that its PA lungs and heart take "
                     "the shape of real radiographs' masks (xraylab.data.silhouettes); they keep the CT's split")
-    anatomy: AnatomySpec | None = Field(
-        None, exclude_if=lambda v: v is None,
-        description="anatomy subjects: breathing/posture, heart size and position, habitus drawn per subject "
+    anatomy: AnatomySpec | None = added_field(
+        None, description="anatomy subjects: breathing/posture, heart size and position, habitus drawn per subject "
                     "(xraylab.data.anatomy); they keep their source CT's split")
-    allow_odd: bool = Field(
-        False, exclude_if=lambda v: not v,
+    allow_odd: bool = added_field(
+        False,
         description="use a volume that fails the body-CT checks (values above 40 000 HU, voxels outside 0.05-50 mm, "
                     "fewer than 3 slices), as `xraylab render --allow-odd-ct` does")
-    allow_gaps: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
-        False, exclude_if=lambda v: not v,
-        description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "
+    allow_gaps: bool = added_field(
+        False, description="resample a DICOM series with missing or uneven slices onto a regular grid (recorded in the "
                     "CT's meta) instead of refusing it, as `xraylab render --allow-gaps` does")
 
     @model_validator(mode="before")
@@ -295,9 +290,8 @@ class RenderSpec(_Strict):
     n_points: int = Field(500, ge=2, le=8192, description="samples per ray for the trilinear renderer")
     downsample: int = Field(1, ge=1, le=16, description="coarsen every CT by this integer factor first")
     device: str = Field("cpu", description="torch device of the ray tracing and physics (cpu, cuda, cuda:1)")
-    supersample: int | Literal["auto"] = Field(  # left out of the dump when 1: existing fingerprints stay
-        1, exclude_if=lambda v: v == 1,
-        description="rays per detector pixel along each axis (1-4, averaged) or 'auto': enough that the rays are no "
+    supersample: int | Literal["auto"] = added_field(
+        1, description="rays per detector pixel along each axis (1-4, averaged) or 'auto': enough that the rays are no "
                     "farther apart at the isocenter than the CT's voxels (xraylab.physics.projector.auto_supersample)")
 
     @field_validator("supersample")
@@ -347,9 +341,8 @@ class OutputSpec(_Strict):
         "to [0, 1] as `xraylab import` does for real images (xraylab.io.preprocess)")
     layers: bool = Field(False, description="also write layers/<id>.npz: float32 physical layers on the output grid")
     contact_sheet: int = Field(25, ge=0, le=400, description="images on contact_sheet.png (0 = none)")
-    dicom: bool = Field(  # left out of the dump when false, so existing datasets keep their fingerprint
-        False, exclude_if=lambda v: not v,
-        description="also write dicom/<id>.dcm: DICOM DX of each image (xraylab.render.dicom)")
+    dicom: bool = added_field(
+        False, description="also write dicom/<id>.dcm: DICOM DX of each image (xraylab.render.dicom)")
     framing: FramingSpec | None = Field(
         None, description="crop each view around a structure before resizing (None: the whole detector)")
     crop_to_field: bool = Field(
@@ -401,8 +394,8 @@ class GenerateSpec(_Strict):
     seed: int = Field(0, ge=0, description="master seed: noise, random sweeps and the split derive from it")
     cts: list[CTEntry] = Field(min_length=1, description="CT sources")
     structures: list[str] = Field(default_factory=list, description="structures/groups to project as masks")
-    lung_convention: Literal["projected", "field", "scr"] = Field(
-        "projected", exclude_if=lambda v: v == "projected",
+    lung_convention: Literal["projected", "field", "scr"] = added_field(
+        "projected",
         description="how lungs, left_lung and right_lung are drawn: projected (every ray through the 3D lung), "
                     "field (radiographic lung field, ending at the visible diaphragm) or scr (lung field without "
                     "the cardiomediastinal silhouette); see xraylab.io.structures.LUNG_CONVENTIONS")
@@ -416,8 +409,8 @@ class GenerateSpec(_Strict):
     render: RenderSpec = Field(default_factory=RenderSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     split: SplitSpec = Field(default_factory=SplitSpec)
-    devices: DevicesSpec | None = Field(
-        None, exclude_if=lambda v: v is None,
+    devices: DevicesSpec | None = added_field(
+        None,
         description="medical devices drawn per view (xraylab.devices): {probability: {ett: 0.5, ...}, misplaced: 0.2}")
     subsets: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict, description="name → {manifest column: [low, high]}: boolean column subset:<name>")

@@ -35,7 +35,14 @@ probability that a sample is returned untouched):
 ``ramp_artifact``  RAMP's artifact-focused comparison: with p 0.85 one or two operators
                    from ghosting, stripe, bias field, motion blur (our reading of
                    "selected artifact-like perturbations")
+``ramp_corruption`` RAMP's multi-corruption sampler alone (no spatial or intensity stage):
+                   the "corruption only" configuration of RAMP Table 11
+``ramp_single``    RAMP's sampler with one corruption (k = 1), no spatial or intensity stage
 =================  ==================================================================
+
+The 3D trainer's strategies (:mod:`xraylab.volumes.augment`) are these RAMP strategies with the voxel spacing
+(option ``spacing_mm``): one per-sample loop and one sampler, :func:`xraylab.degrade.ramp.ramp_sample`, for 2D
+and 3D.
 
 Default pools hold :func:`xraylab.degrade.registry.defaults`: the ``opt_in`` corruptions (``burnt_in``)
 enter a pool only when named in ``pool``, so adding one changes no existing strategy's draws.
@@ -125,6 +132,8 @@ def _ramp(cfg: ramp.RampConfig):
     pool = cfg.corruption_pool()
     for n in pool:
         registry.get(n)
+    if cfg.p_ramp > 0 and not pool:
+        raise ConfigError(f"RAMP: the corruption pool is empty after exclude={list(cfg.exclude)}")
 
     def per_sample(x, m, g):
         return ramp.ramp_sample(x, m, g, cfg, pool)
@@ -241,6 +250,18 @@ def _ramp_geometric(**options: Any) -> Augmentation:
 def _ramp_artifact(**options: Any) -> Augmentation:
     """RAMP's artifact-focused comparison: one or two of ghosting, stripe, bias field, motion blur."""
     return _ramp_strategy(options, spatial=False, intensity=False, pool=ARTIFACT_POOL, k=(1, 2))
+
+
+@AUGMENTATIONS.register("ramp_corruption")
+def _ramp_corruption(**options: Any) -> Augmentation:
+    """RAMP's multi-corruption sampler alone (RAMP Table 11, "corruption only")."""
+    return _ramp_strategy(options, spatial=False, intensity=False)
+
+
+@AUGMENTATIONS.register("ramp_single")
+def _ramp_single(**options: Any) -> Augmentation:
+    """RAMP's sampler with one corruption per sample (k = 1), no spatial or intensity stage."""
+    return _ramp_strategy(options, spatial=False, intensity=False, k=(1,))
 
 
 @AUGMENTATIONS.register("synthetic")

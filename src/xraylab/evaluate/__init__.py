@@ -3,7 +3,8 @@
 Entry points: :func:`run_evaluation` (a validated :class:`EvaluateSpec`), :func:`load_spec`,
 and the CLI ``xraylab evaluate SPEC.yaml``; :func:`run_plain` (a :class:`PlainSpec`, one checkpoint on one
 dataset) and the CLI ``xraylab evaluate --model CKPT --data DATASET --out DIR``. Metrics live in
-:mod:`xraylab.evaluate.metrics`.
+:mod:`xraylab.metrics` (re-exported as :mod:`xraylab.evaluate.metrics`); the scorer is
+:func:`xraylab.evaluate.engine.score_segmentation`.
 
 The names below are imported lazily, so reading the suite names (``xraylab --help``) stays cheap.
 """

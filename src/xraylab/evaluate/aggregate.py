@@ -3,7 +3,7 @@
 Inputs are frames with the columns of :data:`xraylab.evaluate.engine.ROW_COLUMNS`.
 Outputs are numeric :class:`pandas.DataFrame` objects (written as CSV) that
 :mod:`xraylab.evaluate.report` formats as Markdown. Means ignore NaN (see the
-empty-mask policies in :mod:`xraylab.evaluate.metrics`).
+empty-mask policies in :mod:`xraylab.metrics`).
 
 Definitions (RAMP, seed 001, eqs. 3-4 and Sec. 3.7):
   * clean Dice: mean over clean images (corruption ``"none"``);
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from xraylab.data.angles import ANGLE_GROUPS
-from xraylab.evaluate.metrics.classification import balanced_accuracy, balanced_error
+from xraylab.metrics.classification import balanced_accuracy, balanced_error
 
 CLEAN = "none"
 HIGHER_IS_BETTER = {

@@ -1,11 +1,9 @@
 """Reading evaluation samples from a dataset folder into model-ready tensors.
 
-Images are read and converted to the model's channel count exactly as the trainer does
-(:func:`xraylab.data.datasets.read_array_image`: PNG/JPEG/TIFF through :mod:`xraylab.io.images`
-or ``.npz``/``.npy``; :func:`~xraylab.data.datasets.to_channels`: gray repeated, RGB averaged
-for 1-channel models) and resized with zero padding to
-``image_size`` (:func:`xraylab.io.images.resize_pad`, bilinear); masks get the same
-geometry with nearest-neighbour resizing, so metrics are computed on the model's grid.
+Each sample goes through :func:`xraylab.data.datasets.load_sample`, the function the trainer's
+:class:`~xraylab.data.datasets.ManifestDataset` uses (PNG/JPEG/TIFF or ``.npz``/``.npy``; gray repeated, RGB averaged
+for 1-channel models; resized with zero padding to ``image_size``, bilinear for images, nearest for masks), so
+metrics are computed on the model's grid with the training preprocessing.
 The native pixel spacing (``spacing_mm`` of the suite, else the first manifest column of
 :data:`SPACING_COLUMNS`; for ``xraylab generate`` datasets ``pixel_spacing_mm``, the detector
 plane) is scaled by the resize, so distances in mm are in that plane.
@@ -21,10 +19,9 @@ import pandas as pd
 import torch
 
 from xraylab.data.angles import angle_group
-from xraylab.data.datasets import read_array_image, to_channels
+from xraylab.data.datasets import load_sample
 from xraylab.data.manifest import MASK_PREFIX, read_manifest
 from xraylab.errors import InputFileError
-from xraylab.io.images import read_mask, resize_pad
 
 SPACING_COLUMNS = ("spacing_mm", "pixel_spacing_mm", "detector_spacing_mm")
 
@@ -105,21 +102,11 @@ def load_batch(
     mcols = mask_columns_for(rows, classes) if classes is not None else []
     images, masks, eff = [], [], []
     for i, (_, r) in enumerate(rows.iterrows()):
-        img = read_array_image(folder / str(r["image"]))
-        h, w = img.shape[:2]
-        x = resize_pad(to_channels(img, in_channels), image_size)
-        images.append(x.clamp_(0.0, 1.0))
-        if mcols:
-            ms = []
-            for c in mcols:
-                if allow_missing and not _has_file(r[c]):
-                    ms.append(torch.zeros(h, w))
-                    continue
-                m = read_mask(folder / str(r[c]))
-                if m.shape != (h, w):
-                    raise InputFileError(f"{folder / str(r[c])}: mask shape {m.shape} differs from image {(h, w)}")
-                ms.append(torch.from_numpy(m.astype(np.float32)))
-            masks.append(resize_pad(torch.stack(ms), image_size, mode="nearest") > 0.5)
+        files = [str(r[c]) if _has_file(r[c]) or not allow_missing else None for c in mcols]
+        x, m, (h, w) = load_sample(folder, str(r["image"]), files, image_size, in_channels)
+        images.append(x)
+        if m is not None:
+            masks.append(m)
         if spacing is not None:
             scale = min(image_size / h, image_size / w)
             nh, nw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -1,4 +1,12 @@
-"""Per-image evaluation of one model on one dataset, written as tidy long-format rows.
+"""Per-image evaluation of one model on one dataset: the one segmentation scorer and the tidy long-format rows.
+
+:func:`score_segmentation` is batch → predict → metrics for every 2D segmentation score: plain evaluation
+(:func:`xraylab.evaluate.plain.score`) and every suite (through :func:`segmentation_rows`). Metrics come from
+:mod:`xraylab.metrics` (the functions trainer validation and 3D evaluation use too).
+
+Rows without a mask (one policy everywhere): a row whose manifest cell for a structure is empty (no mask file,
+e.g. a structure the source did not annotate) is kept, with NaN for every metric of that structure; NaN-aware means
+leave it out. A dataset without the ``mask:<structure>`` column at all is an error naming the column.
 
 Every suite calls :func:`segmentation_rows` or :func:`classification_rows`; each returns a
 :class:`pandas.DataFrame` with the columns :data:`ROW_COLUMNS`, one row per
@@ -13,18 +21,20 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from xraylab.errors import InputFileError
-from xraylab.evaluate.data import batches, load_batch, native_spacing
+from xraylab.evaluate.data import batches, load_batch, mask_present, native_spacing
 from xraylab.evaluate.inference import predict_labels, predict_masks
-from xraylab.evaluate.metrics import dice, hausdorff_many, iou
 from xraylab.evaluate.models import EvalModel
+from xraylab.evaluate.targets import Target, class_targets
+from xraylab.metrics import dice, hausdorff_many, iou, stray_components
 
 ROW_COLUMNS = [
     "model", "suite", "subject", "image", "class", "angle", "angle_group", "corruption", "severity",
@@ -75,6 +85,107 @@ def empty_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in ROW_COLUMNS})
 
 
+# Metric names score_segmentation computes (each [b, T] float64, NaN where a row has no mask for the target):
+#   dice, iou                  overlap fractions (policy dice_empty)
+#   hd_px, hd95_px             HD / HD95 in pixels of the model grid (policy hd_empty)
+#   hd_mm, hd95_mm             in mm; only when every row of the batch has a spacing
+#   hd, hd95                   in mm where the row has a spacing, else in pixels of the model grid
+#   stray_components, stray_pixels   predicted regions touching no true pixel (count, pixels)
+SEGMENTATION_METRICS = ("dice", "iou", "hd_px", "hd95_px", "hd_mm", "hd95_mm", "hd", "hd95", "stray_components",
+                        "stray_pixels")
+
+
+@dataclass
+class ScoredBatch:
+    """One batch scored by :func:`score_segmentation`; ``b`` rows, ``T`` targets, ``S`` the model's input size."""
+
+    rows: pd.DataFrame  # the batch's manifest rows
+    start: int  # position of the batch's first row in the scored table
+    images: torch.Tensor  # [b, C, S, S] float32 in [0, 1] on CPU (after ``perturb``)
+    pred: torch.Tensor  # [b, T, S, S] bool on CPU: union of the predicted classes of each target
+    true: torch.Tensor  # [b, T, S, S] bool on CPU: union of the true masks of each target
+    scored: np.ndarray  # [b, T] bool: the row has every true mask file of the target
+    spacing: np.ndarray | None  # [b, 2] (row, col) mm per pixel of the model grid, NaN unknown; None if not asked
+    metrics: dict[str, np.ndarray]  # name -> [b, T] float64 (see SEGMENTATION_METRICS), NaN where not scored
+
+
+def _distances(pred: np.ndarray, true: np.ndarray, eff: np.ndarray | None, names: set[str],
+               hd_empty: str) -> dict[str, np.ndarray]:
+    """The HD metrics among ``names`` (see :data:`SEGMENTATION_METRICS`) of bool ``[b, T, S, S]`` masks."""
+    out: dict[str, np.ndarray] = {}
+    if names & {"hd_px", "hd95_px", "hd_mm", "hd95_mm"}:
+        out["hd_px"], out["hd95_px"] = hausdorff_many(pred, true, (None, 95.0), None, hd_empty)
+        if names & {"hd_mm", "hd95_mm"} and eff is not None and np.isfinite(eff).all():
+            if np.all(eff[:, :1] == eff[:, 1:]):  # isotropic: the same nearest points, scaled
+                out["hd_mm"], out["hd95_mm"] = out["hd_px"] * eff[:, :1], out["hd95_px"] * eff[:, :1]
+            else:
+                out["hd_mm"], out["hd95_mm"] = hausdorff_many(pred, true, (None, 95.0), eff, hd_empty)
+    if names & {"hd", "hd95"}:
+        known = np.isfinite(eff).all(axis=1) if eff is not None else np.zeros(len(pred), dtype=bool)
+        spacing = np.where(known[:, None], eff, 1.0) if eff is not None else 1.0
+        out["hd"], out["hd95"] = hausdorff_many(pred, true, (None, 95.0), spacing, hd_empty)
+    return {k: v for k, v in out.items() if k in names}
+
+
+def score_segmentation(
+    model: EvalModel,
+    rows: pd.DataFrame,
+    folder: str | Path,
+    targets: Sequence[Target],
+    metrics: Sequence[str],
+    *,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    dice_empty: str = "score",
+    hd_empty: str = "max",
+    spacing: np.ndarray | None = None,
+    perturb: Perturb | None = None,
+) -> Iterator[ScoredBatch]:
+    """Batch → predict → metrics: score ``model`` on ``rows`` of the dataset in ``folder``, one batch at a time.
+
+    ``targets``: what to score (:class:`Target`; :func:`class_targets` for each model class); ``metrics``: names
+    from :data:`SEGMENTATION_METRICS`; ``spacing``: native (row, col) pixel spacing in mm per row ``[N, 2]`` (NaN
+    where unknown), scaled to the model grid; ``perturb(x, masks)``: applied to the images (on ``device``) before
+    prediction, ``masks`` the true masks ``[b, M, S, S]`` of the needed structures in first-use order.
+    Preprocessing is the trainer's (:func:`xraylab.evaluate.data.load_batch`). Rows without a mask file for a
+    target are kept with NaN metrics (module docstring).
+    """
+    unknown = sorted(set(metrics) - set(SEGMENTATION_METRICS))
+    if unknown:
+        raise ValueError(f"unknown segmentation metrics {unknown}; choose from {SEGMENTATION_METRICS}")
+    names = set(metrics)
+    classes = list(model.classes)
+    needed = list(dict.fromkeys(s for t in targets for s in t.true))
+    pred_idx = [[classes.index(c) for c in t.pred] for t in targets]
+    true_idx = [[needed.index(s) for s in t.true] for t in targets]
+    for sl in batches(len(rows), batch_size):
+        meta = rows.iloc[sl]
+        x, y, eff = load_batch(meta, folder, model.image_size, model.in_channels, needed,
+                               spacing[sl] if spacing is not None else None, allow_missing=True)
+        assert y is not None, "every target has a true structure, so load_batch returns masks"
+        have = mask_present(meta, needed)  # [b, len(needed)]
+        x = x.to(device)
+        if perturb is not None:
+            x = perturb(x, y.to(device))
+        raw = predict_masks(model.module, x).cpu()
+        if raw.shape[1] != len(classes):
+            raise InputFileError(f"model {model.name!r} returned {raw.shape[1]} channels for {len(classes)} classes")
+        pred = torch.stack([raw[:, ix].any(dim=1) for ix in pred_idx], dim=1)
+        true = torch.stack([y[:, ix].any(dim=1) for ix in true_idx], dim=1)
+        scored = np.stack([have[:, ix].all(axis=1) for ix in true_idx], axis=1)
+        m: dict[str, np.ndarray] = {}
+        if "dice" in names:
+            m["dice"] = dice(pred, true, empty=dice_empty)
+        if "iou" in names:
+            m["iou"] = iou(pred, true, empty=dice_empty)
+        m.update(_distances(pred.numpy(), true.numpy(), eff, names, hd_empty))
+        if names & {"stray_components", "stray_pixels"}:
+            n_stray, stray_px = stray_components(pred, true)
+            m.update({"stray_components": n_stray, "stray_pixels": stray_px})
+        m = {k: np.where(scored, np.asarray(v, dtype=np.float64), np.nan) for k, v in m.items() if k in names}
+        yield ScoredBatch(meta, sl.start, x.cpu(), pred, true, scored, eff, m)
+
+
 def segmentation_rows(
     model: EvalModel,
     rows: pd.DataFrame,
@@ -91,35 +202,20 @@ def segmentation_rows(
     attack: str | None = None,
     epsilon: float = math.nan,
 ) -> pd.DataFrame:
-    """Evaluate a segmentation model on every row; returns long rows (see module doc)."""
+    """Evaluate a segmentation model on every row with :func:`score_segmentation`; returns long rows (module doc).
+
+    A row without a mask file for a class gets NaN for that class (and is left out of its ``mean``)."""
     spacing = native_spacing(rows, spacing_mm)
     classes = list(model.classes)
+    names = ["dice", "iou"] + (["hd_px", "hd95_px", "hd_mm", "hd95_mm"] if distances else [])
     out = []
-    for sl in batches(len(rows), batch_size):
-        meta = rows.iloc[sl]
-        x, y, sp = load_batch(
-            meta, folder, model.image_size, model.in_channels, classes, spacing[sl] if spacing is not None else None
-        )
-        assert y is not None, "a segmentation model has at least one class, so load_batch returns masks"
-        x, y = x.to(device), y.to(device)
-        if perturb is not None:
-            x = perturb(x, y)
-        pred = predict_masks(model.module, x)
-        if pred.shape[1] != len(classes):
-            raise InputFileError(f"model {model.name!r} returned {pred.shape[1]} channels for {len(classes)} classes")
-        m: dict[str, np.ndarray] = {"dice": dice(pred, y, empty=dice_empty), "iou": iou(pred, y, empty=dice_empty)}
-        if distances:
-            pn, yn = pred.cpu().numpy(), y.cpu().numpy()
-            m["hd_px"], m["hd95_px"] = hausdorff_many(pn, yn, (None, 95.0), None, hd_empty)
-            if sp is not None:
-                if np.all(sp[:, :1] == sp[:, 1:]):  # isotropic: the same nearest points, scaled
-                    m["hd_mm"], m["hd95_mm"] = m["hd_px"] * sp[:, :1], m["hd95_px"] * sp[:, :1]
-                else:
-                    m["hd_mm"], m["hd95_mm"] = hausdorff_many(pn, yn, (None, 95.0), sp, hd_empty)
-        m = {k: np.concatenate([v, _nanmean_rows(v)[:, None]], axis=1) for k, v in m.items()}
+    for batch in score_segmentation(model, rows, folder, class_targets(classes), names, batch_size=batch_size,
+                                    device=device, dice_empty=dice_empty, hd_empty=hd_empty, spacing=spacing,
+                                    perturb=perturb):
+        m = {k: np.concatenate([v, _nanmean_rows(v)[:, None]], axis=1) for k, v in batch.metrics.items()}
         out.append(
             _frame(
-                meta, classes + [MEAN_CLASS], m,
+                batch.rows, classes + [MEAN_CLASS], m,
                 {"model": model.name, "suite": suite, "attack": attack, "epsilon": epsilon},
             )
         )

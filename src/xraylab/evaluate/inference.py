@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from xraylab.errors import XRayLabError
+from xraylab.metrics import masks_from_logits
 
 
 @torch.no_grad()
@@ -16,7 +17,7 @@ def predict_masks(module: torch.nn.Module, images: torch.Tensor, threshold: floa
             f"segmentation model returned shape {tuple(logits.shape)} for input {tuple(images.shape)}; "
             "expected [B, K, H, W] logits on the input grid"
         )
-    return torch.sigmoid(logits.float()) > threshold
+    return masks_from_logits(logits, threshold)
 
 
 @torch.no_grad()

@@ -13,10 +13,12 @@ What is scored (:func:`plan_structures`):
   else against the union of the true left and right masks. It is scored by default whenever both sides are.
   (A model that predicts ``lungs`` itself is scored against ``mask:lungs``, else the union of the true sides.)
 
-Preprocessing is the trainer's (:func:`xraylab.evaluate.data.load_batch` does what
-:class:`xraylab.data.datasets.ManifestDataset` does: channels as the checkpoint's ``in_channels``, resize with
+Scoring is :func:`xraylab.evaluate.engine.score_segmentation`, the scorer of every suite, with the trainer's
+preprocessing (:func:`xraylab.data.datasets.load_sample`: channels as the checkpoint's ``in_channels``, resize with
 zero padding to its ``image_size``, bilinear for images, nearest for masks), so metrics are computed on the
-model's input grid. Metrics are those of :mod:`xraylab.evaluate.metrics` (MONAI definitions): Dice, HD, HD95.
+model's input grid. Metrics are those of :mod:`xraylab.metrics` (MONAI definitions): Dice, HD, HD95. A row
+without a mask file for a structure is listed with NaN scores and left out of the summary (the policy of every
+scorer).
 Distances are in mm when the row has a pixel spacing > 0 (first of
 :data:`~xraylab.evaluate.data.SPACING_COLUMNS`; imported datasets: ``pixel_spacing_mm`` of the stored image),
 scaled by the resize to the model grid; otherwise in pixels of the model grid (column ``unit``).
@@ -46,6 +48,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from xraylab.errors import ConfigError, InputFileError
+from xraylab.evaluate.targets import Target
 
 UNION = "lungs"
 UNION_PARTS = ("left_lung", "right_lung")
@@ -79,19 +82,6 @@ class PlainSpec(BaseModel):
     sheet_images: int = Field(12, ge=0, description="images on predictions.png (count; 0 = no sheet)")
     dice_empty: Literal["score", "nan"] = Field("score", description="Dice policy for an empty true mask")
     hd_empty: Literal["max", "nan", "monai"] = Field("max", description="HD/HD95 policy for empty masks")
-
-
-@dataclass(frozen=True)
-class Target:
-    """One scored structure: the union of model classes ``pred`` against the union of dataset masks ``true``."""
-
-    structure: str
-    pred: tuple[str, ...]
-    true: tuple[str, ...]
-
-    @property
-    def target(self) -> str:
-        return "+".join(self.true)
 
 
 def parse_map(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
@@ -261,43 +251,25 @@ def score(
 ) -> tuple[pd.DataFrame, list[SheetTile]]:
     """Score ``model`` (:class:`~xraylab.evaluate.models.EvalModel`) on ``rows``: per-image rows and sheet tiles.
 
+    Scores come from :func:`xraylab.evaluate.engine.score_segmentation`, the scorer of every suite: a row without
+    a true mask file for a structure keeps NaN scores (and ``-1`` stray counts) and is not counted in the summary.
     ``sheet``: row indices to keep images and masks of for the contact sheet.
     """
-    import torch
-
-    from xraylab.evaluate.data import batches, load_batch, mask_present
-    from xraylab.evaluate.inference import predict_masks
-    from xraylab.evaluate.metrics import dice, hausdorff_many, stray_components
+    from xraylab.evaluate.engine import score_segmentation
     from xraylab.viz import short_caption
 
-    classes = list(model.classes)
-    needed = list(dict.fromkeys(s for t in targets for s in t.true))
-    pred_idx = [[classes.index(c) for c in t.pred] for t in targets]
-    true_idx = [[needed.index(s) for s in t.true] for t in targets]
     native = row_spacing(rows)
     keep = set(sheet)
     frames, tiles = [], []
-    for sl in batches(len(rows), batch_size):
-        meta = rows.iloc[sl]
-        sp = np.repeat(native[sl, None], 2, axis=1)
-        x, y, eff = load_batch(meta, folder, model.image_size, model.in_channels, needed, sp, allow_missing=True)
-        have = mask_present(meta, needed)  # [b, len(needed)]: rows without a mask file are not scored
-        # every target has true structures (so masks come back) and a spacing was passed in
-        assert y is not None and eff is not None
-        raw = predict_masks(model.module, x.to(device)).cpu()
-        if raw.shape[1] != len(classes):
-            raise InputFileError(f"model {model.name!r} returned {raw.shape[1]} channels for {len(classes)} classes")
-        pred = torch.stack([raw[:, ix].any(dim=1) for ix in pred_idx], dim=1)
-        true = torch.stack([y[:, ix].any(dim=1) for ix in true_idx], dim=1)
+    metrics = ("dice", "hd", "hd95", "stray_components", "stray_pixels")
+    for batch in score_segmentation(
+        model, rows, folder, targets, metrics, batch_size=batch_size, device=device, dice_empty=dice_empty,
+        hd_empty=hd_empty, spacing=np.repeat(native[:, None], 2, axis=1),
+    ):
+        meta, m, pred, true, eff = batch.rows, batch.metrics, batch.pred, batch.true, batch.spacing
+        assert eff is not None  # a spacing (NaN where unknown) was passed in
         known = np.all(np.isfinite(eff), axis=1)
-        spacing = np.where(known[:, None], eff, 1.0)
-        d = dice(pred, true, empty=dice_empty)
-        hd, hd95 = hausdorff_many(pred.numpy(), true.numpy(), (None, 95.0), spacing, hd_empty)
-        scored = np.stack([have[:, ix].all(axis=1) for ix in true_idx], axis=1)  # [b, k]
-        d, hd, hd95 = (np.where(scored, np.asarray(a, dtype=float), np.nan) for a in (d, hd, hd95))
-        p_px = pred.flatten(2).sum(-1).numpy()
-        t_px = true.flatten(2).sum(-1).numpy()
-        n_stray, stray_px = stray_components(pred, true)
+        d = m["dice"]
         b, k = d.shape
         frames.append(pd.DataFrame({
             "image_id": np.repeat(meta["image_id"].astype(str).to_numpy(), k),
@@ -306,28 +278,27 @@ def score(
             "structure": np.tile([t.structure for t in targets], b),
             "target": np.tile([t.target for t in targets], b),
             "dice": d.reshape(-1),
-            "hd": hd.reshape(-1),
-            "hd95": hd95.reshape(-1),
+            "hd": m["hd"].reshape(-1),
+            "hd95": m["hd95"].reshape(-1),
             "unit": np.repeat(np.where(known, "mm", "px"), k),
             "spacing_mm": np.repeat(np.where(known, eff.mean(axis=1), np.nan), k),
-            "pred_pixels": p_px.reshape(-1).astype(np.int64),
-            "true_pixels": t_px.reshape(-1).astype(np.int64),
-            "stray_components": np.where(scored, n_stray, -1).reshape(-1),
-            "stray_pixels": np.where(scored, stray_px, -1).reshape(-1),
+            "pred_pixels": pred.flatten(2).sum(-1).numpy().reshape(-1).astype(np.int64),
+            "true_pixels": true.flatten(2).sum(-1).numpy().reshape(-1).astype(np.int64),
+            "stray_components": np.nan_to_num(m["stray_components"], nan=-1).astype(np.int64).reshape(-1),
+            "stray_pixels": np.nan_to_num(m["stray_pixels"], nan=-1).astype(np.int64).reshape(-1),
             # carried for the long-format results, dropped from per_image
             "_angle": np.repeat(meta["angle"].to_numpy(dtype=float), k),
             "_angle_group": np.repeat(meta["angle_group"].to_numpy(dtype=object), k),
             "_corruption": np.repeat(meta["corruption"].to_numpy(dtype=object), k),
             "_severity": np.repeat(meta["severity"].to_numpy(dtype=float), k),
         }))
-        start = sl.start
         for j in range(b):
-            if start + j in keep:
+            if batch.start + j in keep:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", RuntimeWarning)
                     mean_dice = float(np.nanmean(d[j])) if k else float("nan")
                 tiles.append(SheetTile(
-                    image=x[j].mean(dim=0).numpy(),
+                    image=batch.images[j].mean(dim=0).numpy(),
                     predicted=[pred[j, i].numpy() for i in range(k)],
                     true=[true[j, i].numpy() for i in range(k)],
                     caption=f"{short_caption(meta['image_id'].iloc[j])}\nDice {mean_dice:.2f}",

@@ -128,11 +128,13 @@ class CTVolume:
 
 
 # --------------------------------------------------------------------------- reading
-def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = False) -> sitk.Image:
+def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = False,
+              series: str | None = None) -> sitk.Image:
     """Read an image file (NIfTI, NRRD, MHA, ...) or a DICOM series folder with SimpleITK.
 
     A DICOM series must have evenly spaced slices (:func:`check_slice_spacing`); ``allow_gaps`` resamples one
-    that has missing or uneven slices onto a regular grid instead of refusing it.
+    that has missing or uneven slices onto a regular grid instead of refusing it. A folder must hold one series,
+    unless ``series`` (a SeriesInstanceUID) names the one to read among several (a CT beside its localizer).
     """
     path = Path(path)
     if not path.exists():
@@ -140,18 +142,26 @@ def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = Fals
     try:
         if path.is_dir():
             reader = sitk.ImageSeriesReader()
-            series = reader.GetGDCMSeriesIDs(str(path))
-            if not series:
+            ids = list(reader.GetGDCMSeriesIDs(str(path)))
+            if not ids:
                 raise InputFileError(
                     f"{path}: folder holds no DICOM series; give a folder of .dcm slices or a NIfTI file"
                 )
-            if len(series) > 1:
+            if series is not None:
+                if series not in ids:
+                    raise InputFileError(f"{path}: folder holds no DICOM series {series} (it holds "
+                                         f"{', '.join(ids[:4])}{', ...' if len(ids) > 4 else ''}); check the UID")
+                files = reader.GetGDCMSeriesFileNames(str(path), series)
+                # the other series' files are theirs, not unreadable slices of this one
+                _check_unread_slices(path, [f for s in ids for f in reader.GetGDCMSeriesFileNames(str(path), s)])
+            elif len(ids) > 1:
                 raise InputFileError(
-                    f"{path}: folder holds {len(series)} DICOM series ({', '.join(series[:4])}"
-                    f"{', ...' if len(series) > 4 else ''}); move each series into its own folder and give that one"
+                    f"{path}: folder holds {len(ids)} DICOM series ({', '.join(ids[:4])}"
+                    f"{', ...' if len(ids) > 4 else ''}); move each series into its own folder and give that one"
                 )
-            files = reader.GetGDCMSeriesFileNames(str(path), series[0])
-            _check_unread_slices(path, files)
+            else:
+                files = reader.GetGDCMSeriesFileNames(str(path), ids[0])
+                _check_unread_slices(path, files)
             reader.SetFileNames(files)
             reader.MetaDataDictionaryArrayUpdateOn()
             img = reader.Execute()
@@ -493,6 +503,7 @@ def load_ct(
     device_for_segmentation: str = "cpu",
     allow_gaps: bool = False,
     allow_odd: bool = False,
+    series: str | None = None,
 ) -> CTVolume:
     """Read a CT (file or DICOM folder) and its optional label map into a :class:`CTVolume`.
 
@@ -507,9 +518,10 @@ def load_ct(
         allow_gaps: resample a DICOM series with missing or uneven slices onto a regular grid (recorded in
             ``meta["slice_gaps"]``) instead of refusing it.
         allow_odd: skip :func:`check_plausible_ct` (HU, voxel size and slice count of a body CT).
+        series: SeriesInstanceUID of the series to read from a DICOM folder that holds several.
     """
     path = Path(path)
-    img = read_sitk(path, "CT", allow_gaps=allow_gaps)
+    img = read_sitk(path, "CT", allow_gaps=allow_gaps, series=series)
     _check_volume(img, path)
     arr = _array_ijk(img).astype(np.float32, copy=False)
     _check_hu(arr, path)
@@ -539,7 +551,8 @@ def load_ct(
         else:
             table = read_structure_table(structures)
     elif segment == "auto":
-        return segment_ct(load_ct(path, segment="never", name=name, allow_gaps=allow_gaps, allow_odd=allow_odd),
+        return segment_ct(load_ct(path, segment="never", name=name, allow_gaps=allow_gaps, allow_odd=allow_odd,
+                                  series=series),
                           device=device_for_segmentation)
     if name is None:
         name = path.name.split(".")[0] if path.is_file() else path.name

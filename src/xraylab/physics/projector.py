@@ -48,6 +48,7 @@ from xraylab.io.structures import RADIOGRAPHIC_EXTENT, exclusion_ids
 from xraylab.physics import raymarch
 from xraylab.physics.geometry import Geometry
 from xraylab.physics.materials import MATERIALS, MaterialConfig
+from xraylab.physics.occupancy import BLOCK_SHIFT
 from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
 _EPS = 1e-8
@@ -391,7 +392,8 @@ class Projector:
             if order is not None:
                 s, t, ln = s[order], t[order], ln[order]
             mat, path = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np,
-                                             s, t, ln, self.n_points, nm, nl, step_mm=self.step_mm)
+                                             s, t, ln, self.n_points, nm, nl, step_mm=self.step_mm,
+                                             blocks=vol.uniform_blocks(), block_shift=BLOCK_SHIFT)
             if order is not None:
                 inv = np.empty_like(order)
                 inv[order] = np.arange(order.size)

@@ -3,7 +3,8 @@
 Building a :class:`~xraylab.physics.volumes.ProjectorVolumes` needs the CT decoded (seconds for a compressed
 NIfTI) and one pass over its voxels; both depend only on the input files and settings. :func:`load_or_build`
 hashes the input files (SHA-256 of their bytes, every file of a DICOM folder), and on a hit memory-maps the
-stored ``density.npy`` / ``code.npy`` and rebuilds a *header-only* :class:`~xraylab.io.ct.CTVolume` (its
+stored ``density.npy`` / ``code.npy`` (and ``blocks.npy``, the march's uniform-block grid:
+:mod:`xraylab.physics.occupancy`) and rebuilds a *header-only* :class:`~xraylab.io.ct.CTVolume` (its
 geometry and structure table; ``hu`` is a zero-stride placeholder that holds no memory) — so that a repeated
 render neither decodes the CT nor rebuilds the volumes.
 
@@ -26,6 +27,7 @@ volumes in full instead (loading then only maps them, at 5 bytes per voxel each)
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -37,8 +39,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from xraylab.io.atomic import write_bytes
 from xraylab.io.ct import CTVolume
 from xraylab.physics.materials import MaterialConfig
+from xraylab.physics.occupancy import grid_shape
 from xraylab.physics.table_cache import cache_root
 from xraylab.physics.volumes import ProjectorVolumes, build_volumes
 
@@ -118,6 +122,7 @@ def _save(entry: Path, ct: CTVolume, vol: ProjectorVolumes, derived: dict[str, A
         if derived is None:
             np.save(tmp / "density.npy", vol.density)
             np.save(tmp / "code.npy", vol.code)
+            np.save(tmp / "blocks.npy", vol.uniform_blocks())
         else:
             with open(tmp / "derivation.npz", "wb") as fh:
                 np.savez(fh, **{k: np.asarray(v) for k, v in derived.items()})  # type: ignore[arg-type]
@@ -150,6 +155,7 @@ def _load(entry: Path) -> tuple[CTVolume, ProjectorVolumes]:
         channel_of={int(k): int(v) for k, v in meta["channel_of"].items()}, n_channels=int(meta["n_channels"]),
         material_names=list(meta["material_names"]), material_present=[bool(b) for b in meta["material_present"]],
     )
+    _load_blocks(entry, vol)
     return _header(meta), vol
 
 
@@ -175,6 +181,26 @@ def _derived_policy() -> str:
         raise ConfigError(f"XRAYLAB_CACHE_DERIVED={value!r}: choose 'compact' (deformation arrays, the default) or "
                           "'full' (the deformed volumes)")
     return value
+
+
+def _load_blocks(entry: Path, vol: ProjectorVolumes) -> None:
+    """Attach the entry's uniform-block grid to ``vol``; an entry stored before the grid existed gets it built
+    now and added (written under a temporary name and renamed: a concurrent reader sees the whole file or none)."""
+    path = entry / "blocks.npy"
+    if path.is_file():
+        try:
+            blocks = np.load(path)
+            if blocks.shape == grid_shape(vol.density.shape) and blocks.dtype == np.uint8:
+                vol.blocks = blocks
+                return
+        except (OSError, ValueError):
+            pass
+    buf = io.BytesIO()
+    np.save(buf, vol.uniform_blocks())
+    try:
+        write_bytes(path, buf.getvalue())
+    except OSError:  # a read-only cache: the grid lives in memory only
+        pass
 
 
 def load_or_build(

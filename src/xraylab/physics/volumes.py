@@ -56,6 +56,8 @@ class ProjectorVolumes:
             (:func:`~xraylab.physics.materials.material_names`).
         material_present: whether any voxel has each material id (metal and contrast channels are left out of a
             projection when absent, so such CTs render exactly as with five materials).
+        blocks: the uniform-block grid of ``density`` and ``code`` (:mod:`xraylab.physics.occupancy`), or None
+            until :meth:`uniform_blocks` builds it (the volume cache stores it beside the volumes).
     """
 
     density: np.ndarray
@@ -65,6 +67,15 @@ class ProjectorVolumes:
     n_channels: int = 1
     material_names: list[str] = field(default_factory=lambda: material_names(MaterialConfig()))
     material_present: list[bool] = field(default_factory=lambda: [True] * 5 + [False, False])
+    blocks: np.ndarray | None = field(default=None, repr=False)
+
+    def uniform_blocks(self) -> np.ndarray:
+        """The uniform-block grid (uint8, see :mod:`xraylab.physics.occupancy`), built on first use."""
+        if self.blocks is None:
+            from xraylab.physics.occupancy import uniform_blocks
+
+            self.blocks = uniform_blocks(self.density, self.code)
+        return self.blocks
 
     def output_materials(self) -> list[tuple[int, str]]:
         """``(material id, attenuation name)`` of the channels a projection carries: the five tissues always,

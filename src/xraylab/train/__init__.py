@@ -14,17 +14,14 @@ from __future__ import annotations
 
 from xraylab.lazy import lazy_exports
 
-_EXPORTS = {
-    "fit": "xraylab.train.trainer",
-    "RunResult": "xraylab.train.trainer",
-    "load_spec": "xraylab.train.spec",
-    "parse_spec": "xraylab.train.spec",
-    "TrainSpec": "xraylab.train.spec",
-    "build_model": "xraylab.train.models",
-    "load_model": "xraylab.train.checkpoint",
-    "fgsm": "xraylab.train.adversarial",
-    "pgd": "xraylab.train.adversarial",
+_MODULES = {  # module -> the public names it gives
+    "xraylab.train.trainer": ("fit", "RunResult"),
+    "xraylab.train.spec": ("load_spec", "parse_spec", "TrainSpec"),
+    "xraylab.train.models": ("build_model",),
+    "xraylab.train.checkpoint": ("load_model",),
+    "xraylab.train.adversarial": ("fgsm", "pgd"),
 }
+_EXPORTS = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = sorted(_EXPORTS)
 

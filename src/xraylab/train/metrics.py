@@ -1,13 +1,16 @@
 """Validation metrics accumulated over batches: per-class Dice and (balanced) accuracy.
 
-Dice uses thresholded sigmoid probabilities (> 0.5, Fok et al.) per image and class; an image where
-both prediction and ground truth are empty scores 1. Balanced accuracy is the mean recall over the
+Dice is :func:`xraylab.metrics.dice` (policy ``"score"``: an image where both prediction and ground truth are
+empty scores 1) of :func:`xraylab.metrics.masks_from_logits` (sigmoid > 0.5, Fok et al.) per image and class, the
+same functions evaluation scores with, against targets > 0.5. Balanced accuracy is the mean recall over the
 classes present in the validation targets (the RAMP/MedMNIST-C selection metric for classifiers).
 """
 
 from __future__ import annotations
 
 import torch
+
+from xraylab.metrics import dice, masks_from_logits
 
 
 class DiceMeter:
@@ -20,13 +23,8 @@ class DiceMeter:
 
     @torch.no_grad()
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
-        pred = logits.float() > 0.0  # sigmoid(z) > 0.5
-        gt = target > 0.5
-        dims = (2, 3)
-        inter = (pred & gt).sum(dims).double()
-        total = pred.sum(dims).double() + gt.sum(dims).double()
-        dice = torch.where(total > 0, 2.0 * inter / total.clamp_min(1), torch.ones_like(total))
-        self.sum += dice.sum(0).cpu()
+        per_image = dice(masks_from_logits(logits), target > 0.5, empty="score")  # float64 [B, K]
+        self.sum += torch.from_numpy(per_image).sum(0)
         self.count += logits.shape[0]
 
     def compute(self) -> dict[str, float]:

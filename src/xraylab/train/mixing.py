@@ -59,7 +59,7 @@ def _load_one(i: int, ds: DatasetSpec, spec: TrainSpec, notes: list[str]) -> pd.
         raise InputFileError(f"{root}: unknown split value(s) {bad}; use train / val / test")
     _check_subjects(df, root)
     if ds.val_fraction is not None and not (df["split"] == "val").any():
-        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name, notes)
+        df = _carve_val(df, ds.val_fraction, spec.seed, ds.name, notes, ds.val_group)
     keep = []
     if ds.train:
         keep.append("train")
@@ -94,15 +94,19 @@ VIEW_COLUMNS = ("angle_deg", "image_id")
 DEFAULT_VAL_FRACTION = 0.1
 
 
-def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: list[str]) -> pd.DataFrame:
+def _carve_val(df: pd.DataFrame, fraction: float, seed: int, name: str, notes: list[str],
+               group: str = "source") -> pd.DataFrame:
     """Move a seeded ``fraction`` of the train subjects (at least one) to ``val``.
+
+    ``group``: ``source`` holds out whole source CTs (with their pseudo-subjects), ``subject`` single anatomies
+    (``subject_id``).
 
     With a single training subject (e.g. one CT rendered at many angles) subjects cannot be split: a seeded
     ``fraction`` of its *views* goes to ``val`` instead — whole values of ``angle_deg`` when the manifest has it
     (every view of a held-out angle), else single images — and a note says so.
     """
     train = df["split"] == "train"
-    groups = _subject_groups(df)
+    groups = _subject_groups(df) if group == "source" else df["subject_id"].astype(str)
     train_subjects = np.array(sorted(groups[train].unique()))
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     df = df.copy()
@@ -228,7 +232,8 @@ def _fallback_val(table: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.
         if not ds.val:
             continue
         part = table["_dataset"] == ds.name
-        carved = _carve_val(table[part], ds.val_fraction or DEFAULT_VAL_FRACTION, spec.seed, ds.name, notes)
+        carved = _carve_val(table[part], ds.val_fraction or DEFAULT_VAL_FRACTION, spec.seed, ds.name, notes,
+                            ds.val_group)
         if (carved["split"] == "val").any():
             if not any(ds.name in n for n in notes):
                 notes.append(f"no split == 'val' rows: validation uses held-out subjects of dataset {ds.name!r} "
@@ -239,6 +244,17 @@ def _fallback_val(table: pd.DataFrame, spec: TrainSpec, notes: list[str]) -> pd.
     return table
 
 
+def _balanced_draw(train: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """``len(train)`` row indices drawn with replacement, each row with probability ∝ 1 / (rows of its class).
+
+    Every class then fills about the same share of an epoch; ``_target`` is the class index column.
+    """
+    target = train["_target"].to_numpy()
+    _, inverse, counts = np.unique(target, return_inverse=True, return_counts=True)
+    weights = 1.0 / counts[inverse]
+    return rng.choice(len(train), size=len(train), replace=True, p=weights / weights.sum())
+
+
 def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarray:
     """Row indices of ``train`` for one training epoch, shuffled with a generator seeded by (seed, epoch).
 
@@ -246,11 +262,15 @@ def epoch_indices(train: pd.DataFrame, spec: TrainSpec, epoch: int) -> np.ndarra
     table, dataset ``d`` contributing ``round(N * ratio_d / Σ ratio)`` of them (drawn without
     replacement while it has rows, then cycling through fresh permutations). ``steps_per_epoch`` makes the
     epoch exactly ``steps_per_epoch * batch_size`` samples: truncated, or extended by further shuffles.
+    ``balance_classes`` replaces the draw by a class-balanced one with replacement.
     """
     rng = np.random.default_rng([spec.seed, epoch, 7])
     ratios = {d.name: d.ratio for d in spec.data if d.train}
     base = None
-    if all(r is None for r in ratios.values()):
+    if spec.balance_classes:
+        order = _balanced_draw(train, rng)
+        base = order
+    elif all(r is None for r in ratios.values()):
         order = rng.permutation(len(train))
         base = np.arange(len(train))
     else:

@@ -31,7 +31,7 @@ from xraylab.errors import ConfigError
 from xraylab.overrides import Override
 from xraylab.overrides import apply_overrides as override_mapping
 from xraylab.registry import registered_name
-from xraylab.specs import read_yaml_mapping, validate_spec
+from xraylab.specs import added_field, read_yaml_mapping, validate_spec
 
 TASKS = ("segmentation", "classification", "severity", "type")
 SEG_LOSSES = ("dice", "dice_bce", "bce", "focal")
@@ -58,6 +58,11 @@ class DatasetSpec(_Strict):
     val: bool = Field(True, description="its `val` rows join the validation set (best-checkpoint selection)")
     val_fraction: float | None = Field(
         None, gt=0, lt=1, description="carve a subject-level validation split from `train` when the manifest has none"
+    )
+    val_group: Literal["source", "subject"] = added_field(
+        "source", description="unit that val_fraction holds out: source = a CT with all its pseudo-, anatomy- and "
+        "silhouette-subjects (nothing of that CT trains); subject = each anatomy on its own (every CT keeps "
+        "training anatomies; a synthetic validation set for checkpoint choice when the test set is real)",
     )
 
 
@@ -167,6 +172,11 @@ class TrainSpec(_Strict):
         description="training batches per epoch (null = the whole set once); "
         "more than the set holds cycles through fresh shuffles",
     )
+    balance_classes: bool = added_field(
+        False,
+        description="classification tasks: draw each epoch's rows with probability 1 / (rows of their class), so "
+        "every class is seen equally often (a rare class such as 'no corruption' is otherwise never predicted)",
+    )
     num_workers: int = Field(0, ge=0, description="data-loader worker processes")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
     amp: bool = Field(True, description="mixed precision (used on CUDA only)")
@@ -197,6 +207,11 @@ class TrainSpec(_Strict):
             raise ValueError("no dataset has train: true")
         if not any(d.val for d in self.data):
             raise ValueError("no dataset has val: true; the best checkpoint needs a validation set")
+        if self.balance_classes and seg:
+            raise ValueError("balance_classes applies to classification tasks (classification, severity, type), "
+                             "not segmentation; remove it")
+        if self.balance_classes and any(given):
+            raise ValueError("balance_classes and dataset ratios both choose how rows are drawn; use one of them")
         return self
 
 

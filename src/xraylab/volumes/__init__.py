@@ -1,22 +1,20 @@
-"""Volume datasets and 3D CT segmentation: the RAMP experiment (Kang et al. 2026) on real CT volumes.
+"""3D CT segmentation: the RAMP experiment (Kang et al. 2026) on real CT volumes.
+
+The volume dataset, its import and its degradation are stages of :mod:`xraylab.data` like their 2D
+counterparts: :mod:`xraylab.data.volume_dataset` (CT + label NIfTI items written by the one
+:class:`~xraylab.data.writer.DatasetWriter`, read back as tensors), :mod:`xraylab.data.volume_classes` (each
+source's class table -> output class ids), :mod:`xraylab.data.volume_import` (folder / TotalSegmentator /
+AbdomenCT-1K layouts of :mod:`xraylab.io.ct_collections` and data manifests -> a volume dataset) and
+:mod:`xraylab.data.volume_degrade` (``xraylab degrade`` on a volume dataset). This package trains and scores.
 
 Modules (one idea each):
 
 =================  =====================================================================
-``classes``        output classes and each source's class table (TotalSegmentator names,
-                   AbdomenCT-1K integer ids) -> output class ids
-``dataset``        the volume dataset: CT + label NIfTI items written by the one
-                   :class:`~xraylab.data.writer.DatasetWriter`, read back as tensors
-``importers``      folder / TotalSegmentator / AbdomenCT-1K layouts and data manifests ->
-                   a volume dataset (LPS, isotropic voxels, HU window -> [0, 1]),
-                   pseudo-subjects by smooth deformation
-``degrade``        ``xraylab degrade`` on a volume dataset: 13 RAMP operators x 5 levels in
-                   3D, lengths in mm from the voxel spacing, recorded per item
 ``augment``        training strategies on volumes: none, single, all_corruption, intensity,
-                   geometric, artifact, ramp (with the voxel spacing)
+                   geometric, artifact, ramp (RAMP entries of the degrade registry, with the voxel spacing)
 ``spec``           the 3D training spec (``task: segmentation_3d``)
 ``train``          MONAI DynUNet / UNet training on random patches, sliding-window validation
-``metrics``        3D Dice and HD95 (MONAI definitions, HD95 in mm)
+``metrics``        3D Dice and HD95 of label maps (xraylab.metrics, MONAI definitions, HD95 in mm)
 ``evaluate``       per-volume scores of a model on clean + degraded volumes, the RAMP Table 5
                    layout and LOCO
 ``experiment``     the whole study from one spec (``simulations/ramp_ct_*.yaml``)

@@ -19,8 +19,10 @@ sample ``b``. Lengths (elastic field, sharpening, blur widths) are converted wit
 ``ramp``           the full RAMP: spatial + intensity + multi-corruption sampler
 =================  ======================================================================
 
-Every strategy takes the :class:`~xraylab.degrade.ramp.RampConfig` fields as options (``p_ramp``, ``k``,
-``exclude`` for leave-one-corruption-out, stage probabilities).
+Each strategy is a RAMP strategy of :data:`xraylab.degrade.pipelines.AUGMENTATIONS` (the registry of the 2D
+trainer) given the voxel spacing, so 2D and 3D share one per-sample loop and one sampler
+(:func:`xraylab.degrade.ramp.ramp_sample`). Every strategy takes the :class:`~xraylab.degrade.ramp.RampConfig`
+fields as options (``p_ramp``, ``k``, ``exclude`` for leave-one-corruption-out, stage probabilities).
 """
 
 from __future__ import annotations
@@ -31,66 +33,34 @@ from typing import Any, Callable, Sequence
 import torch
 
 from xraylab.degrade import ramp
+from xraylab.degrade.pipelines import make_augmentation
 from xraylab.errors import ConfigError
 
 Records = list[list[dict[str, Any]]]
 VolumeAugmentation = Callable[[torch.Tensor, "torch.Tensor | None", torch.Generator],
                               tuple[torch.Tensor, "torch.Tensor | None", Records]]
-ARTIFACT_POOL = ("ct_ghosting", "ct_stripe", "ct_bias_field", "ct_motion_blur")
-#: strategy -> RampConfig fields it fixes (the user's options go on top)
-STRATEGIES: dict[str, dict[str, Any]] = {
-    "none": {"spatial": False, "intensity": False, "p_ramp": 0.0},
-    "single": {"spatial": False, "intensity": False, "k": (1,)},
-    "all_corruption": {"spatial": False, "intensity": False},
-    "intensity": {"spatial": False, "intensity": True, "p_ramp": 0.0},
-    "geometric": {"spatial": True, "intensity": False, "p_ramp": 0.0},
-    "artifact": {"spatial": False, "intensity": False, "pool": ARTIFACT_POOL, "k": (1, 2)},
-    "ramp": {},
+#: volume strategy -> (strategy of xraylab.degrade.pipelines.AUGMENTATIONS, RampConfig fields fixed under the
+#: user's options)
+STRATEGIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "none": ("ramp", {"spatial": False, "intensity": False, "p_ramp": 0.0}),
+    "single": ("ramp_single", {}),
+    "all_corruption": ("ramp_corruption", {}),
+    "intensity": ("ramp_intensity", {}),
+    "geometric": ("ramp_geometric", {}),
+    "artifact": ("ramp_artifact", {}),
+    "ramp": ("ramp", {}),
 }
 
 
-def ramp_config(strategy: str, spacing_mm: Sequence[float] | None, options: dict[str, Any]) -> ramp.RampConfig:
-    """The :class:`~xraylab.degrade.ramp.RampConfig` of ``strategy`` with ``options`` on top."""
+def make_volume_augmentation(strategy: str, spacing_mm: Sequence[float] | None = None,
+                             **options: Any) -> VolumeAugmentation:
+    """Build the augmentation callable (see the module doc); ``spacing_mm``: voxel size per axis in mm."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown volume augmentation {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     known = {f.name for f in dataclasses.fields(ramp.RampConfig)} - {"spacing_mm"}
     bad = sorted(set(options) - known)
     if bad:
         raise ConfigError(f"augmentation options {bad} unknown; valid: {', '.join(sorted(known))}")
-    kw: dict[str, Any] = {**STRATEGIES[strategy], **options}
-    for key in ("k", "pool", "exclude"):
-        v = kw.get(key)
-        if isinstance(v, (str, int)):
-            kw[key] = tuple(t.strip() for t in v.split(",")) if isinstance(v, str) else (v,)
-        elif v is not None:
-            kw[key] = tuple(v)
-    kw["spacing_mm"] = tuple(float(s) for s in spacing_mm) if spacing_mm is not None else None
-    cfg = ramp.RampConfig(**kw)
-    from xraylab.degrade import registry
-
-    for n in cfg.corruption_pool():
-        registry.get(n)
-    if cfg.p_ramp > 0 and not cfg.corruption_pool():
-        raise ConfigError(f"strategy {strategy!r}: the corruption pool is empty after exclude={cfg.exclude}")
-    return cfg
-
-
-def make_volume_augmentation(strategy: str, spacing_mm: Sequence[float] | None = None,
-                             **options: Any) -> VolumeAugmentation:
-    """Build the augmentation callable (see the module doc)."""
-    cfg = ramp_config(strategy, spacing_mm, options)
-    pool = cfg.corruption_pool()
-
-    def aug(image: torch.Tensor, labels: torch.Tensor | None, g: torch.Generator):
-        outs, labs, records = [], [], []
-        for b in range(image.shape[0]):
-            x = image[b : b + 1]
-            m = labels[b : b + 1] if labels is not None else None
-            x, m, recs = ramp.ramp_sample(x, m, g, cfg, pool)
-            outs.append(x)
-            labs.append(m)
-            records.append(recs)
-        out_lab = torch.cat([t for t in labs if t is not None], 0) if labels is not None else None
-        return torch.cat(outs, 0), out_lab, records
-
-    return aug
+    name, fixed = STRATEGIES[strategy]
+    spacing = tuple(float(s) for s in spacing_mm) if spacing_mm is not None else None
+    return make_augmentation(name, **{**fixed, **options, "spacing_mm": spacing})

@@ -24,8 +24,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from xraylab.data.volume_dataset import load_volume, read_rows, require_volume_dataset
 from xraylab.errors import ConfigError
-from xraylab.volumes.dataset import load_volume, read_rows, require_volume_dataset
 from xraylab.volumes.metrics import dice_hd95
 from xraylab.volumes.train import load_checkpoint, predict, resolve_device
 

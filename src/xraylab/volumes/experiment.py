@@ -5,10 +5,10 @@
 Steps (each resumes: the import and degrade datasets through the dataset writer, training runs through
 their ``result.json``, scores through ``eval/<model>.csv``):
 
-1. ``import``: the cases of a data manifest -> a volume dataset (:mod:`xraylab.volumes.importers`), with
+1. ``import``: the cases of a data manifest -> a volume dataset (:mod:`xraylab.data.volume_import`), with
    pseudo-subjects where subjects run short;
 2. ``train``: one 3D model per strategy and per leave-one-corruption-out operator (:mod:`~xraylab.volumes.train`);
-3. ``degrade``: the test split x 13 operators x levels (:mod:`~xraylab.volumes.degrade`);
+3. ``degrade``: the test split x 13 operators x levels (:mod:`~xraylab.data.volume_degrade`);
 4. ``evaluate``: every strategy model on every clean and corrupted test volume, each LOCO model on its held-out
    operator; ``results/``: ``ramp_table.csv`` (Table 5), ``corruption_table.csv`` (Tables 7-8),
    ``organ_table.csv`` (Table 10, reference model), ``loco_table.csv`` (Table 12), ``per_class.csv`` and
@@ -70,6 +70,10 @@ class ExperimentSpec(_Strict):
     strategies: dict[str, dict[str, Any]] = Field(min_length=1, description="model name -> augmentation")
     loco: dict[str, dict[str, Any]] = Field(default_factory=dict, description="held-out operator -> augmentation")
     degrade: DegradeSpec = Field(default_factory=DegradeSpec)
+    seeds: list[int] = Field(default_factory=list, description="extra training seeds (besides train.seed) for the "
+                             "strategies named in `seeded`: model `<strategy>_s<seed>`; tables give mean ± SD")
+    seeded: list[str] = Field(default_factory=list, description="strategies trained with every extra seed "
+                              "(the headline rows, e.g. [none, ramp])")
     reference: str = Field("ramp", description="model whose organ table and LOCO comparison are reported")
     hd95: str = Field("all", description="HD95 on all rows, only the clean ones (CPU-sized runs) or none")
     device: str = "auto"
@@ -78,15 +82,18 @@ class ExperimentSpec(_Strict):
 def load_experiment(path: str | Path) -> tuple[ExperimentSpec, Path]:
     path = Path(path)
     spec = validate_spec(ExperimentSpec, read_yaml_mapping(path, "RAMP experiment"), str(path), "RAMP experiment")
+    unknown = sorted(set(spec.seeded) - set(spec.strategies))
+    if unknown:
+        raise ConfigError(f"{path}: seeded {unknown} are not strategies of the spec ({', '.join(spec.strategies)})")
     return spec, path.parent
 
 
 def run_experiment(path: str | Path, workdir: str | Path | None = None, device: str | None = None,
                    log: Callable[[str], None] = print) -> Path:
     """Run (or resume) the whole study; return ``results/summary.md``."""
-    from xraylab.volumes.degrade import degrade_volumes
+    from xraylab.data.volume_degrade import degrade_volumes
+    from xraylab.data.volume_import import VolumeImport, cases_from_manifest, import_volumes
     from xraylab.volumes.evaluate import corruption_table, loco_table, markdown, organ_table, ramp_table, score_model
-    from xraylab.volumes.importers import VolumeImport, cases_from_manifest, import_volumes
     from xraylab.volumes.spec import parse_volume_spec
     from xraylab.volumes.train import fit_volume
 
@@ -121,10 +128,14 @@ def run_experiment(path: str | Path, workdir: str | Path | None = None, device: 
     timings["import_s"] = time.time() - t0
     # 2. train
     runs: dict[str, Path] = {}
-    jobs = [(n, a) for n, a in spec.strategies.items()] + [(f"loco_{op}", a) for op, a in spec.loco.items()]
-    for name, aug in jobs:
+    jobs: list[tuple[str, dict[str, Any], int | None]] = [(n, a, None) for n, a in spec.strategies.items()]
+    jobs += [(f"loco_{op}", a, None) for op, a in spec.loco.items()]
+    jobs += [(f"{n}_s{seed}", spec.strategies[n], seed) for n in spec.seeded for seed in spec.seeds]
+    for name, aug, seed in jobs:
         t = time.time()
         raw = {**spec.train, "name": name, "task": "segmentation_3d", "data": str(vols), "augmentation": aug}
+        if seed is not None:
+            raw["seed"] = seed
         if dev:
             raw["device"] = dev
         r = fit_volume(parse_volume_spec(raw, f"{path}: {name}"), wd / "train" / name, log=log)
@@ -160,7 +171,8 @@ def run_experiment(path: str | Path, workdir: str | Path | None = None, device: 
     res.mkdir(parents=True, exist_ok=True)
     allp.to_csv(res / "per_class.csv", index=False)
     main = [n for n in spec.strategies]
-    t5 = ramp_table(allp[allp["model"].isin(main)], main)
+    seeded = [f"{n}_s{seed}" for n in spec.seeded for seed in spec.seeds]
+    t5 = ramp_table(allp[allp["model"].isin(main + seeded)], main + seeded)
     t5.to_csv(res / "ramp_table.csv", index=False)
     ct = corruption_table(allp[allp["model"].isin(main)])
     ct.to_csv(res / "corruption_table.csv")

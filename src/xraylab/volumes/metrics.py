@@ -1,10 +1,13 @@
-"""3D segmentation metrics with MONAI's definitions.
+"""3D segmentation scores of integer label maps with the one implementation in :mod:`xraylab.metrics`.
 
-* Dice: :func:`monai.metrics.compute_dice` with ``ignore_empty=False`` (an empty ground truth scores 1 when
-  the prediction is empty too, else 0);
-* HD95: :func:`monai.metrics.compute_hausdorff_distance` with ``percentile=95`` and the voxel spacing, so in
-  mm (symmetric: the 95th percentile of both directed surface distances, the larger one); NaN when the
-  ground truth or the prediction of a class is empty.
+* Dice: :func:`xraylab.metrics.dice` with policy ``"score"`` (an empty ground truth scores 1 when the prediction
+  is empty too, else 0; MONAI ``compute_dice(ignore_empty=False)``);
+* HD95: :func:`xraylab.metrics.hausdorff_many` at the 95th percentile with the voxel spacing, so in mm
+  (symmetric: the larger of the two directed 95th percentiles of surface distances, MONAI's definition); NaN when
+  the ground truth or the prediction of a class is empty (policy ``"monai"``).
+
+Values are float64 (MONAI's ``compute_dice`` / ``compute_hausdorff_distance`` return float32; the two agree to
+float32 precision, see ``tests/volumes/test_volume_metrics.py``).
 """
 
 from __future__ import annotations
@@ -13,31 +16,35 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from xraylab.metrics import dice, hausdorff_many
 
 
-def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """``[I, J, K]`` integer labels -> ``[1, n_classes + 1, I, J, K]`` float one-hot (channel 0 background)."""
-    return F.one_hot(labels.long(), n_classes + 1).permute(3, 0, 1, 2)[None].float()
+def class_masks(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``[I, J, K]`` integer labels -> ``[1, n_classes, I, J, K]`` bool masks of classes 1..n_classes."""
+    ids = torch.arange(1, n_classes + 1, device=labels.device).view(-1, 1, 1, 1)
+    return (labels.long()[None] == ids)[None]
 
 
 def dice_hd95(pred: torch.Tensor, truth: torch.Tensor, n_classes: int,
               spacing: Sequence[float], hd95: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class Dice and HD95 (mm) of integer maps ``pred``, ``truth`` ``[I, J, K]``; arrays of ``n_classes``.
+    """Per-class Dice and HD95 (mm) of integer maps ``pred``, ``truth`` ``[I, J, K]``; float64 arrays of
+    ``n_classes`` (class ids 1..n_classes; 0 is background). ``spacing``: voxel size per axis in mm.
 
     ``hd95=False`` skips the surface distances (all NaN), the slow part on CPU."""
-    import warnings
+    p, t = class_masks(pred.cpu(), n_classes), class_masks(truth.cpu(), n_classes)
+    d = dice(p, t, empty="score")[0]
+    if not hd95:
+        return d, np.full(n_classes, np.nan)
+    hd = hausdorff_many(p, t, (95.0,), [float(s) for s in spacing], empty="monai")[0, 0]
+    return d, hd
 
-    from monai.metrics import compute_dice, compute_hausdorff_distance
 
-    p, t = one_hot(pred.cpu(), n_classes), one_hot(truth.cpu(), n_classes)
-    dice = compute_dice(p, t, include_background=False, ignore_empty=False)[0].numpy().astype(np.float64)
-    hd = np.full(n_classes, np.nan)
-    for c in range(1, n_classes + 1):
-        if hd95 and p[0, c].any() and t[0, c].any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                hd[c - 1] = float(compute_hausdorff_distance(
-                    p[:, [0, c]], t[:, [0, c]], include_background=False, percentile=95,
-                    spacing=[float(s) for s in spacing])[0, 0])
-    return dice, hd
+def mean_dice(pred: torch.Tensor, truth: torch.Tensor, ids: Sequence[int]) -> float:
+    """Mean :func:`xraylab.metrics.dice` (policy ``"score"``) of integer maps ``[I, J, K]`` over the 1-based class
+    ``ids`` (NaN for none): the 3D trainer's validation score."""
+    if not ids:
+        return float("nan")
+    n = max(ids)
+    d = dice(class_masks(pred.cpu(), n), class_masks(truth.cpu(), n), empty="score")[0]
+    return float(np.mean([d[c - 1] for c in ids]))

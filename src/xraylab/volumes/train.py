@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from xraylab.data.volume_dataset import Volume, load_volume, read_rows, require_volume_dataset
 from xraylab.errors import ConfigError
 from xraylab.train.optim import build_optimizer, build_scheduler
-from xraylab.volumes.dataset import Volume, load_volume, read_rows, require_volume_dataset
+from xraylab.volumes.metrics import mean_dice
 from xraylab.volumes.spec import VolumeModelSpec, VolumeTrainSpec
 
 
@@ -99,16 +100,6 @@ def predict(model: torch.nn.Module, image: torch.Tensor, patch: Sequence[int], o
 def annotated_classes(row: dict[str, Any], classes: Sequence[str]) -> list[int]:
     """1-based ids of the classes the row's source annotates (RAMP: unannotated classes leave the mean)."""
     return [c for c, n in enumerate(classes, start=1) if bool(row.get(f"annotated:{n}", True))]
-
-
-def mean_dice(pred: torch.Tensor, truth: torch.Tensor, ids: Sequence[int]) -> float:
-    """Mean Dice over class ids ``ids`` (empty truth and prediction count 1)."""
-    out = []
-    for c in ids:
-        p, t = pred == c, truth == c
-        s = int(p.sum()) + int(t.sum())
-        out.append(1.0 if s == 0 else 2.0 * int((p & t).sum()) / s)
-    return float(np.mean(out)) if out else float("nan")
 
 
 class VolumeStore:

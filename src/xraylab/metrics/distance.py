@@ -7,7 +7,9 @@ mask we take the Euclidean distance to the nearest boundary pixel of the other; 
 directed distance is the maximum (HD) or the ``percentile``-th percentile with linear
 interpolation (HD95: 95) of these distances, and the symmetric value is the maximum of
 the two directed values. Coordinates are scaled by ``spacing`` (row, col), so distances
-come out in pixels for ``spacing=(1, 1)`` and in mm for the pixel spacing in mm.
+come out in pixels for ``spacing=(1, 1)`` and in mm for the pixel spacing in mm. Volumes
+``[B, K, D, H, W]`` work the same way (6-neighbourhood boundaries, ``spacing`` per axis in mm):
+the one HD/HD95 of 2D evaluation and of 3D volumes.
 
 Empty-mask policy (``empty=``):
 
@@ -42,32 +44,34 @@ def _as_bool_numpy(x) -> np.ndarray:
 
 
 def boundaries(masks: np.ndarray) -> np.ndarray:
-    """Boundary pixels of boolean masks ``[N, H, W]`` (4-neighbourhood, image border = background)."""
+    """Boundary pixels of boolean masks ``[N, *spatial]`` (2D or 3D): foreground with a background face
+    neighbour (4-neighbourhood in 2D, 6 in 3D); outside the image counts as background."""
     m = np.asarray(masks, dtype=bool)
     inner = m.copy()
-    inner[:, 1:, :] &= m[:, :-1, :]
-    inner[:, :-1, :] &= m[:, 1:, :]
-    inner[:, :, 1:] &= m[:, :, :-1]
-    inner[:, :, :-1] &= m[:, :, 1:]
-    inner[:, 0, :] = False
-    inner[:, -1, :] = False
-    inner[:, :, 0] = False
-    inner[:, :, -1] = False
+    for ax in range(1, m.ndim):
+        def at(sl: slice, ax: int = ax) -> tuple[slice, ...]:
+            return tuple(sl if a == ax else slice(None) for a in range(m.ndim))
+
+        inner[at(slice(1, None))] &= m[at(slice(None, -1))]
+        inner[at(slice(None, -1))] &= m[at(slice(1, None))]
+        inner[at(slice(0, 1))] = False
+        inner[at(slice(-1, None))] = False
     return m & ~inner
 
 
-def _spacing_per_image(spacing, n_images: int) -> np.ndarray:
-    """Spacing as float64 ``[B, 2]`` (row, col) from a scalar, a (row, col) pair, or ``[B, 2]``."""
+def _spacing_per_image(spacing, n_images: int, n_dims: int = 2) -> np.ndarray:
+    """Spacing as float64 ``[B, D]`` (one value per spatial axis) from a scalar, a ``D``-tuple, or ``[B, D]``."""
     if spacing is None:
-        return np.ones((n_images, 2))
+        return np.ones((n_images, n_dims))
     s = np.asarray(spacing, dtype=np.float64)
     if s.ndim == 0:
-        return np.full((n_images, 2), float(s))
-    if s.shape == (2,):
-        return np.broadcast_to(s, (n_images, 2)).copy()
-    if s.shape == (n_images, 2):
+        return np.full((n_images, n_dims), float(s))
+    if s.shape == (n_dims,):
+        return np.broadcast_to(s, (n_images, n_dims)).copy()
+    if s.shape == (n_images, n_dims):
         return s
-    raise ValueError(f"spacing must be a number, (row, col), or [B, 2] per image; got shape {s.shape}")
+    raise ValueError(
+        f"spacing must be a number, one value per axis ({n_dims}), or [B, {n_dims}] per image; got shape {s.shape}")
 
 
 def _stat(d: np.ndarray, percentile: float | None) -> float:
@@ -93,12 +97,12 @@ def hausdorff_many(
             raise ValueError(f"percentile must lie in [0, 100], got {q}")
     p = _as_bool_numpy(pred)
     t = _as_bool_numpy(target)
-    if p.shape != t.shape or p.ndim != 4:
-        raise ValueError(f"expected two [B, K, H, W] masks of one shape, got {p.shape} and {t.shape}")
-    b, k, h, w = p.shape
-    sp = _spacing_per_image(spacing, b)
-    ep = boundaries(p.reshape(b * k, h, w))
-    et = boundaries(t.reshape(b * k, h, w))
+    if p.shape != t.shape or p.ndim not in (4, 5):
+        raise ValueError(f"expected two [B, K, H, W] or [B, K, D, H, W] masks of one shape, got {p.shape}, {t.shape}")
+    b, k, *spatial = p.shape
+    sp = _spacing_per_image(spacing, b, len(spatial))
+    ep = boundaries(p.reshape(b * k, *spatial))
+    et = boundaries(t.reshape(b * k, *spatial))
     has_p = np.any(ep.reshape(b * k, -1), axis=1)  # np.any(axis=...) is typed as an array, ndarray.any is not
     has_t = np.any(et.reshape(b * k, -1), axis=1)
     out = np.empty((len(percentiles), b * k), dtype=np.float64)
@@ -113,7 +117,7 @@ def hausdorff_many(
         elif not has_p[n] and not has_t[n]:
             out[:, n] = np.nan if empty == "monai" else 0.0
         elif empty == "max":
-            out[:, n] = float(np.hypot((h - 1) * scale[0], (w - 1) * scale[1]))
+            out[:, n] = float(np.hypot.reduce((np.asarray(spatial) - 1) * scale))  # the image diagonal
         elif empty == "nan":
             out[:, n] = np.nan
         else:
@@ -130,9 +134,9 @@ def hausdorff(
 ) -> np.ndarray:
     """Symmetric Hausdorff distance per image and class.
 
-    ``pred``, ``target``: boolean ``[B, K, H, W]`` (numpy or torch, any device);
-    ``percentile``: None for HD, 95 for HD95; ``spacing``: pixel size (row, col) in mm,
-    a scalar, or ``[B, 2]`` per image (None = pixels). Returns float64 ``[B, K]``
+    ``pred``, ``target``: boolean ``[B, K, H, W]`` or ``[B, K, D, H, W]`` (numpy or torch, any device);
+    ``percentile``: None for HD, 95 for HD95; ``spacing``: pixel size per axis ((row, col) in 2D) in mm,
+    a scalar, or ``[B, n_axes]`` per image (None = pixels). Returns float64 ``[B, K]``
     in the unit of ``spacing``.
     """
     return hausdorff_many(pred, target, (percentile,), spacing, empty)[0]

@@ -1,11 +1,12 @@
-"""Volume datasets from real CTs: folder, TotalSegmentator and AbdomenCT-1K layouts, or a data manifest.
+"""Volume datasets from real CTs: the CT collection layouts (folder, TotalSegmentator, AbdomenCT-1K, MSD, DICOM,
+NIfTI) or a data manifest.
 
 Every case goes through one preparation (:func:`prepare_case`):
 
 1. read the CT (NIfTI / NRRD / MHA / DICOM folder) and its label map with :func:`xraylab.io.ct.load_ct`
    (which puts labels stored with flipped axes back on the CT grid);
 2. map the source's labels to the output classes through the source's own class table
-   (:func:`xraylab.volumes.classes.map_labels`): by name for TotalSegmentator-style tables, by id for
+   (:func:`xraylab.data.volume_classes.map_labels`): by name for TotalSegmentator-style tables, by id for
    AbdomenCT-1K;
 3. reorient to LPS (SimpleITK ``DICOMOrient``) and resample to ``voxel_mm`` isotropic voxels: the CT with
    a Gaussian pre-filter (sigma = sqrt(new^2 - old^2) / 2 mm per axis, against aliasing) and linear
@@ -18,8 +19,9 @@ subjects where real ones run short; they are named ``<id>~p<k>``, flagged ``pseu
 their source's split unless the case asks for ``pseudo_val`` of them in ``val`` (then the validation set
 shares anatomy with training — a compromise the report must name).
 
-Layouts (``folder``, ``totalsegmentator``, ``abdomenct1k``) and the case reader live in
-:mod:`xraylab.io.ct_collections` (:func:`~xraylab.io.ct_collections.scan_layout`), shared with generate specs.
+Layouts (:data:`xraylab.io.ct_layouts.LAYOUTS`: ``folder``, ``totalsegmentator``, ``abdomenct1k``, ``msd``,
+``dicom``, ``nifti``) and the case reader live in :mod:`xraylab.io.ct_collections`
+(:func:`~xraylab.io.ct_collections.scan_layout`), shared with generate specs.
 """
 
 from __future__ import annotations
@@ -35,12 +37,12 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from xraylab.data import volume_classes as cls_mod
+from xraylab.data.volume_dataset import KIND, LABEL_COLUMN, nifti_bytes
 from xraylab.data.writer import DatasetWriter
 from xraylab.errors import ConfigError
 from xraylab.io.ct import CTVolume, is_default_ct_name
-from xraylab.io.ct_collections import SPLITS, Case, _ijk, read_case, scan_layout  # noqa: F401 (re-exported)
-from xraylab.volumes import classes as cls_mod
-from xraylab.volumes.dataset import KIND, LABEL_COLUMN, nifti_bytes
+from xraylab.io.ct_collections import SPLITS, Case, _ijk, pick_cases, read_case, scan_layout  # noqa: F401 (re-exported)
 
 
 # --------------------------------------------------------------------------- reading one case
@@ -87,8 +89,14 @@ def normalise(hu: torch.Tensor, hu_window: Sequence[float]) -> np.ndarray:
 
 
 def prepare_case(case: Case, classes: Sequence[str], voxel_mm: float) -> tuple[CTVolume, dict[str, bool]]:
-    """Read, map labels to ``classes``, reorient and resample one case (HU kept; see the module doc)."""
-    vol = read_case(case)
+    """Read, map labels to ``classes``, reorient and resample one case (HU kept; see the module doc).
+
+    A case without lung labels that allows HU lungs (``lung_labels="auto"``: the msd, dicom and nifti layouts) gets
+    them from :mod:`xraylab.io.lung_labels` when an output class is a lung."""
+    from xraylab.io.lung_labels import LUNG_LABEL_NAMES
+
+    lungs = any(n in LUNG_LABEL_NAMES for c in classes for n in cls_mod.names_for(c, case.class_map))
+    vol = read_case(case, lungs=lungs)
     assert vol.labels is not None
     mapped, present = cls_mod.map_labels(vol.labels.numpy(), vol.structures, classes, case.class_map)
     return resample_lps(vol, mapped, voxel_mm), present
@@ -96,7 +104,8 @@ def prepare_case(case: Case, classes: Sequence[str], voxel_mm: float) -> tuple[C
 
 # --------------------------------------------------------------------------- layouts
 def cases_from_manifest(path: str | Path) -> list[Case]:
-    """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table) or
+    """Cases of a data manifest (``data_manifests/*.yaml``): ``cases`` (id, ct, labels, structure_table, and
+    ``lung_labels: auto`` for HU lungs or ``atlas: default`` for labels propagated from the embedded CT) or
     ``layout`` + ``root``; ``splits: {train: [ids], ...}``; paths relative to ``root``, itself relative to the
     manifest's folder."""
     from xraylab.specs import read_yaml_mapping
@@ -115,9 +124,14 @@ def cases_from_manifest(path: str | Path) -> list[Case]:
             table = c.get("structure_table")
             if isinstance(table, str):
                 table = str(root / table)
+            lungs = c.get("lung_labels")
+            if lungs not in (None, "auto"):
+                raise ConfigError(f"{path}: cases[{i}].lung_labels {lungs!r}: use auto (lungs from HU where the "
+                                  "labels have none) or leave it out")
             cases.append(Case(str(c["id"]), ct, str(root / c["labels"]) if c.get("labels") else None, table,
                               label_source=str(c.get("label_source", "totalsegmentator")),
-                              licence=str(raw.get("licence", ""))))
+                              licence=str(raw.get("licence", "")), lung_labels=lungs,
+                              atlas=str(c["atlas"]) if c.get("atlas") else None))
     for split, ids in (raw.get("splits") or {}).items():
         for cid in ids or []:
             for c in cases:
@@ -141,8 +155,7 @@ class VolumeImport:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "cases": [{k: (dict(v) if isinstance(v, Mapping) else v) for k, v in c.__dict__.items()}
-                      for c in self.cases],
+            "cases": [c.describe() for c in self.cases],
             "classes": list(self.classes), "voxel_mm": self.voxel_mm, "hu_window": list(self.hu_window),
             "seed": self.seed, "pseudo_scale_range": list(self.pseudo_scale_range),
             "pseudo_elastic_mm": self.pseudo_elastic_mm,
@@ -154,14 +167,17 @@ MIN_VOXEL_MM = 0.2  # clinical CT voxels are ≥ 0.25 mm; finer resampling of a 
 
 def check_class_names(job: "VolumeImport") -> None:
     """Refuse an output class that no source can annotate: neither a class of
-    :data:`~xraylab.volumes.classes.TOTALSEG_CLASSES`, a TotalSegmentator or AbdomenCT-1K structure name, nor a key
+    :data:`~xraylab.data.volume_classes.TOTALSEG_CLASSES`, a TotalSegmentator or AbdomenCT-1K structure name, nor a key
     of a case's own class map (its masks would all be empty)."""
+    from xraylab.data.volume_classes import ABDOMENCT1K_TABLE, TOTALSEG_CLASSES
     from xraylab.io.ct import totalsegmentator_classes
-    from xraylab.volumes.classes import ABDOMENCT1K_TABLE, TOTALSEG_CLASSES
+    from xraylab.io.lung_labels import LUNG_LEFT, LUNG_RIGHT
 
     known = set(TOTALSEG_CLASSES) | set(totalsegmentator_classes().values()) | set(ABDOMENCT1K_TABLE.values())
     for c in job.cases:
         known |= set(c.class_map or {}) | set(c.label_files)
+        if c.lung_labels == "auto":
+            known |= {LUNG_LEFT, LUNG_RIGHT}
         if isinstance(c.structures, Mapping):
             known |= {str(v) for v in c.structures.values()}
     unknown = [k for k in job.classes if k not in known]
@@ -237,7 +253,8 @@ def _write_volume(writer: DatasetWriter, name: str, v: CTVolume, split: str, cas
         "image_id": name, "subject_id": name, "source_subject_id": case.id, "split": split,
         "image": img_rel, LABEL_COLUMN: lab_rel, "voxel_mm": float(job.voxel_mm),
         "shape": json.dumps(list(v.shape)), "pseudo_subject": bool(pseudo), "source": case.ct,
-        "label_source": case.label_source, "licence": case.licence, "corruption": "none", "severity": 0,
+        "label_source": v.meta.get("label_source", case.label_source), "licence": case.licence,
+        "corruption": "none", "severity": 0,
         "corruption_params": "{}",
     }
     for c, cname in enumerate(job.classes, start=1):

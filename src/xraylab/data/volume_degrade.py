@@ -20,13 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from xraylab.data.writer import DatasetWriter
-from xraylab.degrade import registry
-from xraylab.degrade.ct import CTCorruption
-from xraylab.degrade.rng import make_generator
-from xraylab.errors import ConfigError
-from xraylab.seeding import derive_seed
-from xraylab.volumes.dataset import (
+from xraylab.data.volume_dataset import (
     KIND,
     LABEL_COLUMN,
     dataset_info,
@@ -35,6 +29,12 @@ from xraylab.volumes.dataset import (
     read_rows,
     require_volume_dataset,
 )
+from xraylab.data.writer import DatasetWriter
+from xraylab.degrade import registry
+from xraylab.degrade.ct import CTCorruption
+from xraylab.degrade.rng import make_generator
+from xraylab.errors import ConfigError
+from xraylab.seeding import derive_seed
 
 CLEAN = "none"
 

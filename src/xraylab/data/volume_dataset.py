@@ -109,7 +109,7 @@ def require_volume_dataset(folder: str | os.PathLike) -> dict[str, Any]:
     info = dataset_info(folder)
     if info.get("kind") != KIND or not info.get("complete"):
         raise ConfigError(f"{folder}: not a complete volume dataset (dataset.json kind 'volume'); import CTs with "
-                          "xraylab.volumes.importers or run the experiment's import step first")
+                          "xraylab.data.volume_import or run the experiment's import step first")
     if not info.get("classes"):
         raise ConfigError(f"{folder}/dataset.json: no 'classes' list; the volume dataset is damaged, re-import it")
     return info
