@@ -75,13 +75,8 @@ def sample_deformation(
     return scales, ctrl
 
 
-def pseudo_deformation(
-    ct: CTVolume,
-    seed: int,
-    scale_range: tuple[float, float, float] = (0.08, 0.08, 0.05),
-    elastic_mm: float = 2.0,
-    control_spacing_mm: float = 100.0,
-) -> dict[str, np.ndarray]:
+def pseudo_deformation(ct: CTVolume, seed: int, scale_range: tuple[float, float, float] = (0.08, 0.08, 0.05),
+                       elastic_mm: float = 2.0, control_spacing_mm: float = 100.0) -> dict[str, np.ndarray]:
     """The transform :func:`deform_ct` applies for ``seed``, as three small arrays (what a volume cache entry keeps
     instead of the deformed volumes): ``scales`` float64 ``[3]`` (LPS x, y, z factors), ``ctrl`` float64
     ``[3, nx, ny, nz]`` (control-point displacements, LPS mm, on a coarse copy of the index grid) and ``centre``
