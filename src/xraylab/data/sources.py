@@ -564,16 +564,15 @@ def _atlas_labelled(ref: CTRef):
     register it once per process."""
     import json
 
-    from xraylab.io.ct import load_ct, load_default_ct
-    from xraylab.io.label_propagation import atlas_names, label_ct
+    from xraylab.io.ct import load_ct
+    from xraylab.io.label_propagation import label_with_default_atlas
 
     key = json.dumps([ref.path, ref.allow_gaps, ref.atlas, ref.source_id or ref.subject_id])
     if _ATLAS_CACHE.get("key") != key:
         _ATLAS_CACHE.clear()
         ct = load_ct(ref.path, name=ref.source_id or ref.subject_id, segment="never",  # type: ignore[arg-type]
                      allow_gaps=ref.allow_gaps, allow_odd=ref.allow_odd)
-        atlas = load_default_ct()
-        _ATLAS_CACHE.update(key=key, ct=label_ct(ct, [atlas], atlas_names(atlas.structures)))
+        _ATLAS_CACHE.update(key=key, ct=label_with_default_atlas(ct))
     return _ATLAS_CACHE["ct"]
 
 

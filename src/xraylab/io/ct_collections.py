@@ -98,15 +98,12 @@ def _ijk(img: sitk.Image) -> np.ndarray:
 
 def _atlas_case(case: Case) -> CTVolume:
     """The case's CT labelled by atlas propagation from the embedded CT, lungs from HU (its own labels unused)."""
-    from xraylab.io.ct import load_default_ct
-    from xraylab.io.label_propagation import atlas_names, label_ct
+    from xraylab.io.label_propagation import label_with_default_atlas
 
     if case.atlas != "default":
         raise ConfigError(f"case {case.id!r}: atlas {case.atlas!r} unknown; the one atlas shipped is 'default' "
                           "(the embedded chest CT)")
-    atlas = load_default_ct()
-    vol = load_ct(case.ct, name=case.id, segment="never", series=case.series)
-    return label_ct(vol, [atlas], atlas_names(atlas.structures))
+    return label_with_default_atlas(load_ct(case.ct, name=case.id, segment="never", series=case.series))
 
 
 def read_case(case: Case, lungs: bool = False) -> CTVolume:

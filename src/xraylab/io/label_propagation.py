@@ -205,3 +205,12 @@ def label_ct(ct: CTVolume, atlases: Sequence[CTVolume], names: Sequence[str] | N
         out = add_lung_labels(out)
         out.meta["label_sources"].update({n: "lungs:threshold" for n in ("lung_left", "lung_right")})
     return out
+
+
+def label_with_default_atlas(ct: CTVolume) -> CTVolume:
+    """``ct`` labelled from the embedded chest CT (:func:`label_ct` with its default structures, lungs from HU):
+    what ``atlas: default`` means in generate specs and volume data manifests."""
+    from xraylab.io.ct import load_default_ct
+
+    atlas = load_default_ct()
+    return label_ct(ct, [atlas], atlas_names(atlas.structures))
