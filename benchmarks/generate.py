@@ -103,6 +103,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256, help="population: detector and output pixels per side")
     ap.add_argument("--downsample", type=int, default=2, help="population: CT downsampling factor")
     ap.add_argument("--n-points", type=int, default=256, help="population: samples per ray")
+    ap.add_argument("--peer-views", type=int, default=None,
+                    help="population: views rendered by each peer loop (default: as many as xraylab's; their rate "
+                         "does not depend on the count, so a few dozen keep a large case short)")
     args = ap.parse_args()
     if args.part in POP_PARTS:
         print(json.dumps(POP_PARTS[args.part](_population(args), args.workers)))
@@ -139,8 +142,10 @@ def main() -> None:
 def _population(args) -> dict:
     step = 40.0 / max(1, args.angles - 1)
     angles = [round(-20.0 + i * step, 3) for i in range(args.angles)] if args.angles > 1 else [0.0]
+    n_views = args.anatomies * len(angles) * args.draws
     return {"anatomies": args.anatomies, "angles": angles, "draws": args.draws, "size": args.size,
-            "downsample": args.downsample, "n_points": args.n_points}
+            "downsample": args.downsample, "n_points": args.n_points,
+            "peer_views": min(args.peer_views or n_views, n_views)}
 
 
 def _population_spec(p: dict) -> dict:
@@ -204,11 +209,11 @@ def pop_xraylab(p: dict, workers: int | None) -> dict:
 
 
 def _peer_loop(p: dict, render_one) -> dict:
-    """Render the population's number of views with ``render_one(angle) → [H, W]``: the first view (0°) is
-    kept for the validity check; every view at −20° and 20° must also cross the CT."""
+    """Render ``p["peer_views"]`` views (by default the population's number) with ``render_one(angle) → [H, W]``:
+    the first view (0°) is kept for the validity check; every view at −20° and 20° must also cross the CT."""
     from projector import _thumb
 
-    n_views = p["anatomies"] * len(p["angles"]) * p["draws"]
+    n_views = p["peer_views"]
     first = render_one(0.0).float()
     nonzero = [float((first > 0).float().mean())]
     t0 = time.perf_counter()
@@ -285,6 +290,7 @@ def population_main(args) -> None:
         cmd = [sys.executable, __file__, "--part", part, "--anatomies", str(args.anatomies), "--angles",
                str(args.angles), "--draws", str(args.draws), "--size", str(args.size), "--downsample",
                str(args.downsample), "--n-points", str(args.n_points)] + (
+            ["--peer-views", str(args.peer_views)] if args.peer_views else []) + (
             ["--workers", str(args.workers)] if args.workers else [])
         out = subprocess.run(cmd, capture_output=True, encoding="utf-8")
         if out.returncode != 0:
