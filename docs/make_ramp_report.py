@@ -2,7 +2,8 @@
 
 Made from a finished ``xraylab run simulations/ramp_ct_chest_cpu.yaml`` (or ``ramp_ct_cpu.yaml``):
 
-    python docs/make_ramp_report.py [--workdir outputs/ramp_ct_chest_cpu] [--out docs/ramp_results.md]
+    python docs/make_ramp_report.py [--workdir outputs/ramp_ct_chest_cpu] [--out docs/ramp_chest_results.md]
+    python docs/make_ramp_report.py --workdir outputs/ramp_ct_cpu --out docs/ramp_results.md   (abdominal run)
 
 Strategies trained with several seeds (``<strategy>_s<seed>`` models) are one row: mean ± SD over the seeds.
 
@@ -39,7 +40,8 @@ LABELS = {"none": "no augmentation (baseline)", "single": "single random corrupt
           "all_corruption": "all-corruption sampler (k = 2-4, no spatial/intensity)", "intensity": "intensity",
           "geometric": "geometric", "artifact": "artifact", "ramp": "RAMP (spatial + intensity + k = 2-4, p = 0.85)",
           "ramp_k1": "RAMP, k = 1 (ablation)", "ramp_k4": "RAMP, k = 4 (ablation)",
-          "ramp_p050": "RAMP, p = 0.5 (ablation)", "ramp_p100": "RAMP, p = 1.0 (ablation)"}
+          "ramp_p050": "RAMP, p = 0.5 (ablation)", "ramp_p100": "RAMP, p = 1.0 (ablation)",
+          "ramp_noflip": "RAMP without flips (diagnostic)"}
 COLUMNS = ("clean_dice", "mean_corrupted_dice", "robustness_gap", "worst_case_dice")
 
 
@@ -127,7 +129,7 @@ def report(workdir: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", type=Path, default=ROOT / "outputs" / "ramp_ct_chest_cpu")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "ramp_results.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "ramp_chest_results.md")
     a = ap.parse_args()
     text = report(a.workdir)
     a.out.write_text(text + "\n")
