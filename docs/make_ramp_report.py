@@ -55,7 +55,7 @@ def by_strategy(t5: pd.DataFrame) -> pd.DataFrame:
     """Table 5 rows grouped by strategy over seeds: mean, SD (NaN for one seed) and the number of seeds."""
     t5 = t5.assign(strategy=t5["model"].map(base_model))
     g = t5.groupby("strategy", sort=False)[list(COLUMNS)]
-    out = g.mean().join(g.std(ddof=1), rsuffix="_sd")
+    out = g.mean().join(g.std(ddof=1).add_suffix("_sd"))
     out["seeds"] = g.size()
     return out
 
@@ -82,7 +82,7 @@ def report(workdir: Path) -> str:
               f"{sizes['voxel_mm']} mm voxels; model {sizes['model']}; patch {sizes['patch']}, batch "
               f"{sizes['batch_size']}, {sizes['epochs']} epochs x {sizes['steps_per_epoch']} steps; "
               f"{sizes['degraded_volumes']} clean + corrupted test volumes (13 operators x 5 levels + clean). "
-              f"Wall time {sizes.get('total_s', float('nan')) / 60:.0f} min on 2 shared CPU cores.", ""]
+              f"Wall time {sizes.get('total_s', float('nan')) / 60:.0f} min on 2 CPU cores.", ""]
     lines += ["| setting | method | seeds | clean Dice | mean corrupted Dice | robustness gap | worst-case Dice |",
               "|---|---|---|---|---|---|---|"]
     for strategy, r in by_strategy(t5).iterrows():
