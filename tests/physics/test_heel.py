@@ -64,3 +64,24 @@ def test_disabled_or_monoenergetic_gives_ones():
     g = _column_geometry()
     assert torch.all(heel_map(SpectrumConfig(), HeelConfig(enabled=False), g) == 1)
     assert torch.all(heel_map(SpectrumConfig(monoenergetic_keV=60.0), HeelConfig(), g) == 1)
+
+
+def test_off_grid_kvp_heel_table_on_the_spectrum_bins_and_between_neighbours():
+    """At a kVp that is not a whole number the heel table lies on the interpolated spectrum's bins (those of the
+    upper grid voltage) and, where both neighbours have photons, between their heel factors."""
+    import numpy as np
+
+    from xraylab.physics.heel import heel_ratio_table
+    from xraylab.physics.spectrum import kvp_neighbours, make_spectrum
+
+    spec = SpectrumConfig(kvp=101.0 + 0.7)
+    k0, k1, _ = kvp_neighbours(spec.kvp, spec.bin_keV)
+    pos = [-150.0, 0.0, 150.0]
+    mid = heel_ratio_table(spec, 1800.0, pos)
+    lo = heel_ratio_table(spec.model_copy(update={"kvp": k0}), 1800.0, pos)
+    hi = heel_ratio_table(spec.model_copy(update={"kvp": k1}), 1800.0, pos)
+    assert mid.shape == hi.shape == (len(make_spectrum(spec, 1800.0).energies_keV), len(pos))
+    both = slice(0, lo.shape[0])
+    assert np.all(mid[both] >= np.minimum(lo, hi[both]) - 1e-9)
+    assert np.all(mid[both] <= np.maximum(lo, hi[both]) + 1e-9)
+    assert np.allclose(mid[:, 1], 1.0)  # central ray

@@ -112,3 +112,47 @@ def test_filter_aliases_and_spekpy_names_accepted():
     base = make_spectrum(SpectrumConfig(filtration=[], mas=1.0), 1000.0)
     assert s.mean_keV > base.mean_keV  # filtration hardens
     assert np.all(s.fluence_per_mm2 <= base.fluence_per_mm2 + 1e-12)
+
+
+@pytest.mark.parametrize("kvp", [97.3, 118.5])
+def test_off_grid_kvp_interpolates_within_quarter_percent_of_spekpy(kvp):
+    """A kVp that is not a whole number comes from spekpy spectra at the neighbouring multiples of 2 bins; against
+    spekpy at that kVp itself: photon count, mean energy, air kerma and transmissions through 200 mm water (and
+    10 mm bone, energy-weighted) within 0.25 %."""
+    from xraylab.physics.attenuation import linear_attenuation
+    from xraylab.physics.spectrum import filters_key, kvp_neighbours, spectrum_cached
+
+    cfg = SpectrumConfig(kvp=kvp, mas=1.0)
+    k0, k1, t = kvp_neighbours(kvp, cfg.bin_keV)
+    assert k0 < kvp < k1 and k1 - k0 == 2 * cfg.bin_keV and 0 < t < 1
+    s = make_spectrum(cfg, 1800.0)
+    e_ref, n_ref, mean_ref, hvl_ref, kerma_ref = spectrum_cached(
+        kvp, cfg.anode, cfg.anode_angle_deg, filters_key(cfg.filtration), cfg.bin_keV, 180.0, 0.0)
+    # the interpolated spectrum lies on the upper grid voltage's bins
+    assert s.energies_keV[-1] == pytest.approx(k1 - cfg.bin_keV / 2)
+
+    def summary(e, n):
+        mu_w = linear_attenuation("water", e) / 10.0
+        mu_b = linear_attenuation("bone", e) / 10.0
+        return np.array([n.sum(), (n * e).sum() / n.sum(), float(air_kerma_ugy(e, n)),
+                         (n * np.exp(-mu_w * 200)).sum() / n.sum(),
+                         (n * e * np.exp(-mu_w * 200 - mu_b * 10)).sum() / (n * e).sum()])
+
+    ours, ref = summary(s.energies_keV, s.fluence_per_mm2), summary(e_ref, n_ref)
+    np.testing.assert_allclose(ours, ref, rtol=2.5e-3)
+    assert s.mean_keV == pytest.approx(mean_ref, rel=2.5e-3)
+    assert s.hvl1_mm_al == pytest.approx(hvl_ref, rel=2.5e-3)
+    assert s.air_kerma_ugy == pytest.approx(kerma_ref, rel=2.5e-3)
+
+
+def test_whole_number_kvp_is_spekpys_own():
+    from xraylab.physics.spectrum import filters_key, kvp_neighbours, spectrum_cached
+
+    cfg = SpectrumConfig(kvp=125.0, mas=1.0)
+    assert kvp_neighbours(125.0, cfg.bin_keV) is None
+    assert kvp_neighbours(149.5, cfg.bin_keV) is None  # upper neighbour 152 kV: beyond spekpy's range
+    s = make_spectrum(cfg, 1000.0)
+    e, n, *_ = spectrum_cached(125.0, cfg.anode, cfg.anode_angle_deg, filters_key(cfg.filtration), cfg.bin_keV,
+                               100.0, 0.0)
+    np.testing.assert_array_equal(s.energies_keV, e)
+    np.testing.assert_array_equal(s.fluence_per_mm2, n)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from xraylab.physics.spectrum import SpectrumConfig, filters_key, make_spek, spectrum_cached
+from xraylab.physics.spectrum import SpectrumConfig, filters_key, make_spek, spectrum_at, spectrum_cached
 from xraylab.physics.table_cache import disk_memo
 
 # Which image side the anode points to → (image axis, sign mapping detector coordinate to spekpy x).
@@ -51,8 +51,8 @@ def heel_ratio_table(spec: SpectrumConfig, sid_mm: float, positions_mm) -> np.nd
            float(spec.bin_keV), float(sid_mm) / 10.0)
     cols = []
     for a in positions_mm:
-        _, along, *_ = spectrum_cached(*key, round(float(a), 3) / 10.0)
-        _, across, *_ = _spectrum_cached_y(*key, abs(round(float(a), 3)) / 10.0)
+        _, along, *_ = spectrum_at(spectrum_cached, *key, round(float(a), 3) / 10.0)
+        _, across, *_ = spectrum_at(_spectrum_cached_y, *key, abs(round(float(a), 3)) / 10.0)
         cols.append(np.where(across > 0, along / np.maximum(across, 1e-300), 1.0))
     return np.stack(cols, axis=1)
 
