@@ -28,6 +28,32 @@ def test_ward_specs_parse_with_the_paper_grid(tmp_path):
                                                               "resolution"]
 
 
+def test_ward_mixed_spec_matches_the_real_one_and_keeps_synthetic_images_out_of_val_and_test(tmp_path):
+    """ward_mixed_cpu differs from ward_real_cpu only by synthetic base images in training: same real import and
+    corruption grid, synthetic views with fixed physics (the clean class must not vary in acquisition), never in
+    validation, and the classifiers scored on the real test split."""
+    real = {s.name: s for s in load_pipeline(SIM / "ward_real_cpu.yaml", workdir=tmp_path / "r").steps}
+    mixed = {s.name: s for s in load_pipeline(SIM / "ward_mixed_cpu.yaml", workdir=tmp_path / "m").steps}
+    assert mixed["real"].options == real["real"].options
+    for name in ("degraded", "syn_degraded"):
+        assert {k: v for k, v in mixed[name].options.items() if k != "dataset"} == \
+            {k: v for k, v in real["degraded"].options.items() if k != "dataset"}
+    gen = mixed["syn"].options["spec"]
+    assert set(gen["sweep"]["random"]) == {"geometry.rotation_deg"}  # no random physics
+    trains = [s for n, s in mixed.items() if n.startswith("train_")]
+    assert len(trains) == 6
+    for step in trains:
+        data = {d["name"]: d for d in step.options["spec"]["data"]}
+        assert data["syn"].get("val") is False and data["degraded"].get("val", True) is not False
+        ref = dict(real[step.name].options["spec"])
+        ours = dict(step.options["spec"])
+        for key in ("name", "data"):
+            ref.pop(key), ours.pop(key)
+        assert ours == ref
+    cls = mixed["evaluate_cls"].options["spec"]["classification"]
+    assert cls == {"dataset": str(tmp_path / "m" / "degraded"), "split": "test", "target": "auto"}
+
+
 def _with_root(spec: Path, root: Path) -> dict:
     raw = yaml.safe_load(spec.read_text(encoding="utf-8"))
     raw["steps"][0]["import"]["root"] = str(root)
