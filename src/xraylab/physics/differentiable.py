@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from xraylab.errors import ConfigError
-from xraylab.physics.spectrum import SpectrumConfig, air_kerma_ugy, make_spectrum
+from xraylab.physics.spectrum import SpectrumConfig, air_kerma_ugy, kvp_grid_step, make_spectrum, pad_to_bins
 
 PARAM_KEYS = ("mas", "filtration", "kvp", "scatter_amplitude", "focal_spot", "blur_mm")
 
@@ -48,7 +48,7 @@ def check_params(params: Mapping[str, torch.Tensor] | None) -> dict[str, torch.T
 
 def kvp_grid(spec: SpectrumConfig, kvp: torch.Tensor) -> tuple[float, float, torch.Tensor]:
     """Grid voltages (k0, k1) around ``kvp`` and the interpolation weight t of k1 (a tensor in [0, 1])."""
-    step = 2.0 * spec.bin_keV  # spekpy bins end at kVp − bin/2: voltages 2 bins apart share their bin grid
+    step = kvp_grid_step(spec.bin_keV)
     k0 = spec.kvp + step * math.floor((float(kvp.detach()) - spec.kvp) / step)
     return k0, k0 + step, ((kvp - k0) / step).clamp(0.0, 1.0)
 
@@ -79,8 +79,7 @@ def spectrum_tensor(
         s0 = make_spectrum(spec.model_copy(update={"kvp": k0, "mas": 1.0}), distance_mm)
         e = s1.energies_keV
         n1 = torch.as_tensor(s1.fluence_per_mm2, dtype=dtype, device=device)
-        n0 = torch.zeros_like(n1)
-        n0[: len(s0.fluence_per_mm2)] = torch.as_tensor(s0.fluence_per_mm2, dtype=dtype, device=device)
+        n0 = torch.as_tensor(pad_to_bins(s0.fluence_per_mm2, s1.fluence_per_mm2), dtype=dtype, device=device)
         t = t.to(device=device, dtype=dtype)
         phi = (1.0 - t) * n0 + t * n1
     else:

@@ -168,6 +168,19 @@ def spectrum_cached(kvp, anode, angle, filters, bin_keV, z_cm, x_cm):
 SPEKPY_KVP_RANGE = (30.0, 150.0)
 
 
+def kvp_grid_step(bin_keV: float) -> float:
+    """kV between two tube voltages whose spekpy spectra share their energy bins: two bins (spekpy's bins end at
+    kVp − bin/2)."""
+    return 2.0 * float(bin_keV)
+
+
+def pad_to_bins(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Per-bin values of the lower grid voltage on the upper one's bins (zero above its own top bin)."""
+    out = np.zeros_like(upper)
+    out[: len(lower)] = lower
+    return out
+
+
 def kvp_neighbours(kvp: float, bin_keV: float) -> tuple[float, float, float] | None:
     """Grid voltages ``(k0, k1)`` around a kVp that is not a whole number, and the weight ``t`` of ``k1`` in [0, 1):
     the neighbouring multiples of ``2 · bin_keV`` (spekpy's bins end at kVp − bin/2, so voltages two bins apart share
@@ -175,7 +188,7 @@ def kvp_neighbours(kvp: float, bin_keV: float) -> tuple[float, float, float] | N
     kvp = float(kvp)
     if kvp.is_integer():
         return None
-    step = 2.0 * float(bin_keV)
+    step = kvp_grid_step(bin_keV)
     k0 = step * math.floor(kvp / step)
     k1 = k0 + step
     if k0 < SPEKPY_KVP_RANGE[0] or k1 > SPEKPY_KVP_RANGE[1]:
@@ -199,9 +212,7 @@ def spectrum_at(table, kvp: float, anode: str, angle: float, filters: tuple[tupl
     out: list = [hi[0]]
     for a, b in zip(lo[1:], hi[1:]):
         if isinstance(b, np.ndarray):
-            padded = np.zeros_like(b)
-            padded[: len(a)] = a
-            out.append((1.0 - t) * padded + t * b)
+            out.append((1.0 - t) * pad_to_bins(a, b) + t * b)
         else:
             out.append((1.0 - t) * float(a) + t * float(b))
     return tuple(out)
