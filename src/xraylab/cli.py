@@ -178,5 +178,18 @@ def main() -> None:
         sys.exit(code)
 
 
+def console() -> None:
+    """The ``xraylab`` program (console script and ``python -m xraylab.cli``): :func:`main` in a process of its
+    own, whose start-up imports run without full garbage collections and whose exit skips the collector's
+    last full scan (:mod:`xraylab.startup`)."""
+    from xraylab.startup import defer_full_gc, freeze_for_exit
+
+    defer_full_gc()
+    try:
+        main()
+    finally:
+        freeze_for_exit()
+
+
 if __name__ == "__main__":
-    main()
+    console()

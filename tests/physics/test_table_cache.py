@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from xraylab.physics import table_cache
 from xraylab.physics.spectrum import spectrum_cached
@@ -63,3 +64,69 @@ def test_cached_spectrum_equals_spekpy(tmp_path, monkeypatch):
     loaded = spectrum_cached(*args)  # from disk
     for x, y in zip(fresh, loaded):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def _seed_manifest() -> dict:
+    import json
+
+    path = table_cache.SEED_DIR / "manifest.json"
+    assert path.is_file(), "the seed tables are missing: run python scripts/make_seed_tables.py"
+    manifest = json.loads(path.read_text())
+    if manifest["libraries"] != table_cache._library_versions():
+        pytest.skip(f"seed tables were made with {manifest['libraries']}, this environment has "
+                    f"{table_cache._library_versions()} (they are not used here); rerun scripts/make_seed_tables.py")
+    return manifest
+
+
+def _memoised() -> dict:
+    # every module that defines a memoised table, so that MEMOISED knows each namespace
+    import xraylab.physics.attenuation
+    import xraylab.physics.grid
+    import xraylab.physics.heel
+    import xraylab.physics.spectrum  # noqa: F401
+
+    return table_cache.MEMOISED
+
+
+def test_seed_tables_equal_a_fresh_computation():
+    """Every shipped entry sits under the key its arguments give and holds what the function computes now."""
+    import ast
+
+    manifest = _seed_manifest()
+    memoised = _memoised()
+    namespaces = set()
+    for name, args_text in manifest["entries"].items():
+        namespace = name.split("/")[0]
+        fn, version = memoised[namespace]
+        args = ast.literal_eval(args_text)
+        assert table_cache.entry_name(namespace, version, args) == name
+        seed = table_cache._decode((table_cache.SEED_DIR / name).read_bytes())
+        fresh = fn.__wrapped__(*args)
+        for s, f in zip(seed if isinstance(seed, tuple) else (seed,), fresh if isinstance(fresh, tuple) else (fresh,)):
+            np.testing.assert_allclose(np.asarray(s), np.asarray(f), rtol=1e-12, atol=0,
+                                       err_msg=f"{name}: rerun python scripts/make_seed_tables.py")
+        namespaces.add(namespace)
+    assert {"spectrum", "spectrum_y", "mu_over_rho", "grid_transmission"} <= namespaces
+
+
+def test_seed_tables_are_used_when_the_cache_is_empty(tmp_path, monkeypatch):
+    """A fresh cache finds each shipped entry without computing or storing it; a cache entry wins over a seed."""
+    import ast
+
+    monkeypatch.setenv("XRAYLAB_CACHE", str(tmp_path))
+    manifest = _seed_manifest()
+    memoised = _memoised()
+    name, args_text = next(iter(sorted(manifest["entries"].items())))
+    fn, _ = memoised[name.split("/")[0]]
+    fn.cache_clear()
+    seed = fn(*ast.literal_eval(args_text))
+    assert not (tmp_path / "tables").exists()  # came from the seed, nothing computed or written
+    np.testing.assert_array_equal(np.asarray(seed[0] if isinstance(seed, tuple) else seed),
+                                  np.asarray(table_cache._decode((table_cache.SEED_DIR / name).read_bytes())[0]
+                                             if isinstance(seed, tuple) else
+                                             table_cache._decode((table_cache.SEED_DIR / name).read_bytes())))
+    (tmp_path / "tables" / name).parent.mkdir(parents=True)
+    (tmp_path / "tables" / name).write_bytes(table_cache._encode(np.array([42.0])))
+    fn.cache_clear()
+    np.testing.assert_array_equal(fn(*ast.literal_eval(args_text)), [42.0])  # the user's cache first
+    fn.cache_clear()

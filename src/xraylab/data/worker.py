@@ -243,7 +243,11 @@ def run_chunk(
 
 
 def init_pool_worker() -> None:
-    """Pool initializer: one torch thread per worker process."""
+    """Pool initializer: one torch thread per worker process; its start-up imports run without full
+    garbage collections (:func:`xraylab.startup.defer_full_gc`)."""
+    from xraylab.startup import defer_full_gc
+
+    defer_full_gc()
     import torch
 
     torch.set_num_threads(1)

