@@ -22,3 +22,30 @@ def test_overlay_png_draws_outlines_in_structure_colours_and_a_legend_strip(tmp_
     assert np.abs(rgb[5, 10].astype(float) - c1).max() <= 1  # top edge of mask 1
     assert np.abs(rgb[34, 30].astype(float) - c2).max() <= 1  # bottom edge of mask 2
     assert tuple(rgb[10, 10]) == (128, 128, 128)  # inside: the gray image, untouched
+
+
+def test_contact_sheet_lays_out_tiles_with_images_outlines_and_captions(tmp_path):
+    """Five tiles, 3 per row, at 100 px per inch: each image scaled into its tile, its mask outlined in the
+    structure's colour, a caption strip above and a legend below."""
+    from xraylab.viz import OUTLINE_COLOURS, contact_sheet
+
+    images = [np.full((40, 20), v, dtype=np.float32) for v in (0.1, 0.3, 0.5, 0.7, 0.9)]  # portrait tiles
+    mask = np.zeros((40, 20), dtype=bool)
+    mask[10:30, 5:15] = True
+    out = contact_sheet(tmp_path / "sheet.png", images, [[mask]] * 5, captions=[f"v{i}" for i in range(5)],
+                        ncols=3, tile_inches=0.8, title="five", legend=["lungs"])
+    rgb = np.asarray(Image.open(out).convert("RGB"))
+    tile, pad, cap, title, legend = 80, 5, 16, 24, 22
+    assert rgb.shape == (title + 2 * (tile + cap + 2 * pad) + legend, 3 * (tile + 2 * pad), 3)
+    colour = tuple(int(c * 255.0 + 0.5) for c in OUTLINE_COLOURS[0])  # as overlay() rounds it
+    for k, v in enumerate((0.1, 0.3, 0.5, 0.7, 0.9)):
+        r, c = divmod(k, 3)
+        y0, x0 = title + r * (tile + cap + 2 * pad) + pad + cap, c * (tile + 2 * pad) + pad
+        cell = rgb[y0 : y0 + tile, x0 : x0 + tile]
+        assert np.all(cell[2, tile // 2] == int(v * 255 + 0.5))  # the image fills the tile's height …
+        assert np.all(cell[tile // 2, 2] == 255)  # … and is centred in its width (white beside it)
+        assert (np.abs(cell.astype(int) - colour).sum(-1) == 0).sum() > 20  # the mask's outline
+        strip = rgb[y0 - cap : y0, x0 : x0 + tile]
+        assert (strip.min(-1) < 128).any()  # caption text
+    assert (np.abs(rgb[-legend:].astype(int) - colour).sum(-1) == 0).sum() >= 50  # legend swatch
+    assert (rgb[:title].min(-1) < 128).any()  # title text

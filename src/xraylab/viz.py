@@ -63,6 +63,16 @@ def _tile_figure(plt, n: int, ncols: int | None, tile_inches: float, caption_in:
     return fig, axes
 
 
+def _font(size_px: int):
+    """Pillow's bundled scalable font at ``size_px`` (its bitmap font where FreeType is missing)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size_px)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or no FreeType
+        return ImageFont.load_default()
+
+
 def contact_sheet(
     path: str | os.PathLike,
     images: Sequence[np.ndarray],
@@ -76,32 +86,51 @@ def contact_sheet(
     """Write a PNG grid of images (with mask outlines and captions) to ``path`` atomically.
 
     ``images``: gray ``[H, W]`` or RGB ``[H, W, 3]`` arrays in [0, 1]; ``masks[i]``: the masks to
-    outline on image ``i``; ``legend``: structure names matching the mask order (shown once).
+    outline on image ``i``; ``legend``: structure names matching the mask order (shown once); ``ncols``: tiles per
+    row (default ⌈√n⌉); ``tile_inches``: tile size at 100 pixels per inch (each image is scaled to fit its tile,
+    nearest neighbour, aspect kept). Drawn with Pillow: a 21-tile sheet takes about 0.2 s, against 1.4 s with
+    matplotlib (import, text layout and its PNG writer).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    from PIL import Image, ImageDraw
 
     n = len(images)
-    legend_in = 0.3 if legend else 0.0
-    fig, axes = _tile_figure(plt, n, ncols, tile_inches, 0.2 if captions is not None else 0.0, legend_in,
-                             0.35 if title else 0.0)
-    for k, ax in enumerate(axes):
-        ms = masks[k] if masks is not None else ()
-        ax.imshow(overlay(images[k], ms), interpolation="nearest")
+    if n == 0:
+        raise ValueError("contact_sheet needs at least one image")
+    ncols = min(ncols or int(np.ceil(np.sqrt(n))), n)
+    nrows = int(np.ceil(n / ncols))
+    tile, pad = max(8, int(round(tile_inches * 100))), 5
+    cap_h = 16 if captions is not None else 0
+    title_h = 24 if title else 0
+    legend_h = 22 if legend else 0
+    width = ncols * (tile + 2 * pad)
+    height = title_h + nrows * (tile + cap_h + 2 * pad) + legend_h
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    small, large = _font(11), _font(14)
+    for k in range(n):
+        r, c = divmod(k, ncols)
+        x0, y0 = c * (tile + 2 * pad) + pad, title_h + r * (tile + cap_h + 2 * pad) + pad
+        rgb = (overlay(images[k], masks[k] if masks is not None else ()) * 255.0 + 0.5).astype(np.uint8)
+        h, w = rgb.shape[:2]
+        scale = tile / max(h, w)
+        im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.NEAREST)
+        canvas.paste(im, (x0 + (tile - im.width) // 2, y0 + cap_h + (tile - im.height) // 2))
         if captions is not None:
-            ax.set_title(captions[k], fontsize=8, pad=2)
-    if legend:
-        handles = [Patch(color=OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)], label=s) for i, s in enumerate(legend)]
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8, frameon=False,
-                   borderaxespad=0.2)
+            text = str(captions[k])
+            draw.text((x0 + tile / 2, y0 + cap_h - 2), text, fill=(0, 0, 0), font=small, anchor="ms")
     if title:
-        fig.suptitle(title, fontsize=10, y=1.0 - 0.08 / fig.get_figheight(), va="top")
+        draw.text((width / 2, title_h - 6), title, fill=(0, 0, 0), font=large, anchor="ms")
+    if legend:
+        names = [str(s) for s in legend]
+        widths = [13 + int(draw.textlength(s, font=small)) + 12 for s in names]
+        x, y = max(4, (width - sum(widths)) // 2), height - legend_h + 4
+        for i, (name, wd) in enumerate(zip(names, widths)):
+            colour = tuple(int(v * 255.0 + 0.5) for v in OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)])  # as outlined
+            draw.rectangle((x, y + 2, x + 9, y + 11), fill=colour)
+            draw.text((x + 13, y), name, fill=(0, 0, 0), font=small)
+            x += wd
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+        canvas.save(tmp, format="PNG")
     return Path(path)
 
 

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         """Generate the Fok et al. rotation dataset (21 views, α −20…20°, 256 × 256) from the embedded chest CT.
 
         Clavicle, lung and heart masks; the 43 cm detector is rendered at 512 × 512 pixels on the full-resolution
-        CT, so that lung vessels stay visible (about 60 s on 2 idle CPU cores; simulations/demo.yaml). Writes
+        CT, so that lung vessels stay visible (about 30 s on 2 idle CPU cores; simulations/demo.yaml). Writes
         OUT/images, OUT/images_for_processing,
         OUT/masks, OUT/manifest.parquet, OUT/dataset.json and OUT/contact_sheet.png.
         """

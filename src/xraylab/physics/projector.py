@@ -387,17 +387,11 @@ class Projector:
         nm, nl = len(MATERIALS), self._n_label_channels
         if self._use_numba(needs_grad):
             vol = self.volumes
-            order = self._cache_friendly_order(tgt, rows, cols)
             s, t, ln = (x.double().numpy() for x in (src, tgt, length))
-            if order is not None:
-                s, t, ln = s[order], t[order], ln[order]
             mat, path = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np,
                                              s, t, ln, self.n_points, nm, nl, step_mm=self.step_mm,
-                                             blocks=vol.uniform_blocks(), block_shift=BLOCK_SHIFT)
-            if order is not None:
-                inv = np.empty_like(order)
-                inv[order] = np.arange(order.size)
-                mat, path = mat[inv], path[inv]
+                                             blocks=vol.uniform_blocks(), block_shift=BLOCK_SHIFT,
+                                             order=self._cache_friendly_order(tgt, rows, cols))
             return torch.from_numpy(mat).float(), torch.from_numpy(path).float()
         if self.renderer == "trilinear":
             dtype = src.dtype if needs_grad else torch.float32
