@@ -113,7 +113,7 @@ def contact_sheet(
         rgb = (overlay(images[k], masks[k] if masks is not None else ()) * 255.0 + 0.5).astype(np.uint8)
         h, w = rgb.shape[:2]
         scale = tile / max(h, w)
-        im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.NEAREST)
+        im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.NEAREST)
         canvas.paste(im, (x0 + (tile - im.width) // 2, y0 + cap_h + (tile - im.height) // 2))
         if captions is not None:
             text = str(captions[k])
