@@ -19,7 +19,9 @@ The task, identical for both renderers:
 * Adam, learning rate 0.25 (degrees) for the rotation and 0.6 (mm) for the shifts, ExponentialLR γ = 0.98, loss
   −NCC over the whole image (the ``ncc`` of ``examples/register.py``, used for both).
 
-xraylab runs ``register_xraylab`` from ``examples/register.py`` (line integral ∫ρ dl of all materials, g/cm²).
+xraylab runs ``register_xraylab`` from ``examples/register.py`` (line integral ∫ρ dl of all materials, g/cm²): on
+CPU with the compiled differentiable density march (:mod:`xraylab.physics.density_march`), and as
+``xraylab-torch`` with the torch march (``grid_sample`` + autograd, what a GPU runs).
 DiffDRR 0.6 runs ``DRR(..., renderer="trilinear")`` on its density volume, posed as ``benchmarks/projector.py``
 does (default "AP" reorientation, ``rot = 0``, ``trans = (0, sod, 0)``, ``parameterization="euler_angles"``,
 ``convention="ZXY"``); the pose is DiffDRR's camera pose (rotation about the isocentre, translation offset added to
@@ -40,7 +42,7 @@ Errors, reported as the example does: |α − 5°| and the distance of the fitte
 line gives the torch thread count of the subprocesses.
 
 Run:  .venv/bin/python benchmarks/registration.py [--iterations 80] [--size 96] [--device cpu] [--markdown]
-          [--renderers diffdrr,xraylab] [--check-axes]
+          [--renderers diffdrr,xraylab,xraylab-torch] [--check-axes]
 """
 
 from __future__ import annotations
@@ -175,12 +177,14 @@ def part(name: str, iterations: int, size: int, device: str) -> dict:
     import torch
 
     t0 = time.perf_counter()
-    if name == "xraylab":
+    if name == "xraylab":  # the compiled differentiable density march on CPU (xraylab.physics.density_march)
         row = _example().register_xraylab(iterations, device, size, verbose=False)
+    elif name == "xraylab-torch":  # the torch march (grid_sample + autograd), as on a GPU
+        row = _example().register_xraylab(iterations, device, size, verbose=False, backend="torch")
     elif name == "diffdrr":
         row = register_diffdrr(iterations, device, size)
     else:
-        raise SystemExit(f"--renderers: unknown renderer {name!r}; choose from diffdrr, xraylab")
+        raise SystemExit(f"--renderers: unknown renderer {name!r}; choose from diffdrr, xraylab, xraylab-torch")
     row["setup_s"] = time.perf_counter() - t0 - row["seconds"]
     row["threads"] = torch.get_num_threads()
     return row
@@ -191,7 +195,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=80)
     ap.add_argument("--size", type=int, default=96, help="detector rows = columns (43 cm field)")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--renderers", default="diffdrr,xraylab")
+    ap.add_argument("--renderers", default="diffdrr,xraylab,xraylab-torch")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--check-axes", action="store_true", help="print DiffDRR's pose-axis check and exit")
     ap.add_argument("--part", help=argparse.SUPPRESS)

@@ -28,12 +28,14 @@ def ncc(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a * b).mean()
 
 
-def register_xraylab(iterations: int, device: str, size: int = 96, verbose: bool = True) -> dict:
+def register_xraylab(iterations: int, device: str, size: int = 96, verbose: bool = True,
+                     backend: str = "auto") -> dict:
+    """``backend``: ``auto`` (the compiled differentiable march on CPU, torch on a GPU) or ``torch``."""
     from xraylab.physics.geometry import preset_geometry
     from xraylab.render import load_scene
 
     proj = load_scene("default", downsample=4, renderer="trilinear", n_points=160, device=device,
-                      backend="torch").projector
+                      backend=backend).projector
     geom = preset_geometry("chest_pa", rows=size, cols=size)
     f32 = dict(dtype=torch.float32, device=device)
     with torch.no_grad():
@@ -60,7 +62,8 @@ def register_xraylab(iterations: int, device: str, size: int = 96, verbose: bool
     rot_err = abs(rot.item() - TARGET["rotation_deg"])
     shift_err = float(torch.dist(shift.detach().cpu(), torch.tensor([TARGET["translation_mm"][0],
                                                                       TARGET["translation_mm"][2]])))
-    return {"renderer": "xraylab", "seconds": seconds, "iterations": iterations, "rotation_error_deg": rot_err,
+    name = "xraylab" if backend == "auto" else f"xraylab ({backend} march)"
+    return {"renderer": name, "seconds": seconds, "iterations": iterations, "rotation_error_deg": rot_err,
             "shift_error_mm": shift_err}
 
 

@@ -370,7 +370,15 @@ class Projector:
 
     def _trace_density(self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, needs_grad: bool,
                        rows: int, cols: int) -> torch.Tensor:
-        """∫ρ dl ``[M]`` (g/cm³·mm) of all rays over every material: one channel, no codes."""
+        """∫ρ dl ``[M]`` (g/cm³·mm) of all rays over every material: one channel, no codes.
+
+        With gradients on CPU (backend ``auto`` or ``numba``) the compiled differentiable march of
+        :mod:`xraylab.physics.density_march` runs; on other devices, or with ``backend='torch'``, the torch march."""
+        if (needs_grad and self.renderer == "trilinear" and self.device.type == "cpu" and raymarch.HAVE_NUMBA
+                and self.backend != "torch"):
+            from xraylab.physics.density_march import march_density_numba
+
+            return march_density_numba(self.volumes.density, src, tgt, length, self.n_points, self.step_mm)
         if self._use_numba(needs_grad) or self.renderer != "trilinear":
             mats, _ = self._trace(src, tgt, length, False, needs_grad, rows, cols)
             return mats.sum(1)

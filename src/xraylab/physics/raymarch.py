@@ -265,9 +265,14 @@ def march_torch(
 
 
 def _samples(density_grid: torch.Tensor, dims: tuple[int, int, int], src: torch.Tensor, tgt: torch.Tensor,
-             length: torch.Tensor, n_points: int, memory_budget_mb: float, step_mm: float, bytes_per_sample: int):
+             length: torch.Tensor, n_points: int, memory_budget_mb: float, step_mm: float, bytes_per_sample: int,
+             with_xyz: bool = True):
     """The torch march's samples, chunk by chunk: ``(src, xyz [n, P, 3] voxel coordinates, rho [n, P] trilinear
-    density × live, live [n, P] (samples past a ray's count weigh 0), step [n, 1] mm)``."""
+    density × live, live [n, P] (samples past a ray's count weigh 0), step [n, 1] mm)``.
+
+    ``with_xyz=False`` (density only): ``xyz`` is None and the sampling grid is made in one fused multiply-add
+    from the rays' normalised end points — the same positions up to rounding, a third fewer full-size tensor
+    operations in the forward pass and its gradient."""
     dev = density_grid.device
     dims_t = torch.tensor(list(dims), dtype=src.dtype, device=dev)
     n_max = n_points
@@ -287,10 +292,16 @@ def _samples(density_grid: torch.Tensor, dims: tuple[int, int, int], src: torch.
             n = torch.full_like(a0, float(n_points))
         live = (q[None, :] < n[:, None]).to(density_grid.dtype)  # [n, P]
         alpha = a0[:, None] + ((a1 - a0) / n)[:, None] * q  # [n, P]
-        xyz = s[:, None, :] + alpha[..., None] * (t - s)[:, None, :]  # [n, P, 3] voxel coordinates
-        grid = (xyz + 0.5) * (2.0 / dims_t) - 1.0
+        if with_xyz:
+            xyz = s[:, None, :] + alpha[..., None] * (t - s)[:, None, :]  # [n, P, 3] voxel coordinates
+            grid = (xyz + 0.5) * (2.0 / dims_t) - 1.0
+        else:  # (s + α (t − s) + 0.5) · 2 / dims − 1, as one multiply-add over [n, P, 3]
+            xyz, scale = None, 2.0 / dims_t
+            grid = torch.addcmul(((s + 0.5) * scale - 1.0)[:, None, :], alpha[..., None], ((t - s) * scale)[:, None, :])
         rho = F.grid_sample(density_grid, grid[None, None].to(density_grid.dtype), mode="bilinear",
-                            padding_mode="border", align_corners=False)[0, 0, 0] * live  # [n, P]
+                            padding_mode="border", align_corners=False)[0, 0, 0]  # [n, P]
+        if step_mm > 0 or with_xyz:  # a fixed count has no dead samples
+            rho = rho * live
         step = ((a1 - a0) / n * ln).to(density_grid.dtype)[:, None]  # [n, 1] step length, mm
         yield s, xyz, rho, live, step
 
@@ -307,6 +318,7 @@ def march_torch_density(
 ) -> torch.Tensor:
     """:func:`march_torch` with one output channel: ∫ρ dl ``[M]`` (g/cm³·mm) over every material — the same
     samples and steps, without the material and structure code lookups (registration needs only this)."""
-    out = [(rho * step).sum(1) for _, _, rho, _, step in _samples(
-        density_grid, dims, src, tgt, length, n_points, memory_budget_mb, step_mm, bytes_per_sample=4 * 16)]
+    out = [rho.sum(1) * step[:, 0] for _, _, rho, _, step in _samples(
+        density_grid, dims, src, tgt, length, n_points, memory_budget_mb, step_mm, bytes_per_sample=4 * 16,
+        with_xyz=False)]
     return torch.cat(out) if out else torch.zeros(0, dtype=density_grid.dtype, device=density_grid.device)
