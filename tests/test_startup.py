@@ -70,7 +70,8 @@ def test_a_child_forked_while_deferred_gets_full_collections_back(restore_gc):
 
 def test_the_program_runs_and_exits_cleanly_with_the_collector_handling(tmp_path):
     """``python -m xraylab.cli`` (the console entry) behaves as ``main``: output, exit status, one-line errors."""
-    ok = subprocess.run([sys.executable, "-m", "xraylab.cli", "render", "--help"], capture_output=True, encoding="utf-8")
+    ok = subprocess.run([sys.executable, "-m", "xraylab.cli", "render", "--help"], capture_output=True,
+                        encoding="utf-8")
     assert ok.returncode == 0 and "--rows" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "xraylab.cli", "render", str(tmp_path / "missing.nii.gz"),
                           "--out", str(tmp_path / "out")], capture_output=True, encoding="utf-8")

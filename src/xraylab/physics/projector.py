@@ -378,7 +378,17 @@ class Projector:
                 and self.backend != "torch"):
             from xraylab.physics.density_march import march_density_numba
 
-            return march_density_numba(self.volumes.density, src, tgt, length, self.n_points, self.step_mm)
+            vol = self.volumes
+
+            def march(s: np.ndarray, t: np.ndarray, ln: np.ndarray) -> np.ndarray:
+                mats, _ = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np, s, t, ln,
+                                               self.n_points, len(MATERIALS), self._n_label_channels,
+                                               step_mm=self.step_mm, blocks=vol.uniform_blocks(),
+                                               block_shift=BLOCK_SHIFT, order=self._cache_friendly_order(
+                                                   tgt, rows, cols))
+                return mats.sum(1)
+
+            return march_density_numba(march, vol.density, src, tgt, length, self.n_points, self.step_mm)
         if self._use_numba(needs_grad) or self.renderer != "trilinear":
             mats, _ = self._trace(src, tgt, length, False, needs_grad, rows, cols)
             return mats.sum(1)
