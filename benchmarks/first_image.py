@@ -7,7 +7,10 @@ that depends only on the CT and the physics settings comes from the cache). For 
 of a whole process (interpreter start-up included) and its peak resident memory (``/usr/bin/time``-like, from
 ``os.wait4``). Run it on an idle machine: the figures move with the load.
 
-    python benchmarks/first_image.py [--rows 256] [--cols 256] [--repeats 2]
+With ``--demo`` it also times ``xraylab demo`` (the README's first command: 21 views at 512² on the full-resolution
+CT) the same way, with an empty cache and then warm (issue-24 target: ≤ 30 s of wall time on 2 idle cores).
+
+    python benchmarks/first_image.py [--rows 256] [--cols 256] [--repeats 2] [--demo]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=256)
     ap.add_argument("--cols", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=2, help="warm runs after the cold one")
+    ap.add_argument("--demo", action="store_true", help="also time `xraylab demo`, empty and warm cache")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="xraylab_first_image_"))
     env = {**os.environ, "XRAYLAB_CACHE": str(work / "cache")}
@@ -55,6 +59,12 @@ def main() -> None:
             out = work / f"out{i}"
             label = "render, cold cache" if i == 0 else f"render, warm cache (run {i})"
             rows.append((label, *_timed(render + ["--out", str(out)], env)))
+        if args.demo:
+            demo_env = {**env, "XRAYLAB_CACHE": str(work / "demo_cache")}
+            for i in range(args.repeats + 1):
+                label = "`xraylab demo`, cold cache" if i == 0 else f"`xraylab demo`, warm cache (run {i})"
+                rows.append((label, *_timed(XRAYLAB + ["demo", "--out", str(work / f"demo{i}"), "--quiet"],
+                                            demo_env)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"`xraylab render default --rows {args.rows} --cols {args.cols}`, {os.cpu_count()} CPUs, "
