@@ -374,7 +374,7 @@ def _array_ijk(img: sitk.Image) -> np.ndarray:
         with warnings.catch_warnings():  # torch warns that the view is not writable; the copy is
             warnings.simplefilter("ignore", UserWarning)
             return torch.from_numpy(kji).permute(2, 1, 0).contiguous().numpy()
-    except TypeError:  # a dtype torch has no tensor type for
+    except (TypeError, RuntimeError):  # a dtype torch has no tensor type (or no copy kernel) for
         return np.ascontiguousarray(kji.transpose(2, 1, 0))
 
 

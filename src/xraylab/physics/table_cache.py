@@ -12,7 +12,7 @@ Location (shared with :mod:`xraylab.physics.volume_cache`): ``$XRAYLAB_CACHE`` i
 ``$XDG_CACHE_HOME/xraylab`` or ``~/.cache/xraylab``; ``XRAYLAB_CACHE=off`` disables both caches.
 
 Seed tables: the package ships the entries that ``xraylab demo`` and ``xraylab render default`` need
-(:data:`SEED_DIR`, 27 files, ~130 kB, written by ``scripts/make_seed_tables.py`` with the arguments of each entry
+(:data:`SEED_DIR`, 39 files, 76 kB, written by ``scripts/make_seed_tables.py`` with the arguments of each entry
 in ``manifest.json``), looked up after the user's cache and under the same key, so a first run on a fresh machine
 neither imports spekpy nor computes its spectra (about 1 s). The key holds the library versions: with another
 spekpy or xraydb than the seeds were made with, they are simply not found and the tables are computed as before.
