@@ -34,6 +34,25 @@ def test_full_collections_wait_and_come_back(restore_gc):
     assert gc.get_freeze_count() > 0  # what existed by then is left out of later collections
 
 
+def test_garbage_of_the_start_up_is_collected_not_frozen(restore_gc):
+    """Cyclic garbage that reached the oldest generation before the collector came back is freed then."""
+    import weakref
+
+    startup.defer_full_gc(seconds=60.0)
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    gc.collect(1)  # survives the young collections while it is alive: promoted to the oldest generation
+    del a, b
+    assert gone() is not None  # only a full collection can free it now
+    startup.resume_full_gc()
+    assert gone() is None
+
+
 def test_young_cycles_are_still_freed_while_full_collections_wait(restore_gc):
     import weakref
 

@@ -5,9 +5,11 @@ classes); while they arrive the interpreter runs full (oldest-generation) collec
 and again and find nothing to free. Measured on the project's 2-core machine: ``python -c "import torch"`` takes
 1.70–1.78 s with the collector as it is and 1.47–1.49 s with it off. :func:`defer_full_gc` keeps the young
 generations collecting (short-lived cyclic garbage, such as a render's temporaries, is still freed at once) but
-holds the full collections back for the first seconds of a process; then it freezes what exists by then
-(``gc.freeze``: those objects are left out of every later collection; the module docs recommend it for long-lived
-start-up state) and restores the thresholds.
+holds the full collections back for the first seconds of a process; then it runs one full collection, freezes
+what survives it (``gc.freeze``: those objects — the imported libraries — are left out of every later collection)
+and restores the thresholds. The collection comes first because garbage frozen would never be freed: torch.fx, for
+one, keeps the frames of the functions that imported it in a reference cycle, and with them their locals (a
+render's CT and volumes).
 
 At exit the interpreter runs one more full collection over everything: after ``import torch`` that and the module
 teardown take 0.4–0.5 s of the process's 1.6–1.7 s. :func:`freeze_for_exit` leaves the objects out of that scan;
@@ -32,11 +34,20 @@ _fork_hook = False
 
 
 def resume_full_gc() -> None:
-    """Freeze the objects that exist now and restore the collector's thresholds (no-op when nothing is held)."""
+    """Collect, freeze the survivors and restore the collector's thresholds (no-op when nothing is held)."""
     global _saved
     saved, _saved = _saved, None
     if saved is not None:
+        gc.collect()
         gc.freeze()
+        gc.set_threshold(*saved)
+
+
+def _restore_in_child() -> None:
+    """In a forked child: only the thresholds (a collection there would touch, and so copy, every shared page)."""
+    global _saved
+    saved, _saved = _saved, None
+    if saved is not None:
         gc.set_threshold(*saved)
 
 
@@ -55,7 +66,7 @@ def defer_full_gc(seconds: float = STARTUP_SECONDS) -> None:
     timer.daemon = True  # never keeps a finished command alive
     timer.start()
     if not _fork_hook and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=resume_full_gc)
+        os.register_at_fork(after_in_child=_restore_in_child)
         _fork_hook = True
 
 
