@@ -39,6 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xraylab_seed_") as tmp:
         os.environ["XRAYLAB_CACHE"] = str(Path(tmp) / "cache")
         table_cache.SEED_DIR = Path(tmp) / "no_seeds"  # compute everything afresh
+        table_cache.RECORD_USED = True
         _run(["demo", "--out", str(Path(tmp) / "demo"), "--quiet"])
         _run(["render", "default", "--rows", "256", "--cols", "256", "--out", str(Path(tmp) / "r256")])
         _run(["render", "default", "--out", str(Path(tmp) / "r_preset")])

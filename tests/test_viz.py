@@ -49,3 +49,19 @@ def test_contact_sheet_lays_out_tiles_with_images_outlines_and_captions(tmp_path
         assert (strip.min(-1) < 128).any()  # caption text
     assert (np.abs(rgb[-legend:].astype(int) - colour).sum(-1) == 0).sum() >= 50  # legend swatch
     assert (rgb[:title].min(-1) < 128).any()  # title text
+
+
+def test_contact_sheet_keeps_two_line_captions_off_the_image_and_wraps_the_legend(tmp_path):
+    from xraylab.viz import contact_sheet
+
+    images = [np.full((30, 30), 1.0, dtype=np.float32)] * 2  # white images: any dark pixel in them is text
+    legend = [f"structure_{i}" for i in range(6)]
+    out = contact_sheet(tmp_path / "s.png", images, captions=["α = 10°\nkVp 110", "α = 20°\nkVp 95"], ncols=2,
+                        tile_inches=0.6, legend=legend)
+    rgb = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    tile, pad, cap = 60, 5, 2 * 13 + 3
+    top = pad + cap  # the first row's images start below their two-line caption strip
+    assert (rgb[pad:top].min(-1) < 128).sum() > 20  # both caption lines are drawn …
+    assert (rgb[top : top + tile, pad : pad + tile].min(-1) == 255).all()  # … and none of them on the image
+    legend_rows = (rgb.shape[0] - (tile + cap + 2 * pad) - 4) // 18
+    assert legend_rows >= 2  # six names do not fit on one 140-pixel row

@@ -5,17 +5,16 @@ classes); while they arrive the interpreter runs full (oldest-generation) collec
 and again and find nothing to free. Measured on the project's 2-core machine: ``python -c "import torch"`` takes
 1.70–1.78 s with the collector as it is and 1.47–1.49 s with it off. :func:`defer_full_gc` keeps the young
 generations collecting (short-lived cyclic garbage, such as a render's temporaries, is still freed at once) but
-holds the full collections back for the first seconds of a process; then it runs one full collection, freezes
-what survives it (``gc.freeze``: those objects — the imported libraries — are left out of every later collection)
-and restores the thresholds. The collection comes first because garbage frozen would never be freed: torch.fx, for
-one, keeps the frames of the functions that imported it in a reference cycle, and with them their locals (a
-render's CT and volumes).
+holds the full collections back for the first seconds of a process, then restores the thresholds. Nothing is
+frozen then: the timer fires in the middle of the work, and an object frozen while alive that later becomes cyclic
+garbage would never be freed (torch.fx, for one, keeps the frames of the functions that imported it in a reference
+cycle, and with them their locals — a render's CT and volumes).
 
 At exit the interpreter runs one more full collection over everything: after ``import torch`` that and the module
 teardown take 0.4–0.5 s of the process's 1.6–1.7 s. :func:`freeze_for_exit` leaves the objects out of that scan;
-they are still released by reference counting as the modules are torn down. Both together: ``import torch`` in
-1.25–1.28 s instead of 1.68–1.79 s; a warm ``xraylab render default --rows 256 --cols 256`` in 2.2 s instead of
-3.1–3.2 s (``benchmarks/first_image.py``).
+they are still released by reference counting as the modules are torn down (at exit nothing is left to leak).
+Both together: ``import torch`` in 1.25–1.28 s instead of 1.68–1.79 s; a warm ``xraylab render default --rows 256
+--cols 256`` in 2.2 s instead of 3.1–3.2 s (``benchmarks/first_image.py``).
 
 Used by the ``xraylab`` program (:func:`xraylab.cli.console`) and the ``xraylab generate`` pool workers — not by
 :func:`xraylab.cli.main` itself, which tests and notebooks call inside a longer-lived interpreter.
@@ -34,21 +33,13 @@ _fork_hook = False
 
 
 def resume_full_gc() -> None:
-    """Collect, freeze the survivors and restore the collector's thresholds (no-op when nothing is held)."""
+    """Restore the collector's thresholds (no-op when nothing is held back); the next full collection comes when
+    the interpreter's own rule calls for it. Also what a child forked meanwhile runs (the timer stays behind)."""
     global _saved
-    saved, _saved = _saved, None
+    saved = _saved
     if saved is not None:
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(*saved)
-
-
-def _restore_in_child() -> None:
-    """In a forked child: only the thresholds (a collection there would touch, and so copy, every shared page)."""
-    global _saved
-    saved, _saved = _saved, None
-    if saved is not None:
-        gc.set_threshold(*saved)
+        gc.set_threshold(*saved)  # before clearing _saved: a fork in between still restores them in the child
+        _saved = None
 
 
 def defer_full_gc(seconds: float = STARTUP_SECONDS) -> None:
@@ -66,7 +57,7 @@ def defer_full_gc(seconds: float = STARTUP_SECONDS) -> None:
     timer.daemon = True  # never keeps a finished command alive
     timer.start()
     if not _fork_hook and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_restore_in_child)
+        os.register_at_fork(after_in_child=resume_full_gc)
         _fork_hook = True
 
 

@@ -99,14 +99,23 @@ def contact_sheet(
     ncols = min(ncols or int(np.ceil(np.sqrt(n))), n)
     nrows = int(np.ceil(n / ncols))
     tile, pad = max(8, int(round(tile_inches * 100))), 5
-    cap_h = 16 if captions is not None else 0
+    lines = max((str(c).count("\n") + 1 for c in captions), default=1) if captions is not None else 0
+    cap_h = 13 * lines + 3 if lines else 0  # captions may hold several lines (generate's sweep captions do)
     title_h = 24 if title else 0
-    legend_h = 22 if legend else 0
     width = ncols * (tile + 2 * pad)
+    small, large = _font(11), _font(14)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    names = [str(s) for s in legend or ()]
+    widths = [13 + int(measure.textlength(s, font=small)) + 12 for s in names]
+    rows: list[list[int]] = []  # legend entries per row, wrapped at the sheet's width
+    for i, w in enumerate(widths):
+        if not rows or sum(widths[j] for j in rows[-1]) + w > width - 8:
+            rows.append([])
+        rows[-1].append(i)
+    legend_h = 18 * len(rows) + 4 if rows else 0
     height = title_h + nrows * (tile + cap_h + 2 * pad) + legend_h
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
-    small, large = _font(11), _font(14)
     for k in range(n):
         r, c = divmod(k, ncols)
         x0, y0 = c * (tile + 2 * pad) + pad, title_h + r * (tile + cap_h + 2 * pad) + pad
@@ -116,19 +125,19 @@ def contact_sheet(
         im = Image.fromarray(rgb).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.NEAREST)
         canvas.paste(im, (x0 + (tile - im.width) // 2, y0 + cap_h + (tile - im.height) // 2))
         if captions is not None:
-            text = str(captions[k])
-            draw.text((x0 + tile / 2, y0 + cap_h - 2), text, fill=(0, 0, 0), font=small, anchor="ms")
+            draw.multiline_text((x0 + tile / 2, y0 + 1), str(captions[k]), fill=(0, 0, 0), font=small, anchor="ma",
+                                align="center", spacing=2)
     if title:
         draw.text((width / 2, title_h - 6), title, fill=(0, 0, 0), font=large, anchor="ms")
-    if legend:
-        names = [str(s) for s in legend]
-        widths = [13 + int(draw.textlength(s, font=small)) + 12 for s in names]
-        x, y = max(4, (width - sum(widths)) // 2), height - legend_h + 4
-        for i, (name, wd) in enumerate(zip(names, widths)):
+    y = height - legend_h + 4
+    for row in rows:
+        x = max(4, (width - sum(widths[i] for i in row)) // 2)
+        for i in row:
             colour = tuple(int(v * 255.0 + 0.5) for v in OUTLINE_COLOURS[i % len(OUTLINE_COLOURS)])  # as outlined
             draw.rectangle((x, y + 2, x + 9, y + 11), fill=colour)
-            draw.text((x + 13, y), name, fill=(0, 0, 0), font=small)
-            x += wd
+            draw.text((x + 13, y), names[i], fill=(0, 0, 0), font=small)
+            x += widths[i]
+        y += 18
     with atomic_path(path) as tmp:
         canvas.save(tmp, format="PNG")
     return Path(path)

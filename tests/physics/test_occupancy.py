@@ -124,8 +124,9 @@ def test_a_visiting_order_leaves_every_ray_its_own_sums():
     mat_o, path_o = raymarch.march_numba(*args, threads=2, blocks=grid, order=order)
     assert mat[:, 3].max() > 0 and path[:, 1].max() > 0
     assert np.array_equal(mat_o, mat) and np.array_equal(path_o, path)
-    with pytest.raises(ValueError, match="order"):
-        raymarch.march_numba(*args, order=order[:-1])
+    for bad in (order[:-1], np.where(order == 0, 1, order), np.where(order == 0, src.shape[0], order)):
+        with pytest.raises(ValueError, match="permutation"):  # short, a repeated row, a row out of range
+            raymarch.march_numba(*args, order=bad)
 
 
 def test_a_grid_of_another_shape_is_refused():

@@ -72,9 +72,16 @@ def _seed_manifest() -> dict:
     path = table_cache.SEED_DIR / "manifest.json"
     assert path.is_file(), "the seed tables are missing: run python scripts/make_seed_tables.py"
     manifest = json.loads(path.read_text())
-    if manifest["libraries"] != table_cache._library_versions():
-        pytest.skip(f"seed tables were made with {manifest['libraries']}, this environment has "
-                    f"{table_cache._library_versions()} (they are not used here); rerun scripts/make_seed_tables.py")
+    made, here = manifest["libraries"], table_cache._library_versions()
+
+    def libraries(text: str) -> list[str]:
+        return [part for part in text.split(";") if not part.startswith("xraylab=")]
+
+    if made != here and libraries(made) == libraries(here):  # only xraylab's own version moved: our job
+        pytest.fail(f"seed tables were made for {made}, the package is {here}: rerun scripts/make_seed_tables.py")
+    if made != here:  # another spekpy / xraydb: the seeds are simply not found here
+        pytest.skip(f"seed tables were made with {made}, this environment has {here} (they are not used here); "
+                    "rerun scripts/make_seed_tables.py to ship tables for these versions")
     return manifest
 
 

@@ -301,9 +301,10 @@ def _read_checked_nifti(path: Path, what: str) -> sitk.Image:
 def _check_nifti(path: Path, what: str) -> None:
     """Raise when a NIfTI file is truncated or, for float data, holds NaN/inf voxels.
 
-    SimpleITK 2.5 silently zero-fills truncated NIfTI files and reads NaN voxels as 0, so both are checked
-    here with nibabel: the size against the header (file size for ``.nii``, decompressed length for
-    ``.nii.gz``) and, for floating-point data, the voxel values.
+    SimpleITK 2.5 silently zero-fills truncated NIfTI files and reads NaN voxels as 0, so both are checked here,
+    in one streaming pass over the (decompressed) file: its length against the header's (read with nibabel) and,
+    for floating-point data, the stored voxel values. Memory stays at one 16 MB chunk, so the check can run beside
+    ITK's read of the same file (:func:`_read_checked_nifti`).
     """
     import gzip
     import zlib
@@ -316,23 +317,27 @@ def _check_nifti(path: Path, what: str) -> None:
         # Nifti1Image or its subclass Nifti2Image, whose header is a Nifti1Header (or subclass)
         nii = cast("nib.Nifti1Image", nib.load(str(path)))
         hdr = cast("nib.Nifti1Header", nii.header)
-        need = int(hdr.get_data_offset()) + int(np.prod(hdr.get_data_shape())) * hdr.get_data_dtype().itemsize
+        # where the voxels start: the file's vox_offset, kept by the array proxy (the loaded header says 0)
+        offset = int(getattr(nii.dataobj, "offset", hdr.get_data_offset()))
+        need = offset + int(np.prod(hdr.get_data_shape())) * hdr.get_data_dtype().itemsize
     except Exception as exc:
         raise InputFileError(
             f"{path}: cannot read {what} header ({exc}); the file may be truncated or not NIfTI"
         ) from None
-    if path.name.endswith(".gz"):
-        got = 0
-        try:
-            with gzip.open(path, "rb") as fh:
-                while chunk := fh.read(1 << 24):
-                    got += len(chunk)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise InputFileError(
-                f"{path}: {what} file is truncated or corrupt ({exc}); copy or download it again"
-            ) from None
-    else:
-        got = path.stat().st_size
+    dtype = hdr.get_data_dtype()
+    counter = _NonFinite(offset, need - offset, dtype) if np.issubdtype(dtype, np.floating) else None
+    gz = path.name.endswith(".gz")
+    got = 0 if gz or counter is not None else path.stat().st_size
+    try:  # one streaming pass, 16 MB at a time: the (decompressed) length and the non-finite float voxels
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
+            while (gz or counter is not None) and (chunk := fh.read(1 << 24)):
+                if counter is not None:
+                    counter.feed(chunk)
+                got += len(chunk)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise InputFileError(
+            f"{path}: {what} file is truncated or corrupt ({exc}); copy or download it again"
+        ) from None
     if got < need:
         raise InputFileError(
             f"{path}: {what} file is truncated ({got} of {need} bytes); copy or download it again"
@@ -341,10 +346,30 @@ def _check_nifti(path: Path, what: str) -> None:
     if len(hdr.get_data_shape()) >= 3 and any(not z > 0 for z in zooms):
         raise InputFileError(f"{path}: {what} header gives voxel size {' × '.join(f'{z:g}' for z in zooms)} mm "
                              "(pixdim 0: ITK would silently use 1 mm); fix the header's pixdim")
-    if np.issubdtype(hdr.get_data_dtype(), np.floating):
-        bad = int((~np.isfinite(np.asanyarray(nii.dataobj))).sum())
-        if bad:
-            raise InputFileError(f"{path}: {bad} voxel(s) are NaN or infinite; repair or crop the volume before use")
+    if counter is not None and counter.bad:
+        raise InputFileError(f"{path}: {counter.bad} voxel(s) are NaN or infinite; repair or crop the volume before "
+                             "use")
+
+
+class _NonFinite:
+    """Counts the NaN/inf values of ``dtype`` in the ``size`` bytes that follow byte ``offset`` of a stream fed chunk
+    by chunk (the voxel data of a NIfTI file): bounded memory, whatever the volume's size."""
+
+    def __init__(self, offset: int, size: int, dtype: np.dtype):
+        self.skip, self.left, self.dtype, self.bad = offset, size, np.dtype(dtype), 0
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.skip:
+            cut = min(self.skip, len(chunk))
+            chunk, self.skip = chunk[cut:], self.skip - cut
+        chunk = chunk[: max(0, self.left)]
+        self.left -= len(chunk)
+        data = self._rest + chunk
+        whole = len(data) - len(data) % self.dtype.itemsize
+        self._rest = data[whole:]
+        if whole:
+            self.bad += int((~np.isfinite(np.frombuffer(data[:whole], dtype=self.dtype))).sum())
 
 
 def _raw_pixdim(path: Path) -> list[float]:
@@ -373,7 +398,9 @@ def _array_ijk(img: sitk.Image) -> np.ndarray:
     try:
         with warnings.catch_warnings():  # torch warns that the view is not writable; the copy is
             warnings.simplefilter("ignore", UserWarning)
-            return torch.from_numpy(kji).permute(2, 1, 0).contiguous().numpy()
+            # clone, not contiguous(): a permutation that is already contiguous ([1, 1, K]) would stay a view of
+            # ITK's buffer, freed with the image
+            return torch.from_numpy(kji).permute(2, 1, 0).clone(memory_format=torch.contiguous_format).numpy()
     except (TypeError, RuntimeError):  # a dtype torch has no tensor type (or no copy kernel) for
         return np.ascontiguousarray(kji.transpose(2, 1, 0))
 

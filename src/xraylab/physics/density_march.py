@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.autograd.function import once_differentiable
 
 from xraylab.physics import raymarch
 
@@ -123,13 +124,15 @@ class _DensityMarch(torch.autograd.Function):
         return torch.from_numpy(np.asarray(out, dtype=np.float64)).to(src.dtype)
 
     @staticmethod
+    @once_differentiable  # the kernel's gradient is not itself differentiable (no second derivatives)
     def backward(ctx, grad):  # type: ignore[override]
         src, tgt, a0, a1, length = ctx.saved_tensors
         m = src.shape[0]
         g_src, g_tgt = np.zeros((m, 3)), np.zeros((m, 3))
         g_a0, g_a1, g_len = np.zeros(m), np.zeros(m), np.zeros(m)
-        _kernel()(ctx.density, _np(src), _np(tgt), _np(a0), _np(a1), _np(length), ctx.n_points, ctx.step_mm,
-                  _np(grad), g_src, g_tgt, g_a0, g_a1, g_len)
+        with raymarch.numba_threads(None):
+            _kernel()(ctx.density, _np(src), _np(tgt), _np(a0), _np(a1), _np(length), ctx.n_points, ctx.step_mm,
+                      _np(grad), g_src, g_tgt, g_a0, g_a1, g_len)
 
         def back(g: np.ndarray, like: torch.Tensor) -> torch.Tensor:
             return torch.from_numpy(g).to(like.dtype)

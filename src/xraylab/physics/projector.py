@@ -113,7 +113,9 @@ class Projector:
             With neither (``n_points=None``): ``step_mm`` = the smallest voxel spacing.
         device: torch device for the volumes and the ray tracing.
         memory_budget_mb: approximate peak working memory per chunk of rays (torch paths).
-        backend: ``"auto"`` (numba on CPU without gradients, else torch), ``"numba"`` or ``"torch"``.
+        backend: ``"auto"`` (numba on CPU without gradients, and for ``density_only`` with gradients — values from
+            the compiled march, gradients from :mod:`xraylab.physics.density_march`; else torch), ``"numba"`` (the
+            same, refusing the other gradient cases) or ``"torch"`` (the torch march always).
         volumes: prebuilt :class:`~xraylab.physics.volumes.ProjectorVolumes` of ``ct`` for ``structures``.
         supersample: rays per detector pixel along each axis (s² rays per pixel, averaged), or ``"auto"``:
             :func:`auto_supersample` per geometry — enough rays that their spacing at the isocenter is no coarser

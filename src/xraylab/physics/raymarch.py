@@ -25,7 +25,9 @@ points (pose gradients), chunked by a memory budget. The two agree to float32 ro
 
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -179,21 +181,33 @@ def march_numba(
         raise ValueError(f"blocks {blocks.shape} do not fit a {density.shape} volume at 2**{block_shift}")
     grid = blocks if blocks is not None else np.zeros((1, 1, 1), dtype=np.uint8)
     m = src.shape[0]
-    if order is not None and order.shape != (m,):
-        raise ValueError(f"order has shape {order.shape}, expected ({m},)")
-    visit = np.ascontiguousarray(order, dtype=np.int64) if order is not None else np.zeros(1, dtype=np.int64)
+    visit = np.zeros(1, dtype=np.int64)
+    if order is not None:
+        visit = np.ascontiguousarray(order, dtype=np.int64)
+        # the kernel writes row order[p] without bounds checks: a repeated or missing row would be a wrong sum
+        if visit.shape != (m,) or (m and (visit.min() < 0 or visit.max() >= m
+                                          or not np.all(np.bincount(visit, minlength=m) == 1))):
+            raise ValueError(f"order must be a permutation of range({m}) (got shape {visit.shape})")
     out_mat = np.zeros((m, n_materials), dtype=np.float64)
     out_path = np.zeros((m, n_channels), dtype=np.float64)
+    with numba_threads(threads):
+        _KERNEL(density, code, mat_of, chan_of, src, tgt, length, int(n_points), float(step_mm), grid,
+                int(block_shift), blocks is not None, visit, order is not None, out_mat, out_path)
+    return out_mat, out_path
+
+
+@contextlib.contextmanager
+def numba_threads(threads: int | None) -> Iterator[int]:
+    """numba's thread count for the ``with`` block: ``threads``, else :data:`DEFAULT_THREADS`, else torch's intra-op
+    thread count (capped at ``NUMBA_NUM_THREADS``); the previous count is restored afterwards."""
     limit = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     n_threads = max(1, min(int(threads or DEFAULT_THREADS or torch.get_num_threads()), limit))
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        _KERNEL(density, code, mat_of, chan_of, src, tgt, length, int(n_points), float(step_mm), grid,
-                int(block_shift), blocks is not None, visit, order is not None, out_mat, out_path)
+        yield n_threads
     finally:
         numba.set_num_threads(previous)
-    return out_mat, out_path
 
 
 def clip_to_box(src: torch.Tensor, tgt: torch.Tensor, dims: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

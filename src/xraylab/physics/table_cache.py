@@ -35,7 +35,9 @@ import numpy as np
 _LIBRARIES = ("spekpy", "xraydb")
 SEED_DIR = Path(__file__).with_name("seed_tables")  # tables shipped with the package (see the module docstring)
 MEMOISED: dict[str, tuple[Callable, int]] = {}  # namespace → (memoised function, version); ``__wrapped__`` computes
-USED: dict[str, tuple] = {}  # "<namespace>/<key>.npz" → arguments, for every entry this process looked up
+# "<namespace>/<key>.npz" → arguments of every entry looked up while RECORD_USED is on (scripts/make_seed_tables.py)
+USED: dict[str, tuple] = {}
+RECORD_USED = False
 
 
 def cache_root() -> Path | None:
@@ -103,7 +105,8 @@ def disk_memo(namespace: str, version: int = 1) -> Callable:
 
     The function must return a numpy array, a float, or a tuple of those; bump ``version`` when its
     meaning changes. Arrays returned from the disk are fresh copies (writeable). Lookup order: memory, the
-    cache folder, the shipped seed tables (:data:`SEED_DIR`), then the function itself (stored in the cache)."""
+    cache folder, the shipped seed tables (:data:`SEED_DIR`), then the function itself (stored in the cache).
+    ``XRAYLAB_CACHE=off`` computes every value (neither the cache nor the seeds are read)."""
 
     def deco(fn: Callable) -> Callable:
         @functools.lru_cache(maxsize=256)
@@ -113,7 +116,8 @@ def disk_memo(namespace: str, version: int = 1) -> Callable:
             if root is None:
                 return fn(*args)
             name = entry_name(namespace, version, args)
-            USED[name] = args
+            if RECORD_USED:
+                USED[name] = args
             path = root / "tables" / name
             for source in (path, SEED_DIR / name):
                 value = _read_entry(source)
