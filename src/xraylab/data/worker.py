@@ -243,9 +243,11 @@ def run_chunk(
 
 
 def init_pool_worker() -> None:
-    """Pool initializer: one torch thread per worker process; its start-up imports run without full
-    garbage collections (:func:`xraylab.startup.defer_full_gc`)."""
-    from xraylab.startup import defer_full_gc
+    """Pool initializer: one torch thread per worker process. The modules :func:`run_chunk` needs are imported
+    here, without full garbage collections, and then frozen out of every later collection
+    (:func:`xraylab.startup.freeze_imports`): no item has been rendered yet, so nothing but the libraries is
+    frozen, and the worker's later full collections scan only its own objects."""
+    from xraylab.startup import defer_full_gc, freeze_imports
 
     defer_full_gc()
     import torch
@@ -255,3 +257,9 @@ def init_pool_worker() -> None:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    import xraylab.data.sources  # noqa: F401  (what run_chunk and render_item import on first use)
+    import xraylab.physics.simulator  # noqa: F401
+    import xraylab.render.scene  # noqa: F401
+    import xraylab.render.view  # noqa: F401
+
+    freeze_imports()
