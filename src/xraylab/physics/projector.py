@@ -380,17 +380,12 @@ class Projector:
                 and self.backend != "torch"):
             from xraylab.physics.density_march import march_density_numba
 
-            vol = self.volumes
+            order = self._cache_friendly_order(tgt, rows, cols)
 
             def march(s: np.ndarray, t: np.ndarray, ln: np.ndarray) -> np.ndarray:
-                mats, _ = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np, s, t, ln,
-                                               self.n_points, len(MATERIALS), self._n_label_channels,
-                                               step_mm=self.step_mm, blocks=vol.uniform_blocks(),
-                                               block_shift=BLOCK_SHIFT, order=self._cache_friendly_order(
-                                                   tgt, rows, cols))
-                return mats.sum(1)
+                return self._march_compiled(s, t, ln, order)[0].sum(1)
 
-            return march_density_numba(march, vol.density, src, tgt, length, self.n_points, self.step_mm)
+            return march_density_numba(march, self.volumes.density, src, tgt, length, self.n_points, self.step_mm)
         if self._use_numba(needs_grad) or self.renderer != "trilinear":
             mats, _ = self._trace(src, tgt, length, False, needs_grad, rows, cols)
             return mats.sum(1)
@@ -399,6 +394,15 @@ class Projector:
         return raymarch.march_torch_density(grid, self.ct.shape, src, tgt, length, self.n_points,
                                             self.memory_budget_mb, step_mm=self.step_mm)
 
+    def _march_compiled(self, s: np.ndarray, t: np.ndarray, ln: np.ndarray, order: np.ndarray | None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """The compiled march over this projector's volumes: float64 ``mat [M, 7]`` (g/cm³·mm) and ``path [M, L+1]``
+        (mm) of rays ``s → t`` (float64 ``[M, 3]`` voxel coordinates, ``ln [M]`` mm), taken in ``order``."""
+        vol = self.volumes
+        return raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np, s, t, ln,
+                                    self.n_points, len(MATERIALS), self._n_label_channels, step_mm=self.step_mm,
+                                    blocks=vol.uniform_blocks(), block_shift=BLOCK_SHIFT, order=order)
+
     def _trace(
         self, src: torch.Tensor, tgt: torch.Tensor, length: torch.Tensor, progress: bool, needs_grad: bool,
         rows: int, cols: int,
@@ -406,12 +410,8 @@ class Projector:
         """Material integrals ``[M, 7]`` (g/cm³·mm) and channel paths ``[M, L+1]`` (mm) of all rays."""
         nm, nl = len(MATERIALS), self._n_label_channels
         if self._use_numba(needs_grad):
-            vol = self.volumes
             s, t, ln = (x.double().numpy() for x in (src, tgt, length))
-            mat, path = raymarch.march_numba(vol.density, vol.code, self._mat_of_np, self._chan_of_np,
-                                             s, t, ln, self.n_points, nm, nl, step_mm=self.step_mm,
-                                             blocks=vol.uniform_blocks(), block_shift=BLOCK_SHIFT,
-                                             order=self._cache_friendly_order(tgt, rows, cols))
+            mat, path = self._march_compiled(s, t, ln, self._cache_friendly_order(tgt, rows, cols))
             return torch.from_numpy(mat).float(), torch.from_numpy(path).float()
         if self.renderer == "trilinear":
             dtype = src.dtype if needs_grad else torch.float32
